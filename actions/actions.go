@@ -1,0 +1,75 @@
+// Package actions is the contract between the rules engine and the action
+// kinds (http, slack, email, log). Each kind lives in its own package under
+// actions/ and is registered by one line in actions/builtin.
+//
+// A kind checks its configuration once, at load time (Kind.Compile), and
+// returns a Renderer. For every matching event the Renderer turns the event
+// into the exact Request to perform. Dry-run prints that Request; the live
+// service stores it and hands it to a Sender. Both sides share the Renderer,
+// so what dry-run shows is what is sent.
+package actions
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Kind is one action type, such as "slack".
+type Kind interface {
+	// ParseDestination checks one entry of the rules file's
+	// `destinations:` section of this kind (the `kind:` key removed) and
+	// returns its parsed configuration, handed back in Block.Dest to the
+	// actions that refer to it.
+	ParseDestination(b *Block) (any, error)
+	// Compile checks one action of this kind: its fields, defaults and
+	// templates. Errors carry positions (see Block.Errorf).
+	Compile(b *Block) (Renderer, error)
+}
+
+// Renderer turns a matched event into the exact request to perform. It is
+// pure and deterministic: the same environment gives the same request.
+type Renderer interface {
+	Render(env Env) (Request, error)
+}
+
+// RendererFunc adapts a function to the Renderer interface.
+type RendererFunc func(env Env) (Request, error)
+
+// Render calls f(env).
+func (f RendererFunc) Render(env Env) (Request, error) { return f(env) }
+
+// Env is the evaluation environment of one event. Action packages treat it
+// as opaque and pass it to templates.
+type Env any
+
+// Request is a fully rendered action: what will be sent, in the kind's own
+// JSON form. It is stored as is in the delivery queue, so a reload of the
+// rules never changes a request already queued.
+type Request struct {
+	// Kind is the action kind, e.g. "http".
+	Kind string `json:"kind"`
+	// Destination names the destination used, or is empty for an inline one.
+	Destination string `json:"destination,omitempty"`
+	// Body is the kind-specific rendered request.
+	Body json.RawMessage `json:"request"`
+}
+
+// Sender performs rendered requests for one destination. A failure is
+// retried by the delivery queue unless it is marked Permanent; RetryAfter
+// asks for a retry at a given time without counting a failed attempt.
+type Sender interface {
+	Send(ctx context.Context, r Request) error
+}
+
+// SenderFunc adapts a function to the Sender interface.
+type SenderFunc func(ctx context.Context, r Request) error
+
+// Send calls f(ctx, r).
+func (f SenderFunc) Send(ctx context.Context, r Request) error { return f(ctx, r) }
+
+// Formatter is implemented by kinds that print their requests in a form
+// people read more easily than JSON (an HTTP request, an email message).
+// Dry-run uses it; kinds without it are printed as indented JSON.
+type Formatter interface {
+	Format(r Request) (string, error)
+}

@@ -1,0 +1,374 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/internal/yamlx"
+)
+
+// Options configure Load. Kinds is required.
+type Options struct {
+	// Kinds are the action kinds by name (see actions/builtin).
+	Kinds map[string]actions.Kind
+	// LookupEnv resolves ${VAR} references; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Source is one rules file's name (as it appears in errors) and content.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// fileSpec is the top level of a rules file.
+type fileSpec struct {
+	Destinations *yaml.Node `yaml:"destinations"`
+	Rules        []ruleSpec `yaml:"rules"`
+	Tests        *yaml.Node `yaml:"tests"`
+}
+
+// ruleSpec is one entry of `rules:` as written.
+type ruleSpec struct {
+	Name        *yaml.Node   `yaml:"name"`
+	Description string       `yaml:"description"`
+	When        *yaml.Node   `yaml:"when"`
+	Actions     []*yaml.Node `yaml:"actions"`
+	Enabled     *bool        `yaml:"enabled"`
+	Stop        bool         `yaml:"stop"`
+	node        *yaml.Node
+}
+
+// LoadFiles reads and loads rules files; see Load. A directory stands for
+// every *.yaml and *.yml file in it.
+func LoadFiles(opts Options, paths ...string) (*RuleSet, error) {
+	var srcs []Source
+	for _, p := range paths {
+		files, err := expandPath(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("reading rules: %w", err)
+			}
+			srcs = append(srcs, Source{Name: f, Data: data})
+		}
+	}
+	return Load(opts, srcs...)
+}
+
+func expandPath(p string) ([]string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading rules: %w", err)
+	}
+	if !st.IsDir() {
+		return []string{p}, nil
+	}
+	var out []string
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		m, err := filepath.Glob(filepath.Join(p, pat))
+		if err != nil {
+			return nil, fmt.Errorf("listing rules in %s: %w", p, err)
+		}
+		out = append(out, m...)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("reading rules: no *.yaml or *.yml file in %s", p)
+	}
+	return out, nil
+}
+
+// Load checks and compiles rules files into a RuleSet: every problem in
+// every file is reported, each as "file:line:col: message", in a
+// *yamlx.ListError. Nothing is half-loaded: on error the RuleSet is nil.
+func Load(opts Options, srcs ...Source) (*RuleSet, error) {
+	if opts.Kinds == nil {
+		return nil, errors.New("engine.Load: no action kinds registered")
+	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	l := &loader{
+		opts:    opts,
+		rs:      &RuleSet{Destinations: map[string]*Destination{}},
+		secrets: map[string]string{},
+		names:   map[string]*Rule{},
+	}
+	h := sha256.New()
+	for _, src := range srcs {
+		fmt.Fprintf(h, "%s\x00%d\x00", src.Name, len(src.Data))
+		h.Write(src.Data)
+		l.loadFile(src)
+	}
+	if l.errs.Len() > 0 {
+		// Error messages may quote configuration values: never a secret.
+		red := newRedactor(l.secrets)
+		for _, e := range l.errs.Errs {
+			e.Msg = red.redact(e.Msg)
+		}
+		return nil, l.errs.Err()
+	}
+	rs := l.rs
+	rs.Version = hex.EncodeToString(h.Sum(nil))[:12]
+	rs.redactor = newRedactor(l.secrets)
+	rs.buildIndex()
+	return rs, nil
+}
+
+type loader struct {
+	opts    Options
+	rs      *RuleSet
+	errs    yamlx.List
+	secrets map[string]string
+	names   map[string]*Rule
+}
+
+func (l *loader) loadFile(src Source) {
+	var fileErrs yamlx.List
+	defer func() {
+		fileErrs.SetFile(src.Name)
+		l.errs.Add(fileErrs.Errs...)
+	}()
+	l.rs.Files = append(l.rs.Files, src.Name)
+	doc, perr := yamlx.Parse(src.Data)
+	if perr != nil {
+		fileErrs.Add(perr)
+		return
+	}
+	if doc.Kind == 0 || (doc.Kind == yaml.DocumentNode && len(doc.Content) == 0) {
+		return // an empty file holds no rules
+	}
+	var spec fileSpec
+	fileErrs.Add(yamlx.Decode(doc, &spec)...)
+	if root := doc.Content[0]; root.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value == "rules" {
+				for j, r := range root.Content[i+1].Content {
+					if j < len(spec.Rules) {
+						spec.Rules[j].node = r
+					}
+				}
+			}
+		}
+	}
+	if spec.Destinations != nil {
+		expandEnv(spec.Destinations, l.opts.LookupEnv, l.secrets, &fileErrs)
+		l.loadDestinations(spec.Destinations, src.Name, &fileErrs)
+	}
+	for i := range spec.Rules {
+		l.loadRule(&spec.Rules[i], src.Name, &fileErrs)
+	}
+	if spec.Tests != nil {
+		l.rs.Tests = append(l.rs.Tests, loadTests(spec.Tests, src.Name, &fileErrs)...)
+	}
+}
+
+func (l *loader) loadDestinations(n *yaml.Node, file string, errs *yamlx.List) {
+	if n.Kind != yaml.MappingNode {
+		if n.ShortTag() != "!!null" {
+			errs.Addf(n, "destinations: expected a mapping of names to destinations, got %s", yamlx.Describe(n))
+		}
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := k.Value
+		if prev, dup := l.rs.Destinations[name]; dup {
+			errs.Addf(k, "destination %q already defined at %s:%d", name, prev.File, prev.Line)
+			continue
+		}
+		if v.Kind != yaml.MappingNode {
+			errs.Addf(v, "destination %q: expected a mapping with a kind, got %s", name, yamlx.Describe(v))
+			continue
+		}
+		kindNode, rest := splitKey(v, "kind")
+		if kindNode == nil {
+			errs.Addf(k, "destination %q: missing kind (one of %s)", name, l.kindList())
+			continue
+		}
+		kind, ok := l.opts.Kinds[kindNode.Value]
+		if !ok {
+			errs.Add(l.unknownKind(kindNode, kindNode.Value))
+			continue
+		}
+		b := &actions.Block{Node: rest}
+		cfg, err := kind.ParseDestination(b)
+		if err != nil {
+			errs.AddErr(v, err)
+			continue
+		}
+		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, File: file, Line: k.Line}
+	}
+}
+
+// splitKey returns the value of key in mapping n and a copy of n without it.
+func splitKey(n *yaml.Node, key string) (value, rest *yaml.Node) {
+	cp := *n
+	cp.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key && value == nil {
+			value = n.Content[i+1]
+			continue
+		}
+		cp.Content = append(cp.Content, n.Content[i], n.Content[i+1])
+	}
+	return value, &cp
+}
+
+func (l *loader) kindList() string {
+	names := make([]string, 0, len(l.opts.Kinds))
+	for k := range l.opts.Kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func (l *loader) unknownKind(n *yaml.Node, name string) *yamlx.Error {
+	names := strings.Split(l.kindList(), ", ")
+	if s := yamlx.Suggest(name, names); s != "" {
+		return yamlx.At(n, "unknown action kind %q (did you mean %q?)", name, s)
+	}
+	return yamlx.At(n, "unknown action kind %q (known: %s)", name, l.kindList())
+}
+
+func (l *loader) loadRule(spec *ruleSpec, file string, errs *yamlx.List) {
+	r := &Rule{File: file, Enabled: spec.Enabled == nil || *spec.Enabled, Stop: spec.Stop, Description: spec.Description}
+	at := spec.node
+	if at != nil {
+		r.Line = at.Line
+	}
+	switch {
+	case spec.Name == nil || strings.TrimSpace(spec.Name.Value) == "":
+		errs.Addf(at, "rule has no name")
+		r.Name = fmt.Sprintf("#%d", len(l.rs.Rules)+1)
+	case spec.Name.Kind != yaml.ScalarNode:
+		errs.Addf(spec.Name, "name: expected a string, got %s", yamlx.Describe(spec.Name))
+	default:
+		r.Name = spec.Name.Value
+		if prev, dup := l.names[r.Name]; dup {
+			errs.Addf(spec.Name, "duplicate rule name %q (first defined at %s:%d)", r.Name, prev.File, prev.Line)
+		} else {
+			l.names[r.Name] = r
+		}
+	}
+	if spec.When == nil {
+		errs.Addf(at, "rule %q has no condition (when:); write `when: true` to match every message", r.Name)
+	} else if err := r.compileWhen(spec.When); err != nil {
+		errs.AddErr(spec.When, err)
+	}
+	if len(spec.Actions) == 0 && at != nil {
+		errs.Addf(at, "rule %q has no actions", r.Name)
+	}
+	for _, an := range spec.Actions {
+		expandEnv(an, l.opts.LookupEnv, l.secrets, errs)
+		if a, ok := l.loadAction(an, errs); ok {
+			a.Index = len(r.Actions)
+			r.Actions = append(r.Actions, a)
+		}
+	}
+	r.Index = len(l.rs.Rules)
+	l.rs.Rules = append(l.rs.Rules, r)
+}
+
+// compileWhen compiles the rule's condition, which must be boolean.
+func (r *Rule) compileWhen(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return yamlx.At(n, "when: expected an expression, got %s", yamlx.Describe(n))
+	}
+	src := n.Value
+	if n.ShortTag() == "!!bool" {
+		src = strings.ToLower(src)
+	}
+	r.When = src
+	prog, err := compileExpr(src, true)
+	if err != nil {
+		e := exprError(n, 0, src, err)
+		if strings.HasPrefix(e.Msg, "expected bool") {
+			e.Msg = "condition must be true or false, but this expression " + strings.TrimPrefix(e.Msg, "expected bool, but ")
+		}
+		return e
+	}
+	r.prog = prog
+	r.node = n
+	r.constraints = extractConstraints(src)
+	return nil
+}
+
+func (l *loader) loadAction(n *yaml.Node, errs *yamlx.List) (Action, bool) {
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
+		errs.Addf(n, "expected an action such as `- slack: {...}`, a mapping with one key naming its kind (%s)", l.kindList())
+		return Action{}, false
+	}
+	k, body := n.Content[0], n.Content[1]
+	kind, ok := l.opts.Kinds[k.Value]
+	if !ok {
+		errs.Add(l.unknownKind(k, k.Value))
+		return Action{}, false
+	}
+	if body.Kind == yaml.ScalarNode && body.ShortTag() == "!!null" {
+		body = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: body.Line, Column: body.Column}
+	}
+	if body.Kind != yaml.MappingNode {
+		errs.Addf(body, "%s: expected a mapping of fields, got %s", k.Value, yamlx.Describe(body))
+		return Action{}, false
+	}
+	a := Action{Kind: k.Value, Line: k.Line}
+	b := &actions.Block{Node: body, Compiler: compiler{}}
+	if dn := b.Field("destination"); dn != nil {
+		d, ok := l.rs.Destinations[dn.Value]
+		switch {
+		case !ok:
+			names := make([]string, 0, len(l.rs.Destinations))
+			for name := range l.rs.Destinations {
+				names = append(names, name)
+			}
+			if s := yamlx.Suggest(dn.Value, names); s != "" {
+				errs.Addf(dn, "unknown destination %q (did you mean %q?)", dn.Value, s)
+			} else {
+				errs.Addf(dn, "unknown destination %q", dn.Value)
+			}
+			return Action{}, false
+		case d.Kind != k.Value:
+			errs.Addf(dn, "destination %q is of kind %s, not %s", dn.Value, d.Kind, k.Value)
+			return Action{}, false
+		}
+		b.DestName, b.Dest = d.Name, d.Config
+		a.Destination = d.Name
+	}
+	r, err := kind.Compile(b)
+	if err != nil {
+		errs.AddErr(body, err)
+		return Action{}, false
+	}
+	a.renderer = r
+	return a, true
+}
+
+// compiler hands the engine's template compiler to action kinds.
+type compiler struct{}
+
+func (compiler) CompileText(n *yaml.Node) (actions.TextTemplate, error) {
+	t, err := compileText(n)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (compiler) CompileValue(n *yaml.Node) (actions.ValueTemplate, error) {
+	return compileValue(n)
+}

@@ -1,0 +1,251 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-dev/switchboard/engine"
+)
+
+func payload(t testing.TB, name string) *engine.Event {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "cooby", name))
+	require.NoError(t, err)
+	ev, err := engine.Decode(data)
+	require.NoError(t, err)
+	return ev
+}
+
+func matched(t testing.TB, rs *engine.RuleSet, ev *engine.Event) []string {
+	t.Helper()
+	p, err := rs.Plan(ev, engine.PlanOptions{Now: time.Unix(1700000000, 0)})
+	require.NoError(t, err)
+	names := []string{}
+	for _, m := range p.Matches {
+		names = append(names, m.Rule.Name)
+	}
+	return names
+}
+
+// rulesFor makes one rule per condition, each logging its own name.
+func rulesFor(conds ...string) string {
+	var b strings.Builder
+	b.WriteString("rules:\n")
+	for i, c := range conds {
+		fmt.Fprintf(&b, "  - name: r%d\n    when: %q\n    actions: [{log: {message: r%d}}]\n", i, c, i)
+	}
+	return b.String()
+}
+
+func TestConditions(t *testing.T) {
+	tests := []struct {
+		cond    string
+		payload string
+		want    bool
+	}{
+		{`type == "document" && direction == "received"`, "received-document.json", true},
+		{`type == "document" && direction == "received"`, "sent-chat.json", false},
+		{`type in ["pdf", "csv", "doc"]`, "received-pdf.json", true},
+		{`message.type == "pdf"`, "received-pdf.json", true},
+		{`is_group`, "received-group-chat.json", true},
+		{`is_group`, "received-chat.json", false},
+		{`icontains(text, "urgent")`, "received-group-chat.json", true},
+		{`icontains(message.text, "URGENT: ORDER")`, "received-group-chat.json", true},
+		{`lower(text) contains "urgent"`, "received-group-chat.json", true},
+		{`lower(text) == "hello, do you ship to manchester?"`, "received-chat.json", true},
+		{`phone("+44 7441 369136") == phone(chat_id)`, "received-chat.json", true},
+		{`phone(sender.phone) == "447441369136"`, "received-chat.json", true},
+		{`time.Year() == 2023`, "received-chat.json", true},
+		{`time < now()`, "received-chat.json", true},
+		{`now() - time > duration("1h")`, "received-chat.json", true},
+		{`len(participants) == 2`, "received-chat.json", true},
+		{`any(participants, .wa_name == "Sarah Brown")`, "received-chat.json", true},
+		{`text matches "(?i)invoice"`, "received-document.json", true},
+		{`message.is_error && message.error_code == "E_SEND"`, "sent-error.json", true},
+		{`upper(type) == "CHAT"`, "received-chat.json", true},
+		// The sparse payload has no chat_id, no chat_type, no message.id:
+		// missing compares as empty, never as a run-time error.
+		{`chat_id == "" && message.id == "" && chat_type == ""`, "sent-image-sparse.json", true},
+		{`message.file_name == "" && caption == ""`, "sent-image-sparse.json", true},
+		{`sender.wa_name == "Cooby"`, "sent-image-sparse.json", true},
+		{`time.Unix() == 1715150681`, "sent-image-sparse.json", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cond+"/"+tt.payload, func(t *testing.T) {
+			rs := load(t, rulesFor(tt.cond))
+			got := len(matched(t, rs, payload(t, tt.payload))) == 1
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestOrderStopAndEnabled(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: first
+    when: direction == "received"
+    actions: [{log: {message: a}}]
+  - name: off
+    when: true
+    enabled: false
+    actions: [{log: {message: b}}]
+  - name: router
+    when: type == "chat"
+    stop: true
+    actions: [{log: {message: c}}]
+  - name: after-stop
+    when: true
+    actions: [{log: {message: d}}]
+`)
+	require.Equal(t, []string{"first", "router"}, matched(t, rs, payload(t, "received-chat.json")))
+	require.Equal(t, []string{"first", "after-stop"}, matched(t, rs, payload(t, "received-pdf.json")))
+}
+
+func TestPayloadTextIsNeverEvaluated(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: echo
+    when: true
+    actions: [{log: {message: "said: {{ text }}"}}]
+`)
+	ev, err := engine.Decode([]byte(`{"message":{"text":"{{ 1 + 1 }} ${HOME} {{ sender.phone }}"}}`))
+	require.NoError(t, err)
+	p, err := rs.Plan(ev, engine.PlanOptions{})
+	require.NoError(t, err)
+	var req struct{ Message string }
+	require.NoError(t, json.Unmarshal(p.Matches[0].Actions[0].Request.Body, &req))
+	require.Equal(t, "said: {{ 1 + 1 }} ${HOME} {{ sender.phone }}", req.Message)
+}
+
+func TestStructuredBodyKeepsTypes(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: crm
+    when: true
+    actions:
+      - http:
+          url: https://crm.example.com/hook
+          body:
+            count: "{{ len(participants) }}"
+            group: "{{ is_group }}"
+            names: "{{ map(participants, .wa_name) }}"
+            label: "n={{ len(participants) }}"
+            fixed: 3
+            nothing: null
+            nested: [{id: "{{ message.id }}"}]
+`)
+	p, err := rs.Plan(payload(t, "received-chat.json"), engine.PlanOptions{})
+	require.NoError(t, err)
+	var req struct{ Body string }
+	require.NoError(t, json.Unmarshal(p.Matches[0].Actions[0].Request.Body, &req))
+	require.JSONEq(t, `{"count":2,"group":false,"names":["Sarah Brown","Cooby"],"label":"n=2","fixed":3,"nothing":null,"nested":[{"id":"3EB0D0C0000000000002"}]}`, req.Body)
+}
+
+func TestExplain(t *testing.T) {
+	rs := load(t, rulesFor(
+		`direction == "received" && type == "document"`,
+		`direction == "sent" && type == "chat"`,
+		`icontains(text, "zzz")`,
+	))
+	p, err := rs.Plan(payload(t, "received-chat.json"), engine.PlanOptions{Explain: true})
+	require.NoError(t, err)
+	require.Len(t, p.Misses, 3)
+	require.Equal(t, `type == "document" is false (type is "chat")`, p.Misses[0].Reason)
+	require.Equal(t, `direction == "sent" is false (direction is "received")`, p.Misses[1].Reason)
+	require.Contains(t, p.Misses[2].Reason, `icontains(text, "zzz")`)
+}
+
+// TestIndexMatchesLinearScan checks the prefilter index never changes the
+// outcome: a rule set evaluated with the index matches exactly the rules
+// whose conditions hold.
+func TestIndexMatchesLinearScan(t *testing.T) {
+	types := []string{"chat", "image", "document", "pdf", "audio", "reaction", ""}
+	dirs := []string{"sent", "received", ""}
+	chats := []string{"individual", "group", ""}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(s []string) string { return s[rng.IntN(len(s))] }
+	var conds []string
+	for range 300 {
+		var parts []string
+		if rng.IntN(2) == 0 {
+			parts = append(parts, fmt.Sprintf("type == %q", pick(types)))
+		}
+		if rng.IntN(3) == 0 {
+			parts = append(parts, fmt.Sprintf("message.type in [%q, %q]", pick(types), pick(types)))
+		}
+		if rng.IntN(2) == 0 {
+			parts = append(parts, fmt.Sprintf("%q == direction", pick(dirs)))
+		}
+		if rng.IntN(2) == 0 {
+			parts = append(parts, fmt.Sprintf("chat_type == %q", pick(chats)))
+		}
+		if rng.IntN(4) == 0 {
+			parts = append(parts, fmt.Sprintf("(type == %q || direction == %q)", pick(types), pick(dirs)))
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "true")
+		}
+		conds = append(conds, strings.Join(parts, " && "))
+	}
+	rs := load(t, rulesFor(conds...))
+	for range 200 {
+		raw := fmt.Sprintf(`{"direction":%q,"chat_type":%q,"message":{"type":%q}}`, pick(dirs), pick(chats), pick(types))
+		ev, err := engine.Decode([]byte(raw))
+		require.NoError(t, err)
+		got := matched(t, rs, ev)
+		var want []string
+		for i, c := range conds {
+			single := load(t, rulesFor(c))
+			if len(matched(t, single, ev)) == 1 {
+				want = append(want, fmt.Sprintf("r%d", i))
+			}
+		}
+		if want == nil {
+			want = []string{}
+		}
+		require.Equal(t, want, got, raw)
+	}
+}
+
+func TestRunTestsReportsFailures(t *testing.T) {
+	dir := t.TempDir()
+	src := `
+rules:
+  - name: files
+    when: type == "document"
+    actions: [{log: {message: "file {{ file_name }}"}}]
+tests:
+  - name: passes
+    payload: {message: {type: document, file_name: a.pdf}}
+    expect: [files]
+    actions:
+      - rule: files
+        fields: {message: file a.pdf}
+  - name: wrong rules
+    payload: {message: {type: chat}}
+    expect: [files]
+  - name: wrong field
+    payload: {message: {type: document, file_name: b.pdf}}
+    expect: [files]
+    actions:
+      - rule: files
+        fields: {message: file a.pdf}
+`
+	path := filepath.Join(dir, "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(src), 0o644))
+	rs, err := engine.LoadFiles(opts(), path)
+	require.NoError(t, err)
+	res := rs.RunTests()
+	require.Len(t, res, 3)
+	require.True(t, res[0].Passed(), res[0].Failures)
+	require.Equal(t, []string{"matched rules: expected [files], got none"}, res[1].Failures)
+	require.Equal(t, []string{`rule "files" action 0: message: expected "file a.pdf", got "file b.pdf"`}, res[2].Failures)
+}

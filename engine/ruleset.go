@@ -1,0 +1,208 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/switchboard-dev/switchboard/actions"
+)
+
+// RuleSet is a loaded, checked and compiled set of rules files. It is
+// immutable and safe for concurrent use: the live service, dry-run and
+// `switchboard test` all evaluate events through the same Plan method.
+type RuleSet struct {
+	// Files are the rules files, in load order.
+	Files []string
+	// Version identifies the content (a hash of the files): the store
+	// records which version decided each event.
+	Version string
+	// Rules in evaluation order: files in order, rules in file order.
+	Rules []*Rule
+	// Destinations by name.
+	Destinations map[string]*Destination
+	// Tests are the `tests:` cases of the files.
+	Tests []*TestCase
+
+	redactor *redactor
+	index    index
+	bufs     sync.Pool // *planBuf
+}
+
+// Rule is one compiled rule.
+type Rule struct {
+	Name        string
+	Description string
+	// When is the condition's source.
+	When    string
+	Enabled bool
+	// Stop ends evaluation of later rules when this one matches.
+	Stop    bool
+	Actions []Action
+	// Index is the rule's position in evaluation order; File and Line say
+	// where it is written.
+	Index int
+	File  string
+	Line  int
+
+	prog        *vm.Program
+	node        *yaml.Node
+	constraints constraints
+
+	explainOnce sync.Once
+	parts       []explainPart
+}
+
+// Action is one compiled action of a rule.
+type Action struct {
+	// Kind is the action kind ("slack"); Destination the destination name
+	// it refers to, if any.
+	Kind        string
+	Destination string
+	// Index is the action's position in its rule; Line where it is written.
+	Index int
+	Line  int
+
+	renderer actions.Renderer
+}
+
+// Destination is a named, reusable action target from `destinations:`.
+type Destination struct {
+	Name string
+	Kind string
+	// Config is the kind's parsed configuration (see actions.Kind).
+	Config any
+	File   string
+	Line   int
+}
+
+// Redact replaces every secret the rules reference (the values of their
+// ${ENV_VAR}s) with ***. Apply it to anything printed.
+func (rs *RuleSet) Redact(s string) string { return rs.redactor.redact(s) }
+
+// Rule returns the rule with this name, or nil.
+func (rs *RuleSet) Rule(name string) *Rule {
+	for _, r := range rs.Rules {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// PlanOptions tune one evaluation. The zero value is valid.
+type PlanOptions struct {
+	// Now is the time `now()` returns; zero means time.Now().
+	Now time.Time
+	// Explain, if set, records for every rule that did not match which
+	// part of its condition was false.
+	Explain bool
+}
+
+// Plan is the outcome of evaluating one event: the rules that matched, in
+// order, with their rendered actions.
+type Plan struct {
+	// Version is the RuleSet version that decided.
+	Version string
+	Matches []Match
+	// Misses explains non-matching rules (PlanOptions.Explain only).
+	Misses []Miss
+}
+
+// Match is one matched rule and its rendered actions.
+type Match struct {
+	Rule    *Rule
+	Actions []Rendered
+}
+
+// Rendered is one action rendered for an event, or the error that
+// prevented it (a template that failed at run time).
+type Rendered struct {
+	Action  *Action
+	Request actions.Request
+	Err     error
+}
+
+// Miss says why a rule did not match.
+type Miss struct {
+	Rule   *Rule
+	Reason string
+}
+
+type planBuf struct {
+	vm   vm.VM
+	cand []int
+}
+
+// Plan evaluates ev against the rules and renders the actions of those that
+// match. It is pure: it sends nothing and depends only on its arguments.
+func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
+	env := NewEnv(ev, now)
+	p := &Plan{Version: rs.Version}
+	for _, r := range rs.match(ev, env) {
+		m := Match{Rule: r, Actions: make([]Rendered, len(r.Actions))}
+		for i := range r.Actions {
+			a := &r.Actions[i]
+			req, err := a.renderer.Render(env)
+			if err == nil {
+				req.Kind, req.Destination = a.Kind, a.Destination
+			}
+			m.Actions[i] = Rendered{Action: a, Request: req, Err: err}
+		}
+		p.Matches = append(p.Matches, m)
+		if r.Stop {
+			break
+		}
+	}
+	if opts.Explain {
+		p.Misses = rs.explain(env, p)
+	}
+	return p, nil
+}
+
+// match returns the enabled rules whose conditions hold, in order, up to
+// and including the first matching rule with stop set.
+func (rs *RuleSet) match(ev *Event, env map[string]any) []*Rule {
+	b, _ := rs.bufs.Get().(*planBuf)
+	if b == nil {
+		b = &planBuf{}
+	}
+	defer rs.bufs.Put(b)
+	b.cand = rs.index.candidates(b.cand[:0], ev.Message.Type, ev.Direction, ev.ChatType)
+	var out []*Rule
+	for _, i := range b.cand {
+		r := rs.Rules[i]
+		ok, err := r.eval(&b.vm, env)
+		if err != nil || !ok {
+			continue
+		}
+		out = append(out, r)
+		if r.Stop {
+			break
+		}
+	}
+	return out
+}
+
+// eval runs the rule's condition. A run-time error (none is expected with
+// a type-checked, nil-free environment) counts as no match.
+func (r *Rule) eval(m *vm.VM, env map[string]any) (ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ok, err = false, fmt.Errorf("rule %q: evaluation panicked: %v", r.Name, p)
+		}
+	}()
+	out, err := m.Run(r.prog, env)
+	if err != nil {
+		return false, fmt.Errorf("rule %q: %w", r.Name, err)
+	}
+	b, _ := out.(bool)
+	return b, nil
+}

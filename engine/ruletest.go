@@ -1,0 +1,300 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/switchboard-dev/switchboard/internal/yamlx"
+)
+
+// TestCase is one entry of a rules file's `tests:`: a payload and what the
+// rules must do with it. `switchboard test` runs them through Plan, the
+// same evaluation the live service uses.
+type TestCase struct {
+	Name string
+	// Payload is the raw JSON body; PayloadFile the file it came from, if any.
+	Payload     []byte
+	PayloadFile string
+	// At is the evaluation time (`now()`); zero means the payload's own time.
+	At time.Time
+	// Expect lists the rule names that must match, in order.
+	Expect []string
+	// Actions are optional expectations on rendered requests.
+	Actions []ActionExpect
+	File    string
+	Line    int
+}
+
+// ActionExpect checks fields of one rendered action. Field paths are dotted
+// paths into the request's JSON (as dry-run --json prints it); a string
+// that holds JSON (an HTTP body) is entered too: `body.file`.
+type ActionExpect struct {
+	Rule     string            `yaml:"rule"`
+	Action   int               `yaml:"action"`
+	Fields   map[string]string `yaml:"fields"`
+	Contains map[string]string `yaml:"contains"`
+}
+
+type testSpec struct {
+	Name    string         `yaml:"name"`
+	Payload *yaml.Node     `yaml:"payload"`
+	At      string         `yaml:"at"`
+	Expect  *[]string      `yaml:"expect"`
+	Actions []ActionExpect `yaml:"actions"`
+}
+
+// loadTests reads `tests:`: a list of cases, or the path of a YAML file
+// holding that list (relative to the rules file).
+func loadTests(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		path := relative(file, n.Value)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			errs.Addf(n, "tests: %v", err)
+			return nil
+		}
+		doc, perr := yamlx.Parse(data)
+		if perr != nil {
+			perr.File = path
+			errs.Add(perr)
+			return nil
+		}
+		var sub yamlx.List
+		out := loadTestList(doc, path, &sub)
+		sub.SetFile(path)
+		errs.Add(sub.Errs...)
+		return out
+	}
+	return loadTestList(n, file, errs)
+}
+
+func loadTestList(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
+	var specs []testSpec
+	if e := yamlx.Decode(n, &specs); len(e) > 0 {
+		errs.Add(e...)
+		return nil
+	}
+	items := n
+	if items.Kind == yaml.DocumentNode && len(items.Content) == 1 {
+		items = items.Content[0]
+	}
+	var out []*TestCase
+	for i, s := range specs {
+		at := items.Content[i]
+		tc := &TestCase{Name: s.Name, Actions: s.Actions, File: file, Line: at.Line}
+		if tc.Name == "" {
+			tc.Name = fmt.Sprintf("test %d", i+1)
+		}
+		if s.Expect == nil {
+			errs.Addf(at, "test %q has no expect: (the rule names that must match, in order; [] for none)", tc.Name)
+		} else {
+			tc.Expect = *s.Expect
+		}
+		if s.At != "" {
+			t, err := time.Parse(time.RFC3339, s.At)
+			if err != nil {
+				errs.Addf(at, "test %q: at: expected an RFC 3339 time such as 2026-01-02T09:00:00Z, got %q", tc.Name, s.At)
+			}
+			tc.At = t
+		}
+		switch p := s.Payload; {
+		case p == nil:
+			errs.Addf(at, "test %q has no payload (a file path or an inline mapping)", tc.Name)
+		case p.Kind == yaml.ScalarNode:
+			tc.PayloadFile = relative(file, p.Value)
+			data, err := os.ReadFile(tc.PayloadFile)
+			if err != nil {
+				errs.Addf(p, "test %q: payload: %v", tc.Name, err)
+			}
+			tc.Payload = data
+		default:
+			var v any
+			if err := p.Decode(&v); err != nil {
+				errs.Addf(p, "test %q: payload: %v", tc.Name, err)
+				break
+			}
+			data, err := json.Marshal(normalizeYAML(v))
+			if err != nil {
+				errs.Addf(p, "test %q: payload cannot be JSON: %v", tc.Name, err)
+			}
+			tc.Payload = data
+		}
+		out = append(out, tc)
+	}
+	return out
+}
+
+// normalizeYAML turns YAML-decoded values (map[string]any, time.Time for
+// unquoted dates) into what encoding/json accepts.
+func normalizeYAML(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeYAML(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeYAML(e)
+		}
+	case time.Time:
+		return x.Format(time.RFC3339)
+	}
+	return v
+}
+
+func relative(file, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(file), p)
+}
+
+// TestResult is the outcome of one TestCase.
+type TestResult struct {
+	Case *TestCase
+	// Got are the matched rule names, in order.
+	Got      []string
+	Failures []string
+}
+
+// Passed reports whether the case passed.
+func (r TestResult) Passed() bool { return len(r.Failures) == 0 }
+
+// RunTests runs every test case of the rule set.
+func (rs *RuleSet) RunTests() []TestResult {
+	out := make([]TestResult, 0, len(rs.Tests))
+	for _, tc := range rs.Tests {
+		out = append(out, rs.RunTest(tc))
+	}
+	return out
+}
+
+// RunTest evaluates one case through Plan and compares the outcome.
+func (rs *RuleSet) RunTest(tc *TestCase) TestResult {
+	res := TestResult{Case: tc}
+	ev, err := Decode(tc.Payload)
+	if err != nil {
+		res.Failures = append(res.Failures, "payload: "+err.Error())
+		return res
+	}
+	now := tc.At
+	if now.IsZero() {
+		now = ev.Time
+	}
+	if now.IsZero() {
+		now = time.Unix(0, 0).UTC()
+	}
+	plan, err := rs.Plan(ev, PlanOptions{Now: now})
+	if err != nil {
+		res.Failures = append(res.Failures, err.Error())
+		return res
+	}
+	res.Got = []string{}
+	for _, m := range plan.Matches {
+		res.Got = append(res.Got, m.Rule.Name)
+	}
+	if !slices.Equal(res.Got, tc.Expect) {
+		res.Failures = append(res.Failures, fmt.Sprintf("matched rules: expected %s, got %s", list(tc.Expect), list(res.Got)))
+	}
+	for _, ae := range tc.Actions {
+		res.Failures = append(res.Failures, checkAction(rs, plan, ae)...)
+	}
+	return res
+}
+
+func list(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return "[" + strings.Join(names, ", ") + "]"
+}
+
+func checkAction(rs *RuleSet, plan *Plan, ae ActionExpect) []string {
+	var m *Match
+	for i := range plan.Matches {
+		if plan.Matches[i].Rule.Name == ae.Rule {
+			m = &plan.Matches[i]
+		}
+	}
+	if m == nil {
+		return []string{fmt.Sprintf("rule %q did not match, so its action %d was not rendered", ae.Rule, ae.Action)}
+	}
+	if ae.Action < 0 || ae.Action >= len(m.Actions) {
+		return []string{fmt.Sprintf("rule %q has no action %d", ae.Rule, ae.Action)}
+	}
+	a := m.Actions[ae.Action]
+	if a.Err != nil {
+		return []string{fmt.Sprintf("rule %q action %d: %s", ae.Rule, ae.Action, rs.Redact(a.Err.Error()))}
+	}
+	var doc any
+	if err := json.Unmarshal(a.Request.Body, &doc); err != nil {
+		return []string{fmt.Sprintf("rule %q action %d: request is not JSON: %v", ae.Rule, ae.Action, err)}
+	}
+	var fails []string
+	check := func(path, want string, contains bool) {
+		got, ok := jsonPath(doc, path)
+		gotS := rs.Redact(formatValue(got))
+		switch {
+		case !ok:
+			fails = append(fails, fmt.Sprintf("rule %q action %d: no field %s", ae.Rule, ae.Action, path))
+		case contains && !strings.Contains(gotS, want):
+			fails = append(fails, fmt.Sprintf("rule %q action %d: %s: expected to contain %q, got %q", ae.Rule, ae.Action, path, want, gotS))
+		case !contains && gotS != want:
+			fails = append(fails, fmt.Sprintf("rule %q action %d: %s: expected %q, got %q", ae.Rule, ae.Action, path, want, gotS))
+		}
+	}
+	for _, k := range sortedKeys(ae.Fields) {
+		check(k, ae.Fields[k], false)
+	}
+	for _, k := range sortedKeys(ae.Contains) {
+		check(k, ae.Contains[k], true)
+	}
+	return fails
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// jsonPath follows a dotted path into decoded JSON, entering strings that
+// hold JSON documents and list indexes written as numbers.
+func jsonPath(v any, path string) (any, bool) {
+	if path == "" {
+		return v, true
+	}
+	head, rest, _ := strings.Cut(path, ".")
+	if s, ok := v.(string); ok {
+		var inner any
+		if json.Unmarshal([]byte(s), &inner) != nil {
+			return nil, false
+		}
+		v = inner
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		e, ok := x[head]
+		if !ok {
+			return nil, false
+		}
+		return jsonPath(e, rest)
+	case []any:
+		var i int
+		if _, err := fmt.Sscanf(head, "%d", &i); err != nil || i < 0 || i >= len(x) {
+			return nil, false
+		}
+		return jsonPath(x[i], rest)
+	}
+	return nil, false
+}

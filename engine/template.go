@@ -1,0 +1,285 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/internal/yamlx"
+)
+
+// Templates are strings with `{{ expr }}` parts, written in action fields:
+//
+//	"{{ sender.wa_name }} sent {{ file_name }}"
+//
+// Each part is an expr expression in the same environment as conditions,
+// compiled and type-checked at load. Only the rules file is ever compiled:
+// payload text is data, so `{{ }}` inside a WhatsApp message stays text.
+
+// textTemplate is a compiled template string.
+type textTemplate struct {
+	src   string
+	parts []part
+}
+
+// part is a literal run of text, or an expression (prog != nil).
+type part struct {
+	lit  string
+	prog *vm.Program
+}
+
+func (t *textTemplate) Source() string { return t.src }
+
+func (t *textTemplate) Static() bool {
+	for _, p := range t.parts {
+		if p.prog != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Render evaluates each expression and joins the parts; values from the
+// event go through esc.
+func (t *textTemplate) Render(env actions.Env, esc actions.Escaper) (string, error) {
+	if len(t.parts) == 1 && t.parts[0].prog == nil {
+		return t.parts[0].lit, nil
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.prog == nil {
+			b.WriteString(p.lit)
+			continue
+		}
+		v, err := runProgram(p.prog, env)
+		if err != nil {
+			return "", fmt.Errorf("template %q: %w", truncate(t.src, 60), err)
+		}
+		s := formatValue(v)
+		if esc != nil {
+			s = esc(s)
+		}
+		b.WriteString(s)
+	}
+	return b.String(), nil
+}
+
+// single returns the program of a template that is exactly one {{ expr }}.
+func (t *textTemplate) single() *vm.Program {
+	if len(t.parts) == 1 {
+		return t.parts[0].prog
+	}
+	return nil
+}
+
+// runProgram runs p against env, turning a panic into an error: expr
+// already recovers inside its VM, this guards everything around it.
+func runProgram(p *vm.Program, env actions.Env) (out any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("evaluation panicked: %v", r)
+		}
+	}()
+	return expr.Run(p, env)
+}
+
+// formatValue turns an expression's result into template text.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case time.Time:
+		if x.IsZero() {
+			return ""
+		}
+		return x.Format(time.RFC3339)
+	case time.Duration:
+		return x.String()
+	case fmt.Stringer:
+		return x.String()
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(data)
+}
+
+// jsonValue turns an expression's result into a value for a JSON body.
+func jsonValue(v any, esc actions.Escaper) any {
+	switch x := v.(type) {
+	case string:
+		if esc != nil {
+			return esc(x)
+		}
+		return x
+	case time.Time:
+		return formatValue(x)
+	case time.Duration:
+		return x.String()
+	}
+	return v
+}
+
+// compileText compiles the template held by scalar node n.
+func compileText(n *yaml.Node) (*textTemplate, error) {
+	src := n.Value
+	t := &textTemplate{src: src}
+	var errs yamlx.List
+	rest, offset := src, 0
+	for {
+		open := strings.Index(rest, "{{")
+		if open < 0 {
+			break
+		}
+		end := closing(rest[open+2:])
+		if end < 0 {
+			line, col := position(n, offset+open)
+			errs.Add(&yamlx.Error{Line: line, Column: col, Msg: "template: \"{{\" is never closed by \"}}\""})
+			break
+		}
+		if open > 0 {
+			t.parts = append(t.parts, part{lit: rest[:open]})
+		}
+		code := rest[open+2 : open+2+end]
+		codeOffset := offset + open + 2
+		if strings.TrimSpace(code) == "" {
+			line, col := position(n, codeOffset)
+			errs.Add(&yamlx.Error{Line: line, Column: col, Msg: "template: empty {{ }}"})
+		} else if prog, err := compileExpr(code, false); err != nil {
+			errs.Add(exprError(n, codeOffset, code, err))
+		} else {
+			t.parts = append(t.parts, part{prog: prog})
+		}
+		consumed := open + 2 + end + 2
+		rest, offset = rest[consumed:], offset+consumed
+	}
+	if rest != "" || len(t.parts) == 0 {
+		t.parts = append(t.parts, part{lit: rest})
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// closing finds the "}}" that ends an expression in s, skipping string
+// literals, and returns its index or -1.
+func closing(s string) int {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '}' && i+1 < len(s) && s[i+1] == '}':
+			return i
+		}
+	}
+	return -1
+}
+
+// compileExpr compiles one expression against the event environment.
+func compileExpr(code string, asBool bool) (*vm.Program, error) {
+	if len(code) > maxExprLen {
+		return nil, fmt.Errorf("expression is %d bytes long; the limit is %d", len(code), maxExprLen)
+	}
+	if asBool {
+		return compile(code, boolOptions())
+	}
+	return compile(code, valueOptions())
+}
+
+// compile wraps expr.Compile so that a panic inside the compiler can never
+// take the process down on a bad rules file.
+func compile(code string, opts []expr.Option) (p *vm.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot compile expression: %v", r)
+		}
+	}()
+	return expr.Compile(code, opts...)
+}
+
+// maxExprLen bounds the source of one expression.
+const maxExprLen = 16 << 10
+
+// exprError positions an expr compile error inside the YAML file: code
+// starts at byte offset of n.Value.
+func exprError(n *yaml.Node, offset int, code string, err error) *yamlx.Error {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		line, col := position(n, offset+leadingSpace(code))
+		return &yamlx.Error{Line: line, Column: col, Msg: cleanExprMessage(err.Error())}
+	}
+	// fe.Line is 1-based, fe.Column 0-based, both within code.
+	at := offset
+	lines := strings.SplitAfter(code, "\n")
+	for i := 0; i < fe.Line-1 && i < len(lines); i++ {
+		at += len(lines[i])
+	}
+	at += fe.Column
+	line, col := position(n, at)
+	return &yamlx.Error{Line: line, Column: col, Msg: cleanExprMessage(fe.Message)}
+}
+
+func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\n")) }
+
+func cleanExprMessage(msg string) string {
+	msg, _, _ = strings.Cut(msg, "\n")
+	msg = strings.ReplaceAll(msg, keyNow, "now()")
+	msg = strings.ReplaceAll(msg, keyLower, "lower ")
+	return truncate(msg, 300)
+}
+
+// position maps a byte offset in n.Value to a line and column in the file.
+// It is exact for single-line plain and quoted scalars without escapes, and
+// for literal (|) blocks; folded and escaped scalars are approximate.
+func position(n *yaml.Node, offset int) (line, col int) {
+	v := n.Value
+	offset = min(max(offset, 0), len(v))
+	before := v[:offset]
+	nl := strings.Count(before, "\n")
+	lastNL := strings.LastIndexByte(before, '\n')
+	switch n.Style {
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		// Content starts on the line after the indicator, indented by at
+		// least one column more than the parent; assume two.
+		indent := n.Column + 1
+		return n.Line + 1 + nl, indent + (offset - lastNL - 1)
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		if nl == 0 {
+			return n.Line, n.Column + 1 + offset
+		}
+	default:
+		if nl == 0 {
+			return n.Line, n.Column + offset
+		}
+	}
+	return n.Line + nl, offset - lastNL
+}
