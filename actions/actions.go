@@ -73,3 +73,11 @@ func (f SenderFunc) Send(ctx context.Context, r Request) error { return f(ctx, r
 type Formatter interface {
 	Format(r Request) (string, error)
 }
+
+// Configurer is implemented by kinds to describe their YAML configuration
+// for the rules file's JSON Schema (schema/rules.schema.json). It returns
+// zero values of the config structs that Block.Decode fills, for a
+// destination of the kind and for an action of the kind.
+type Configurer interface {
+	ConfigTypes() (destination, action any)
+}

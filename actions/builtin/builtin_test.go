@@ -1,0 +1,152 @@
+package builtin_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/actions/builtin"
+	"github.com/switchboard-dev/switchboard/engine"
+)
+
+const exampleRules = `
+destinations:
+  crm: {kind: http, url: "https://crm.example.com/api", headers: {Authorization: "Bearer ${CRM_TOKEN}"}}
+  team: {kind: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}
+  mail: {kind: email, smtp: "smtp.example.com:587", username: bot, password: "${SMTP_PASSWORD}", from: "Switchboard <bot@example.com>"}
+rules:
+  - name: files-to-crm
+    when: type in ["document", "pdf"] && direction == "received"
+    actions:
+      - http: {destination: crm, url: "/files/{{ message.id }}", body: {file: "{{ file_name }}", from: "{{ sender.phone }}"}}
+      - slack: {destination: team, text: "{{ sender.wa_name }} sent {{ file_name }}"}
+      - email: {destination: mail, to: ["sales@example.com"], subject: "File from {{ chat_title }}", text: "{{ text }}"}
+      - log: {message: "file {{ file_name }}"}
+  - name: everything
+    when: "true"
+    actions:
+      - log: {message: "{{ type }} {{ direction }} from {{ sender.wa_name }}", fields: {text: "{{ text }}"}}
+`
+
+var testEnv = map[string]string{
+	"CRM_TOKEN":         "crm-secret-token",
+	"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/slack-secret",
+	"SMTP_PASSWORD":     "smtp-secret-password",
+}
+
+func lookupEnv(k string) (string, bool) { v, ok := testEnv[k]; return v, ok }
+
+func TestKinds(t *testing.T) {
+	kinds := builtin.Kinds()
+	names := make([]string, 0, len(kinds))
+	for name, k := range kinds {
+		names = append(names, name)
+		_, ok := k.(actions.Formatter)
+		require.True(t, ok, "%s has no Formatter", name)
+		c, ok := k.(actions.Configurer)
+		require.True(t, ok, "%s has no Configurer", name)
+		d, a := c.ConfigTypes()
+		require.NotNil(t, d)
+		require.NotNil(t, a)
+	}
+	slices.Sort(names)
+	require.Equal(t, []string{"email", "http", "log", "slack"}, names)
+}
+
+// TestExampleRules loads the README's example with every built-in kind and
+// renders it for every sample payload: every request is valid JSON and
+// prints, once redacted, without a secret.
+func TestExampleRules(t *testing.T) {
+	kinds := builtin.Kinds()
+	rs, err := engine.Load(engine.Options{Kinds: kinds, LookupEnv: lookupEnv},
+		engine.Source{Name: "rules.yaml", Data: []byte(exampleRules)})
+	require.NoError(t, err)
+
+	files, err := filepath.Glob("../../testdata/cooby/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	seen := map[string]int{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		ev, err := engine.Decode(data)
+		require.NoError(t, err, f)
+		p, err := rs.Plan(ev, engine.PlanOptions{Now: time.Unix(1700000000, 0).UTC()})
+		require.NoError(t, err)
+		for _, m := range p.Matches {
+			for _, a := range m.Actions {
+				require.NoError(t, a.Err, "%s: rule %s", f, m.Rule.Name)
+				require.True(t, json.Valid(a.Request.Body))
+				out, err := kinds[a.Request.Kind].(actions.Formatter).Format(a.Request)
+				require.NoError(t, err)
+				out = rs.Redact(out)
+				for _, secret := range testEnv {
+					require.NotContains(t, out, secret)
+				}
+				seen[a.Request.Kind]++
+			}
+		}
+	}
+	require.Equal(t, 2, seen["http"], "received-document and received-pdf")
+	require.Equal(t, 2, seen["slack"])
+	require.Equal(t, 2, seen["email"])
+	require.Equal(t, len(files)+2, seen["log"])
+}
+
+func TestExampleRequests(t *testing.T) {
+	kinds := builtin.Kinds()
+	rs, err := engine.Load(engine.Options{Kinds: kinds, LookupEnv: lookupEnv},
+		engine.Source{Name: "rules.yaml", Data: []byte(exampleRules)})
+	require.NoError(t, err)
+	data, err := os.ReadFile("../../testdata/cooby/received-document.json")
+	require.NoError(t, err)
+	ev, err := engine.Decode(data)
+	require.NoError(t, err)
+	p, err := rs.Plan(ev, engine.PlanOptions{Now: time.Unix(1700000000, 0).UTC()})
+	require.NoError(t, err)
+	require.Len(t, p.Matches, 2)
+
+	var got []string
+	for _, a := range p.Matches[0].Actions {
+		require.NoError(t, a.Err)
+		out, err := kinds[a.Request.Kind].(actions.Formatter).Format(a.Request)
+		require.NoError(t, err)
+		got = append(got, a.Request.Kind+" "+a.Request.Destination+"\n"+rs.Redact(out))
+	}
+	require.Equal(t, `http crm
+POST https://crm.example.com/api/files/3EB0D0C0000000000001
+Authorization: Bearer ***
+Content-Type: application/json
+
+{
+  "file": "invoice-october.docx",
+  "from": "447441369136"
+}
+
+slack team
+POST ***
+Content-Type: application/json; charset=utf-8
+
+{
+  "text": "Sarah Brown sent invoice-october.docx",
+  "unfurl_links": false,
+  "unfurl_media": false
+}
+
+email mail
+From: Switchboard <bot@example.com>
+To: sales@example.com
+Subject: File from Sarah Brown
+
+Invoice for October
+
+log 
+info file invoice-october.docx`, strings.Join(got, "\n"))
+}

@@ -1,0 +1,276 @@
+// Package email implements the `email` action kind: one message sent
+// through an SMTP server named by a destination.
+//
+//	destinations:
+//	  mail: {kind: email, smtp: "smtp.example.com:587", username: bot, password: "${SMTP_PASSWORD}", from: "Switchboard <bot@example.com>"}
+//	rules:
+//	  - ...
+//	    actions:
+//	      - email: {destination: mail, to: ["sales@example.com"], subject: "File from {{ chat_title }}", text: "{{ text }}"}
+//
+// No value taken from the event can add a header or a recipient: every
+// rendered address must parse as exactly one address (net/mail), line
+// breaks in the subject and in display names become spaces, and the sender
+// encodes headers (RFC 2047) when it writes the message. Event values in
+// the html body are HTML-escaped; the text body is sent as rendered.
+package email
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"unicode"
+
+	"github.com/switchboard-dev/switchboard/actions"
+)
+
+// Kind is the `email` action kind.
+type Kind struct{}
+
+var (
+	_ actions.Kind       = Kind{}
+	_ actions.Formatter  = Kind{}
+	_ actions.Configurer = Kind{}
+)
+
+// ConfigTypes returns the structs a `kind: email` destination and a
+// `email:` action decode into, for the rules file's JSON Schema.
+func (Kind) ConfigTypes() (destination, action any) {
+	return destConfig{}, actionConfig{}
+}
+
+// ParseDestination checks a `kind: email` destination and returns a
+// *Destination.
+func (Kind) ParseDestination(b *actions.Block) (any, error) {
+	d, err := parseDestination(b)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Compile checks an `email:` action and returns its Renderer, which renders
+// a Message.
+func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
+	r, err := compile(b)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Message is a rendered email, the Body of an email Request. It holds no
+// credentials: the sender takes them from the destination. Addresses parse
+// with mail.ParseAddress ("a@example.com" or "Name <a@example.com>"); Bcc is for the envelope only and is never
+// written as a header.
+type Message struct {
+	// SMTP is the server, host:port, the message was rendered for.
+	SMTP    string   `json:"smtp"`
+	From    string   `json:"from"`
+	To      []string `json:"to,omitempty"`
+	Cc      []string `json:"cc,omitempty"`
+	Bcc     []string `json:"bcc,omitempty"`
+	ReplyTo string   `json:"reply_to,omitempty"`
+	// Subject is one line: it holds no control character.
+	Subject string `json:"subject"`
+	Text    string `json:"text,omitempty"`
+	HTML    string `json:"html,omitempty"`
+}
+
+// renderer renders one compiled `email:` action.
+type renderer struct {
+	addr                string
+	from                actions.Template
+	defaultFrom         string
+	defaultTo           []string
+	to, cc, bcc         []actions.Template
+	replyTo             actions.Template
+	subject, text, html actions.Template
+}
+
+// Render renders the message for one event.
+func (r *renderer) Render(env actions.Env) (actions.Request, error) {
+	m := Message{SMTP: r.addr, From: r.defaultFrom, To: r.defaultTo}
+	var err error
+	if r.from.Set() {
+		if m.From, err = renderAddress(env, "from", r.from); err != nil {
+			return actions.Request{}, err
+		}
+		if m.From == "" {
+			return actions.Request{}, errors.New("email: from is empty once rendered")
+		}
+	}
+	if r.to != nil {
+		if m.To, err = renderAddresses(env, "to", r.to); err != nil {
+			return actions.Request{}, err
+		}
+	}
+	if m.Cc, err = renderAddresses(env, "cc", r.cc); err != nil {
+		return actions.Request{}, err
+	}
+	if m.Bcc, err = renderAddresses(env, "bcc", r.bcc); err != nil {
+		return actions.Request{}, err
+	}
+	if len(m.To)+len(m.Cc)+len(m.Bcc) == 0 {
+		return actions.Request{}, errors.New("email: every recipient is empty once rendered")
+	}
+	if m.ReplyTo, err = renderAddress(env, "reply_to", r.replyTo); err != nil {
+		return actions.Request{}, err
+	}
+	subject, err := r.subject.Render(env, nil)
+	if err != nil {
+		return actions.Request{}, fmt.Errorf("email: subject: %w", err)
+	}
+	m.Subject = headerText(subject)
+	text, err := r.text.Render(env, nil)
+	if err != nil {
+		return actions.Request{}, fmt.Errorf("email: text: %w", err)
+	}
+	m.Text = strings.ToValidUTF8(text, "\uFFFD")
+	body, err := r.html.Render(env, html.EscapeString)
+	if err != nil {
+		return actions.Request{}, fmt.Errorf("email: html: %w", err)
+	}
+	m.HTML = strings.ToValidUTF8(body, "\uFFFD")
+	data, err := actions.JSON(m)
+	if err != nil {
+		return actions.Request{}, fmt.Errorf("email: %w", err)
+	}
+	return actions.Request{Body: data}, nil
+}
+
+// renderAddresses renders a list of addresses, leaving out those that
+// render empty (a field missing from the payload).
+func renderAddresses(env actions.Env, field string, ts []actions.Template) ([]string, error) {
+	var out []string
+	for _, t := range ts {
+		a, err := renderAddress(env, field, t)
+		if err != nil {
+			return nil, err
+		}
+		if a != "" {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// renderAddress renders one address; "" if it renders empty. Line breaks
+// in event values become spaces, and the result must parse as exactly one
+// address.
+func renderAddress(env actions.Env, field string, t actions.Template) (string, error) {
+	s, err := t.Render(env, headerText)
+	if err != nil {
+		return "", fmt.Errorf("email: %s: %w", field, err)
+	}
+	if strings.TrimSpace(s) == "" {
+		return "", nil
+	}
+	a, err := parseAddress(s)
+	if err != nil {
+		return "", fmt.Errorf("email: %s: %w", field, err)
+	}
+	return a, nil
+}
+
+// headerText makes s safe for one header line: invalid UTF-8 becomes
+// U+FFFD and every control character (CR and LF included) a space.
+func headerText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+var errEmpty = errors.New("empty address")
+
+// addressError is an address that does not parse; it quotes the start of
+// the address.
+type addressError struct {
+	s, why string
+}
+
+func (e *addressError) Error() string {
+	s := e.s
+	if len(s) > 80 {
+		s = strings.ToValidUTF8(s[:80], "") + "..."
+	}
+	return fmt.Sprintf("%q %s", s, e.why)
+}
+
+// Format prints a rendered message as an RFC 5322-like preview: the
+// headers, a blank line, the text body, then the html body.
+func (Kind) Format(r actions.Request) (string, error) {
+	var m Message
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		return "", fmt.Errorf("email: decoding request: %w", err)
+	}
+	var b strings.Builder
+	header := func(name string, addrs ...string) {
+		var shown []string
+		for _, a := range addrs {
+			if a != "" {
+				shown = append(shown, display(a))
+			}
+		}
+		if len(shown) > 0 {
+			fmt.Fprintf(&b, "%s: %s\n", name, strings.Join(shown, ", "))
+		}
+	}
+	header("From", m.From)
+	header("To", m.To...)
+	header("Cc", m.Cc...)
+	header("Bcc", m.Bcc...)
+	header("Reply-To", m.ReplyTo)
+	fmt.Fprintf(&b, "Subject: %s\n\n", headerText(m.Subject))
+	switch {
+	case m.Text != "" && m.HTML != "":
+		fmt.Fprintf(&b, "%s\n--- html ---\n%s\n", m.Text, m.HTML)
+	case m.HTML != "":
+		fmt.Fprintf(&b, "%s\n", m.HTML)
+	default:
+		fmt.Fprintf(&b, "%s\n", m.Text)
+	}
+	return b.String(), nil
+}
+
+// display shows an address as people write it, with its display name
+// decoded.
+func display(s string) string {
+	a, err := mail.ParseAddress(s)
+	switch {
+	case err != nil:
+		return headerText(s)
+	case a.Name == "":
+		return a.Address
+	}
+	return headerText(a.Name) + " <" + a.Address + ">"
+}
+
+// String describes the destination without its password.
+func (d *Destination) String() string {
+	if d == nil {
+		return "email destination"
+	}
+	s := fmt.Sprintf("email smtp %s (%s)", d.Addr, d.TLS)
+	if d.Username != "" {
+		s += " with username and password <secret>"
+	}
+	return s
+}
+
+// GoString is String, so that %#v does not print the password either.
+func (d *Destination) GoString() string { return d.String() }
+
+// LogValue is String, for log/slog.
+func (d *Destination) LogValue() slog.Value { return slog.StringValue(d.String()) }
+
+// MarshalJSON encodes String, so that JSON output holds no password.
+func (d *Destination) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }

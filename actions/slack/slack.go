@@ -1,0 +1,177 @@
+// Package slack implements the `slack` action kind: a message posted to an
+// incoming webhook, or with a bot token through chat.postMessage.
+//
+//	destinations:
+//	  team: {kind: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}
+//	  bot:  {kind: slack, token: "${SLACK_BOT_TOKEN}", channel: "#support"}
+//	rules:
+//	  - ...
+//	    actions:
+//	      - slack: {destination: team, text: "{{ sender.wa_name }}: {{ text }}"}
+//
+// Slack reads &, < and > as control characters: `<!channel>` notifies a
+// whole channel and `<https://evil|click>` hides a link. Every value taken
+// from the event is therefore escaped (see Escape), in text and in blocks,
+// while the text the rules' author wrote is sent as is, so an author may
+// still write `<!here>` on purpose. Link previews are off unless the action
+// sets `unfurl: true`, and the message never asks Slack to parse names
+// (no link_names, no parse).
+package slack
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/switchboard-dev/switchboard/actions"
+)
+
+// Kind is the `slack` action kind.
+type Kind struct{}
+
+var (
+	_ actions.Kind       = Kind{}
+	_ actions.Formatter  = Kind{}
+	_ actions.Configurer = Kind{}
+)
+
+// ConfigTypes returns the structs a `kind: slack` destination and a
+// `slack:` action decode into, for the rules file's JSON Schema.
+func (Kind) ConfigTypes() (destination, action any) {
+	return destConfig{}, actionConfig{}
+}
+
+// ParseDestination checks a `kind: slack` destination and returns a
+// *Destination.
+func (Kind) ParseDestination(b *actions.Block) (any, error) {
+	d, err := parseDestination(b)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Compile checks a `slack:` action and returns its Renderer, which renders
+// an actions.HTTPRequest posting a Message.
+func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
+	r, err := compile(b)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Format prints a rendered request as an HTTP message.
+func (Kind) Format(r actions.Request) (string, error) {
+	var req actions.HTTPRequest
+	if err := json.Unmarshal(r.Body, &req); err != nil {
+		return "", fmt.Errorf("slack: decoding request: %w", err)
+	}
+	return req.Format(), nil
+}
+
+// Message is the JSON body posted to Slack, for an incoming webhook and
+// for chat.postMessage alike.
+type Message struct {
+	Text    string `json:"text,omitempty"`
+	Blocks  any    `json:"blocks,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	// UnfurlLinks and UnfurlMedia are always sent, false unless the action
+	// sets `unfurl: true`, so that Slack fetches no link from a payload.
+	UnfurlLinks bool `json:"unfurl_links"`
+	UnfurlMedia bool `json:"unfurl_media"`
+}
+
+// contentType is the type Slack asks for with JSON bodies.
+const contentType = "application/json; charset=utf-8"
+
+// renderer renders one compiled `slack:` action.
+type renderer struct {
+	// url is the webhook URL or the chat.postMessage URL.
+	url string
+	// token is set for chat.postMessage, with the destination's channel.
+	token, defaultChannel string
+	text                  actions.Template
+	blocks                actions.Value
+	channel               actions.Template
+	unfurl                bool
+}
+
+// Render renders the request for one event.
+func (r *renderer) Render(env actions.Env) (actions.Request, error) {
+	m := Message{UnfurlLinks: r.unfurl, UnfurlMedia: r.unfurl}
+	var err error
+	if m.Text, err = r.text.Render(env, Escape); err != nil {
+		return actions.Request{}, fmt.Errorf("slack: text: %w", err)
+	}
+	if r.blocks.Set() {
+		if m.Blocks, err = r.blocks.Render(env, Escape); err != nil {
+			return actions.Request{}, fmt.Errorf("slack: blocks: %w", err)
+		}
+	} else if strings.TrimSpace(m.Text) == "" {
+		return actions.Request{}, fmt.Errorf("slack: text is empty once rendered")
+	}
+	if r.token != "" {
+		m.Channel = r.defaultChannel
+		if r.channel.Set() {
+			if m.Channel, err = r.channel.Render(env, nil); err != nil {
+				return actions.Request{}, fmt.Errorf("slack: channel: %w", err)
+			}
+		}
+		if msg := channelProblem(m.Channel); msg != "" {
+			return actions.Request{}, fmt.Errorf("slack: channel: %s", msg)
+		}
+	}
+	body, err := actions.JSON(m)
+	if err != nil {
+		return actions.Request{}, fmt.Errorf("slack: %w", err)
+	}
+	req := actions.HTTPRequest{
+		Method: "POST",
+		URL:    r.url,
+		Header: map[string]string{"Content-Type": contentType},
+		Body:   string(body),
+	}
+	if r.token != "" {
+		req.Header["Authorization"] = "Bearer " + r.token
+	}
+	data, err := actions.JSON(req)
+	if err != nil {
+		return actions.Request{}, fmt.Errorf("slack: %w", err)
+	}
+	return actions.Request{Body: data}, nil
+}
+
+// escaper replaces Slack's three control characters in one pass, so each
+// is escaped exactly once.
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// Escape escapes a value for Slack message text: & becomes &amp;, < &lt;
+// and > &gt;, so that `<!channel>`, `<@U024BE7LH>` or `<https://x|y>`
+// taken from a WhatsApp message shows as typed and notifies nobody.
+func Escape(s string) string { return escaper.Replace(s) }
+
+// String describes the destination without its secrets.
+func (d *Destination) String() string {
+	switch {
+	case d == nil:
+		return "slack destination"
+	case d.Token != "":
+		s := "slack token <secret> via " + d.APIURL
+		if d.Channel != "" {
+			s += " to " + d.Channel
+		}
+		return s
+	}
+	return "slack webhook <secret>"
+}
+
+// GoString is String, so that %#v does not print secrets either.
+func (d *Destination) GoString() string { return d.String() }
+
+// LogValue is String, for log/slog.
+func (d *Destination) LogValue() slog.Value { return slog.StringValue(d.String()) }
+
+// MarshalJSON encodes String, so that JSON output holds no secret.
+func (d *Destination) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
