@@ -49,7 +49,7 @@ func (rs *RuleSet) explain(env map[string]any, p *Plan) []Miss {
 // whyFalse names the first conjunct of the rule's condition that is false.
 func (r *Rule) whyFalse(m *vm.VM, env map[string]any) string {
 	r.explainOnce.Do(r.compileParts)
-	if len(r.parts) <= 1 {
+	if len(r.parts) == 0 {
 		if _, err := r.eval(m, env); err != nil {
 			return "condition failed: " + err.Error()
 		}
@@ -105,7 +105,7 @@ func valuesOf(src string, env map[string]any) string {
 			return
 		}
 		seen[path] = true
-		shown = append(shown, fmt.Sprintf("%s is %s", path, truncate(fmt.Sprintf("%q", formatValue(v)), 80)))
+		shown = append(shown, fmt.Sprintf("%s is %s", path, showValue(v)))
 	}))
 	if len(shown) == 0 {
 		return ""
@@ -162,4 +162,12 @@ func messageField(m Message, f string) (any, bool) {
 		return m.ErrorCode, true
 	}
 	return nil, false
+}
+
+// showValue prints a value the way it would be written in a condition.
+func showValue(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", truncate(s, 80))
+	}
+	return formatValue(v)
 }

@@ -102,10 +102,11 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 		opts.LookupEnv = os.LookupEnv
 	}
 	l := &loader{
-		opts:    opts,
-		rs:      &RuleSet{Destinations: map[string]*Destination{}},
-		secrets: map[string]string{},
-		names:   map[string]*Rule{},
+		opts:     opts,
+		rs:       &RuleSet{Destinations: map[string]*Destination{}},
+		secrets:  map[string]string{},
+		names:    map[string]*Rule{},
+		badDests: map[string]bool{},
 	}
 	h := sha256.New()
 	for _, src := range srcs {
@@ -134,6 +135,9 @@ type loader struct {
 	errs    yamlx.List
 	secrets map[string]string
 	names   map[string]*Rule
+	// badDests are destinations that failed to load: actions that refer to
+	// them are not reported again as referring to an unknown destination.
+	badDests map[string]bool
 }
 
 func (l *loader) loadFile(src Source) {
@@ -208,6 +212,7 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *yamlx.List) {
 		cfg, err := kind.ParseDestination(b)
 		if err != nil {
 			errs.AddErr(v, err)
+			l.badDests[name] = true
 			continue
 		}
 		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, File: file, Line: k.Line}
@@ -298,7 +303,7 @@ func (r *Rule) compileWhen(n *yaml.Node) error {
 	if err != nil {
 		e := exprError(n, 0, src, err)
 		if strings.HasPrefix(e.Msg, "expected bool") {
-			e.Msg = "condition must be true or false, but this expression " + strings.TrimPrefix(e.Msg, "expected bool, but ")
+			e.Msg = "condition must be true or false, not " + strings.TrimPrefix(e.Msg, "expected bool, but got ")
 		}
 		return e
 	}
@@ -331,6 +336,8 @@ func (l *loader) loadAction(n *yaml.Node, errs *yamlx.List) (Action, bool) {
 	if dn := b.Field("destination"); dn != nil {
 		d, ok := l.rs.Destinations[dn.Value]
 		switch {
+		case !ok && l.badDests[dn.Value]:
+			return Action{}, false
 		case !ok:
 			names := make([]string, 0, len(l.rs.Destinations))
 			for name := range l.rs.Destinations {
@@ -372,3 +379,7 @@ func (compiler) CompileText(n *yaml.Node) (actions.TextTemplate, error) {
 func (compiler) CompileValue(n *yaml.Node) (actions.ValueTemplate, error) {
 	return compileValue(n)
 }
+
+// SpecTypes returns the Go types a rules file is decoded into: the file, a
+// rule and a test case. The JSON Schema generator reads their yaml tags.
+func SpecTypes() (file, rule, test any) { return fileSpec{}, ruleSpec{}, testSpec{} }

@@ -87,8 +87,9 @@ func TestLoadErrorsCarryPositions(t *testing.T) {
 		{"unknown kind", "rules:\n  - name: a\n    when: true\n    actions: [{sms: {}}]\n", `rules.yaml:4:16: unknown action kind "sms"`},
 		{"unknown destination", "rules:\n  - name: a\n    when: true\n    actions: [{slack: {destination: team, text: x}}]\n", `rules.yaml:4:37: unknown destination "team"`},
 		{"expression too long", "rules:\n  - name: a\n    when: " + strings.Repeat("true && ", 3000) + "true\n    actions: [{log: {message: x}}]\n", `rules.yaml:3:11: `},
-		{"deeply nested expression", "rules:\n  - name: a\n    when: " + strings.Repeat("(", 1500) + "true" + strings.Repeat(")", 1500) + "\n    actions: [{log: {message: x}}]\n", `rules.yaml:3:`},
-		{"unclosed template", "rules:\n  - name: a\n    when: true\n    actions: [{log: {message: \"hi {{ text\"}}]\n", `rules.yaml:4:34: template: "{{" is never closed`},
+		{"huge expression", "rules:\n  - name: a\n    when: \"" + strings.Repeat("!", 2500) + "true\"\n    actions: [{log: {message: x}}]\n", `compilation failed: expression exceeds maximum allowed nodes`},
+		{"deeply nested expression", "rules:\n  - name: a\n    when: \"" + strings.Repeat("(", 9000) + "true" + strings.Repeat(")", 9000) + "\"\n    actions: [{log: {message: x}}]\n", `rules.yaml:3:12: expression is 18004 bytes long; the limit is 16384`},
+		{"unclosed template", "rules:\n  - name: a\n    when: true\n    actions: [{log: {message: \"hi {{ text\"}}]\n", `rules.yaml:4:35: template: "{{" is never closed`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,8 +136,8 @@ rules:
     actions: [{http: {destination: crm, url: "/x"}}]
 `)
 	require.Equal(t, "crm", rs.Destinations["crm"].Name)
-	// A default is written in the file: it is not a secret.
-	require.Equal(t, "https://crm.example.com/api", rs.Redact("https://crm.example.com/api"))
+	// A default stands in for a secret, so it is hidden like one.
+	require.Equal(t, "*** and more", rs.Redact("https://crm.example.com/api and more"))
 }
 
 func TestLoadDirectoryMergesFilesAndRejectsDuplicatesAcrossFiles(t *testing.T) {
@@ -154,7 +155,7 @@ func TestLoadDirectoryMergesFilesAndRejectsDuplicatesAcrossFiles(t *testing.T) {
 
 	write("c.yaml", "rules:\n  - name: one\n    when: true\n    actions: [{log: {message: c}}]\n")
 	_, err = engine.LoadFiles(opts(), dir)
-	require.ErrorContains(t, err, filepath.Join(dir, "c.yaml")+`:2:13: duplicate rule name "one" (first defined at `+filepath.Join(dir, "a.yaml")+`:2)`)
+	require.ErrorContains(t, err, filepath.Join(dir, "c.yaml")+`:2:11: duplicate rule name "one" (first defined at `+filepath.Join(dir, "a.yaml")+`:2)`)
 }
 
 func TestEmptyFileHasNoRules(t *testing.T) {

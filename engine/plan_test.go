@@ -146,7 +146,7 @@ rules:
 	require.NoError(t, err)
 	var req struct{ Body string }
 	require.NoError(t, json.Unmarshal(p.Matches[0].Actions[0].Request.Body, &req))
-	require.JSONEq(t, `{"count":2,"group":false,"names":["Sarah Brown","Cooby"],"label":"n=2","fixed":3,"nothing":null,"nested":[{"id":"3EB0D0C0000000000002"}]}`, req.Body)
+	require.JSONEq(t, `{"count":2,"group":false,"names":["Sarah Brown","Cooby"],"label":"n=2","fixed":3,"nothing":null,"nested":[{"id":"3EB0A1B2C3D4E5F60718"}]}`, req.Body)
 }
 
 func TestExplain(t *testing.T) {
@@ -196,14 +196,17 @@ func TestIndexMatchesLinearScan(t *testing.T) {
 		conds = append(conds, strings.Join(parts, " && "))
 	}
 	rs := load(t, rulesFor(conds...))
+	singles := make([]*engine.RuleSet, len(conds))
+	for i, c := range conds {
+		singles[i] = load(t, rulesFor(c))
+	}
 	for range 200 {
 		raw := fmt.Sprintf(`{"direction":%q,"chat_type":%q,"message":{"type":%q}}`, pick(dirs), pick(chats), pick(types))
 		ev, err := engine.Decode([]byte(raw))
 		require.NoError(t, err)
 		got := matched(t, rs, ev)
 		var want []string
-		for i, c := range conds {
-			single := load(t, rulesFor(c))
+		for i, single := range singles {
 			if len(matched(t, single, ev)) == 1 {
 				want = append(want, fmt.Sprintf("r%d", i))
 			}
@@ -248,4 +251,31 @@ tests:
 	require.True(t, res[0].Passed(), res[0].Failures)
 	require.Equal(t, []string{"matched rules: expected [files], got none"}, res[1].Failures)
 	require.Equal(t, []string{`rule "files" action 0: message: expected "file a.pdf", got "file b.pdf"`}, res[2].Failures)
+}
+
+// TestNestedPayloadValuesAreEscaped: a structured Slack value that holds a
+// whole list from the payload escapes every string inside it.
+func TestNestedPayloadValuesAreEscaped(t *testing.T) {
+	rs := load(t, `
+destinations:
+  team: {kind: slack, webhook_url: "https://hooks.slack.com/services/T/B/x"}
+rules:
+  - name: all
+    when: true
+    actions:
+      - slack:
+          destination: team
+          text: "<!here> {{ sender.wa_name }}"
+          blocks: [{type: section, text: {type: mrkdwn, text: "{{ participants }}"}}, {type: context, elements: "{{ participants }}"}]
+`)
+	ev, err := engine.Decode([]byte(`{"sender":{"wa_name":"<!channel>"},"participants":[{"phone":"1","wa_name":"<@U024BE7LH>"}]}`))
+	require.NoError(t, err)
+	p, err := rs.Plan(ev, engine.PlanOptions{})
+	require.NoError(t, err)
+	require.NoError(t, p.Matches[0].Actions[0].Err)
+	body := string(p.Matches[0].Actions[0].Request.Body)
+	require.NotContains(t, body, "<!channel>")
+	require.NotContains(t, body, "<@U024BE7LH>")
+	require.Contains(t, body, "&lt;@U024BE7LH&gt;")
+	require.Contains(t, body, `<!here> &lt;!channel&gt;`, "the author's own <!here> stays")
 }

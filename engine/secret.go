@@ -14,7 +14,7 @@ import (
 
 // Secrets are written in rules files as ${ENV_VAR} and resolved at load;
 // ${ENV_VAR:-default} gives a default for an unset or empty variable.
-// Every value taken from the environment is treated as a secret: Redact replaces it with ***
+// Every value resolved this way, default or not, is treated as a secret: Redact replaces it with ***
 // wherever it appears, so dry-run output, errors and logs never show it.
 
 var envRef = regexp.MustCompile(`\$\$\{|\$\{([^}]*)\}`)
@@ -46,11 +46,12 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool), secrets map[str
 				}
 				v, ok := lookup(name)
 				if !ok || (hasDef && v == "") {
-					if hasDef {
-						return def // written in the file: not a secret
+					if !hasDef {
+						errs.Addf(n, "environment variable %s is not set", name)
+						return ref
 					}
-					errs.Addf(n, "environment variable %s is not set", name)
-					return ref
+					// A default stands in for a secret: it is hidden too.
+					v = def
 				}
 				if v != "" {
 					secrets[name] = v

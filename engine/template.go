@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -125,8 +127,12 @@ func formatValue(v any) string {
 }
 
 // jsonValue turns an expression's result into a value for a JSON body.
+// Every string inside it, however deeply nested (a list of participants),
+// goes through esc.
 func jsonValue(v any, esc actions.Escaper) any {
 	switch x := v.(type) {
+	case nil, bool, int, int64, float64:
+		return v
 	case string:
 		if esc != nil {
 			return esc(x)
@@ -136,6 +142,35 @@ func jsonValue(v any, esc actions.Escaper) any {
 		return formatValue(x)
 	case time.Duration:
 		return x.String()
+	}
+	// Structs (sender, message), lists and maps: their JSON form, with
+	// every string escaped.
+	data, err := json.Marshal(v)
+	if err != nil {
+		return formatValue(v)
+	}
+	var plain any
+	if err := json.Unmarshal(data, &plain); err != nil {
+		return formatValue(v)
+	}
+	return escapeAll(plain, esc)
+}
+
+func escapeAll(v any, esc actions.Escaper) any {
+	if esc == nil {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		return esc(x)
+	case []any:
+		for i, e := range x {
+			x[i] = escapeAll(e, esc)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = escapeAll(e, esc)
+		}
 	}
 	return v
 }
@@ -250,8 +285,26 @@ func exprError(n *yaml.Node, offset int, code string, err error) *yamlx.Error {
 
 func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\n")) }
 
+// noField is expr's message for a misspelt field of a nested object.
+var noField = regexp.MustCompile(`^type engine\.(Message|Person) has no field (\S+)$`)
+
 func cleanExprMessage(msg string) string {
 	msg, _, _ = strings.Cut(msg, "\n")
+	if m := noField.FindStringSubmatch(msg); m != nil {
+		var known []string
+		t := reflect.TypeFor[Message]()
+		what := "message"
+		if m[1] == "Person" {
+			t, what = reflect.TypeFor[Person](), "sender or participant"
+		}
+		for i := range t.NumField() {
+			known = append(known, t.Field(i).Tag.Get("expr"))
+		}
+		msg = fmt.Sprintf("unknown field %s in %s", m[2], what)
+		if s := yamlx.Suggest(m[2], known); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+	}
 	msg = strings.ReplaceAll(msg, keyNow, "now()")
 	msg = strings.ReplaceAll(msg, keyLower, "lower ")
 	return truncate(msg, 300)
