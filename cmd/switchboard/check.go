@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/switchboard-dev/switchboard/actions/builtin"
+	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/yamlx"
+)
+
+func runCheck(_ context.Context, s *stdio, args []string) int {
+	fs := newFlags(s, "check", "RULES...",
+		"Check rules files (or directories of *.yaml files) completely: YAML, names, conditions,\n"+
+			"templates, destinations and environment variables. Every problem is printed on its own\n"+
+			"line as file:line:col: message. Exit status 1 if there is any, 0 if none.")
+	asJSON := fs.Bool("json", false, "print one JSON object: {\"ok\", \"errors\": [{file, line, column, message}], ...}")
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return 2
+	}
+	rs, err := loadRules(paths)
+	if *asJSON {
+		out := checkReport{OK: err == nil, Errors: yamlx.Flatten(err)}
+		if out.Errors == nil {
+			out.Errors = []*yamlx.Error{}
+		}
+		if rs != nil {
+			out.Version, out.Rules, out.Destinations, out.Tests = rs.Version, len(rs.Rules), len(rs.Destinations), len(rs.Tests)
+		}
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+	} else if err != nil {
+		for _, e := range yamlx.Flatten(err) {
+			fmt.Fprintln(s.out, e.Error())
+		}
+	} else {
+		fmt.Fprintf(s.out, "ok: %d rules, %d destinations, %d tests (version %s)\n",
+			len(rs.Rules), len(rs.Destinations), len(rs.Tests), rs.Version)
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+type checkReport struct {
+	OK           bool           `json:"ok"`
+	Errors       []*yamlx.Error `json:"errors"`
+	Version      string         `json:"version,omitempty"`
+	Rules        int            `json:"rules"`
+	Destinations int            `json:"destinations"`
+	Tests        int            `json:"tests"`
+}
+
+// loadRules is how every command loads rules: the built-in action kinds and
+// the process environment for ${VAR}s.
+func loadRules(paths []string) (*engine.RuleSet, error) {
+	return engine.LoadFiles(engine.Options{Kinds: builtin.Kinds()}, paths...)
+}

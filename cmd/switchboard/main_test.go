@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// cli runs one command line in-process and returns its exit code and output.
+func cli(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), &stdio{in: strings.NewReader(stdin), out: &out, err: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+const example = "../../rules.example.yaml"
+
+func TestCheckExample(t *testing.T) {
+	code, out, _ := cli(t, "", "check", example)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "ok: ")
+
+	code, out, _ = cli(t, "", "check", "--json", example)
+	require.Equal(t, 0, code)
+	var rep struct {
+		OK     bool
+		Rules  int
+		Errors []any
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.True(t, rep.OK)
+	require.Positive(t, rep.Rules)
+	require.Empty(t, rep.Errors)
+}
+
+func TestCheckReportsEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`rules:
+  - name: a
+    when: direction == 5
+    actions: [{log: {message: "{{ sender.nme }}"}}]
+  - name: a
+    when: true
+    sned: x
+    actions: [{log: {message: x}}]
+`), 0o644))
+	code, out, _ := cli(t, "", "check", path)
+	require.Equal(t, 1, code)
+	require.Equal(t, path+`:3:21: invalid operation: == (mismatched types string and int)
+`+path+`:4:42: unknown field nme in sender or participant
+`+path+`:5:11: duplicate rule name "a" (first defined at `+path+`:2)
+`+path+`:7:5: unknown field "sned"
+`, out)
+
+	code, out, _ = cli(t, "", "check", path, "--json")
+	require.Equal(t, 1, code)
+	var rep struct {
+		OK     bool
+		Errors []struct {
+			File    string
+			Line    int
+			Column  int
+			Message string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.False(t, rep.OK)
+	require.Len(t, rep.Errors, 4)
+	require.Equal(t, 3, rep.Errors[0].Line)
+	require.Equal(t, 21, rep.Errors[0].Column)
+}
+
+func TestTestCommand(t *testing.T) {
+	code, out, _ := cli(t, "", "test", example)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, " passed, 0 failed\n")
+
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`rules:
+  - name: files
+    when: type == "document"
+    actions: [{log: {message: x}}]
+tests:
+  - name: chat is not a file
+    payload: {message: {type: chat}}
+    expect: [files]
+`), 0o644))
+	code, out, _ = cli(t, "", "test", path)
+	require.Equal(t, 1, code)
+	require.Contains(t, out, "FAIL  chat is not a file ("+path+":6)\n      matched rules: expected [files], got none\n")
+	require.Contains(t, out, "0 passed, 1 failed\n")
+}
+
+func TestDryrunJSON(t *testing.T) {
+	code, out, errOut := cli(t, "", "dryrun", "--json", "-r", example, "../../testdata/cooby")
+	require.Equal(t, 0, code, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 13)
+	byPayload := map[string][]string{}
+	for _, l := range lines {
+		var rep struct {
+			Payload string
+			Matched []struct {
+				Rule    string
+				Actions []struct {
+					Kind    string
+					Request json.RawMessage
+				}
+			}
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &rep))
+		for _, m := range rep.Matched {
+			byPayload[filepath.Base(rep.Payload)] = append(byPayload[filepath.Base(rep.Payload)], m.Rule)
+			for _, a := range m.Actions {
+				require.True(t, json.Valid(a.Request))
+			}
+		}
+	}
+	require.Equal(t, []string{"customer-files-to-crm"}, byPayload["received-pdf.json"])
+	require.Equal(t, []string{"urgent-group-messages-to-slack"}, byPayload["received-group-chat.json"])
+	require.Equal(t, []string{"delivery-failures-by-email"}, byPayload["sent-error.json"])
+	require.Equal(t, []string{"ignore-reactions-and-deletions"}, byPayload["received-reaction.json"])
+	require.Empty(t, byPayload["sent-chat.json"])
+}
+
+func TestDryrunBadPayloadGoesOn(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "a-bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"direction": 5}`), 0o644))
+	good := "../../testdata/cooby/received-pdf.json"
+	code, out, _ := cli(t, "", "dryrun", "-r", example, bad, good)
+	require.Equal(t, 1, code)
+	require.Contains(t, out, "== "+bad+"\nerror: payload field \"direction\": expected a string, got number\n")
+	require.Contains(t, out, "matched customer-files-to-crm")
+}
+
+func TestDryrunStdinAndSecrets(t *testing.T) {
+	t.Setenv("CRM_TOKEN", "tok-canary-123456")
+	data, err := os.ReadFile("../../testdata/cooby/received-document.json")
+	require.NoError(t, err)
+	code, out, _ := cli(t, string(data), "dryrun", "-r", example, "-")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "== -\n")
+	require.Contains(t, out, "Authorization: Bearer ***")
+	require.NotContains(t, out, "tok-canary-123456")
+	code, out, _ = cli(t, string(data), "dryrun", "--json", "-r", example, "-")
+	require.Equal(t, 0, code)
+	require.NotContains(t, out, "tok-canary-123456")
+}
+
+func TestDryrunExplain(t *testing.T) {
+	code, out, _ := cli(t, "", "dryrun", "--explain", "-r", example, "../../testdata/cooby/sent-chat.json")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, `not matched new-customer-questions: direction == "received" is false (direction is "sent")`)
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, c := range []string{"check", "dryrun", "test"} {
+		code, _, errOut := cli(t, "", c, "--help")
+		require.Equal(t, 0, code)
+		require.Contains(t, errOut, "Usage: switchboard "+c)
+	}
+	code, out, _ := cli(t, "", "--version")
+	require.Equal(t, 0, code)
+	require.True(t, strings.HasPrefix(out, "switchboard "))
+	code, _, errOut := cli(t, "", "nope")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `unknown command "nope"`)
+}

@@ -1,0 +1,157 @@
+// Package dryrun evaluates payloads through the live evaluation path
+// (engine.Decode and RuleSet.Plan) and reports, without sending anything,
+// what the rules would do: the matched rules in order and every rendered
+// request, with secrets shown as ***. The CLI's `dryrun` command and the
+// service's dry-run API both print its reports.
+package dryrun
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/engine"
+)
+
+// Options tune a dry run. The zero value is valid.
+type Options struct {
+	// Now is the evaluation time (`now()`); zero means time.Now().
+	Now time.Time
+	// Explain adds, for every rule that did not match, why.
+	Explain bool
+	// Kinds are used to print requests in their readable form (see
+	// actions.Formatter); nil prints JSON.
+	Kinds map[string]actions.Kind
+}
+
+// Report is the outcome of one payload. Its JSON form is what
+// `switchboard dryrun --json` prints, one object per line.
+type Report struct {
+	Payload string    `json:"payload"`
+	Error   string    `json:"error,omitempty"`
+	Version string    `json:"version,omitempty"`
+	Matched []Matched `json:"matched"`
+	Misses  []Miss    `json:"not_matched,omitempty"`
+
+	formatted [][]string // readable form of each action, by match
+}
+
+// Matched is one rule that matched, with its rendered actions.
+type Matched struct {
+	Rule    string   `json:"rule"`
+	File    string   `json:"file"`
+	Line    int      `json:"line"`
+	Actions []Action `json:"actions"`
+}
+
+// Action is one rendered action, or the error that stopped it.
+type Action struct {
+	Kind        string          `json:"kind"`
+	Destination string          `json:"destination,omitempty"`
+	Request     json.RawMessage `json:"request,omitempty"`
+	Error       string          `json:"error,omitempty"`
+}
+
+// Miss is a rule that did not match, and why.
+type Miss struct {
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+// Run evaluates one raw payload. name is how the payload is shown (its
+// path). A payload that cannot be decoded gives a Report with Error set.
+func Run(rs *engine.RuleSet, name string, raw []byte, opts Options) *Report {
+	rep := &Report{Payload: name, Version: rs.Version, Matched: []Matched{}}
+	ev, err := engine.Decode(raw)
+	if err != nil {
+		rep.Error = err.Error()
+		return rep
+	}
+	plan, err := rs.Plan(ev, engine.PlanOptions{Now: opts.Now, Explain: opts.Explain})
+	if err != nil {
+		rep.Error = rs.Redact(err.Error())
+		return rep
+	}
+	for _, m := range plan.Matches {
+		mr := Matched{Rule: m.Rule.Name, File: m.Rule.File, Line: m.Rule.Line, Actions: []Action{}}
+		var texts []string
+		for _, a := range m.Actions {
+			out := Action{Kind: a.Action.Kind, Destination: a.Action.Destination}
+			if a.Err != nil {
+				out.Error = rs.Redact(a.Err.Error())
+				texts = append(texts, "error: "+out.Error)
+			} else {
+				out.Request = json.RawMessage(rs.Redact(string(a.Request.Body)))
+				texts = append(texts, rs.Redact(format(opts.Kinds, a.Request)))
+			}
+			mr.Actions = append(mr.Actions, out)
+		}
+		rep.Matched = append(rep.Matched, mr)
+		rep.formatted = append(rep.formatted, texts)
+	}
+	for _, miss := range plan.Misses {
+		rep.Misses = append(rep.Misses, Miss{Rule: miss.Rule.Name, Reason: rs.Redact(miss.Reason)})
+	}
+	return rep
+}
+
+// format prints a request in its kind's readable form, or indented JSON.
+func format(kinds map[string]actions.Kind, r actions.Request) string {
+	if f, ok := kinds[r.Kind].(actions.Formatter); ok {
+		if s, err := f.Format(r); err == nil {
+			return s
+		}
+	}
+	return actions.IndentJSON(string(r.Body))
+}
+
+// WriteText prints the report for people.
+func (r *Report) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "== %s\n", r.Payload)
+	if r.Error != "" {
+		fmt.Fprintf(w, "error: %s\n\n", r.Error)
+		return
+	}
+	if len(r.Matched) == 0 {
+		fmt.Fprintln(w, "no rule matched")
+	}
+	for i, m := range r.Matched {
+		fmt.Fprintf(w, "matched %s (%s:%d)\n", m.Rule, m.File, m.Line)
+		for j, a := range m.Actions {
+			dest := ""
+			if a.Destination != "" {
+				dest = " -> " + a.Destination
+			}
+			fmt.Fprintf(w, "  action %d: %s%s\n", j+1, a.Kind, dest)
+			fmt.Fprint(w, indent(r.formatted[i][j], "    "))
+		}
+	}
+	for _, miss := range r.Misses {
+		fmt.Fprintf(w, "not matched %s: %s\n", miss.Rule, miss.Reason)
+	}
+	fmt.Fprintln(w)
+}
+
+// WriteJSON prints the report as one line of JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encoding dry-run report: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", data)
+	return err
+}
+
+func indent(s, prefix string) string {
+	s = strings.TrimRight(s, "\n")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
