@@ -18,16 +18,20 @@ var indexedFields = []string{"type", "direction", "chat_type"}
 type constraints map[string][]string
 
 // extractConstraints reads the top-level && conjuncts of a condition of the
-// forms `field == "c"`, `"c" == field` and `field in ["a", "b"]`.
-func extractConstraints(src string) constraints {
+// forms `field == "c"`, `"c" == field` and `field in ["a", "b"]`. complete
+// reports whether the condition is nothing but such conjuncts, so that the
+// constraints decide it alone.
+func extractConstraints(src string) (c constraints, complete bool) {
 	tree, err := parser.Parse(src)
 	if err != nil {
-		return nil
+		return nil, false
 	}
-	c := constraints{}
+	c = constraints{}
+	complete = true
 	for _, conj := range conjuncts(tree.Node) {
 		field, values := constraintOf(conj)
 		if field == "" {
+			complete = false
 			continue
 		}
 		if prev, ok := c[field]; ok {
@@ -35,7 +39,54 @@ func extractConstraints(src string) constraints {
 		}
 		c[field] = values
 	}
-	return c
+	return c, complete && len(c) > 0
+}
+
+// precheck tests a rule's constraints against an event's indexed values
+// before its condition runs: the index files a rule under one field, the
+// precheck applies all of them, without the VM.
+type precheck struct {
+	fields [][]string // by position in indexedFields; nil = unconstrained
+	// complete: the constraints are the whole condition.
+	complete bool
+}
+
+func newPrecheck(c constraints, complete bool) precheck {
+	p := precheck{complete: complete, fields: make([][]string, len(indexedFields))}
+	for i, f := range indexedFields {
+		if v, ok := c[f]; ok {
+			p.fields[i] = nonNilStrings(v)
+		}
+	}
+	return p
+}
+
+func nonNilStrings(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+// allows reports whether the event values (in indexedFields order) satisfy
+// every constraint.
+func (p *precheck) allows(vals *[3]string) bool {
+	for i, allowed := range p.fields {
+		if allowed == nil {
+			continue
+		}
+		ok := false
+		for _, a := range allowed {
+			if a == vals[i] {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // conjuncts splits a condition at its top-level && operators.

@@ -309,7 +309,9 @@ func (r *Rule) compileWhen(n *yaml.Node) error {
 	}
 	r.prog = prog
 	r.node = n
-	r.constraints = extractConstraints(src)
+	var complete bool
+	r.constraints, complete = extractConstraints(src)
+	r.pre = newPrecheck(r.constraints, complete)
 	return nil
 }
 

@@ -51,6 +51,7 @@ type Rule struct {
 	prog        *vm.Program
 	node        *yaml.Node
 	constraints constraints
+	pre         precheck
 
 	explainOnce sync.Once
 	parts       []explainPart
@@ -175,13 +176,19 @@ func (rs *RuleSet) match(ev *Event, env map[string]any) []*Rule {
 		b = &planBuf{}
 	}
 	defer rs.bufs.Put(b)
-	b.cand = rs.index.candidates(b.cand[:0], ev.Message.Type, ev.Direction, ev.ChatType)
+	vals := [3]string{ev.Message.Type, ev.Direction, ev.ChatType}
+	b.cand = rs.index.candidates(b.cand[:0], vals[0], vals[1], vals[2])
 	var out []*Rule
 	for _, i := range b.cand {
 		r := rs.Rules[i]
-		ok, err := r.eval(&b.vm, env)
-		if err != nil || !ok {
+		if !r.pre.allows(&vals) {
 			continue
+		}
+		if !r.pre.complete {
+			ok, err := r.eval(&b.vm, env)
+			if err != nil || !ok {
+				continue
+			}
 		}
 		out = append(out, r)
 		if r.Stop {
