@@ -1,0 +1,375 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Job states.
+const (
+	// StatePending: waiting for its first attempt (or requeued).
+	StatePending = "pending"
+	// StateRetry: an attempt failed (or was snoozed); due again at NextAttemptAt.
+	StateRetry = "retry"
+	// StateDone: delivered.
+	StateDone = "done"
+	// StateDead: dead letter; LastError holds the reason. Requeue revives it.
+	StateDead = "dead"
+)
+
+// Job is a claimed delivery job.
+type Job struct {
+	// ID identifies the job for Finish and Requeue.
+	ID int64
+	// EventID is the event whose evaluation produced the job.
+	EventID int64
+	// Rule and RulesetVersion are the matched rule and the rules' version.
+	Rule           string
+	RulesetVersion string
+	// Action, Kind, Destination, Request and IdempotencyKey are as in NewJob.
+	Action         int
+	Kind           string
+	Destination    string
+	Request        []byte
+	IdempotencyKey string
+	// Attempts counts the attempts made before this one (snoozes excluded).
+	Attempts int
+	// NextAttemptAt is when the job was (or is) due.
+	NextAttemptAt time.Time
+	// LeaseUntil is when the claim lapses and another Claim may take the job;
+	// zero when not leased.
+	LeaseUntil time.Time
+}
+
+const jobColumns = `id, event_id, rule, ruleset_version, action, kind, destination,
+	request, idempotency_key, attempts, next_attempt_at, lease_until`
+
+func (j *Job) scanArgs(next, lease *int64) []any {
+	return []any{&j.ID, &j.EventID, &j.Rule, &j.RulesetVersion, &j.Action, &j.Kind, &j.Destination,
+		&j.Request, &j.IdempotencyKey, &j.Attempts, next, lease}
+}
+
+// Claim leases up to max jobs that are due (pending or retry, next attempt at
+// or before now, no live lease) until now+lease, oldest due first. A job whose
+// worker dies before Finish becomes claimable again when the lease lapses, so
+// delivery is at least once. (On Postgres the inner SELECT takes
+// FOR UPDATE SKIP LOCKED.)
+func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Duration) ([]Job, error) {
+	if max <= 0 || lease <= 0 {
+		return nil, fmt.Errorf("claim jobs: max (%d) and lease (%v) must be positive", max, lease)
+	}
+	var jobs []Job
+	err := s.write(ctx, func(w *wtx) error {
+		jobs = jobs[:0]
+		rows, err := w.query(`UPDATE jobs SET lease_until = ?, updated_at = ?
+			WHERE id IN (
+				SELECT id FROM jobs
+				WHERE state IN ('pending', 'retry') AND next_attempt_at <= ? AND lease_until <= ?
+				ORDER BY next_attempt_at, id
+				LIMIT ?)
+			RETURNING `+jobColumns,
+			ms(now.Add(lease)), ms(w.now), ms(now), ms(now), max)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				j           Job
+				next, until int64
+			)
+			if err := rows.Scan(j.scanArgs(&next, &until)...); err != nil {
+				return err
+			}
+			j.NextAttemptAt, j.LeaseUntil = fromMS(next), fromMS(until)
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	// RETURNING promises no order.
+	slices.SortFunc(jobs, func(a, b Job) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return jobs, nil
+}
+
+// Outcome is what an attempt led to.
+type Outcome string
+
+// Outcomes of an attempt.
+const (
+	// OutcomeDone: delivered; the job is finished.
+	OutcomeDone Outcome = "done"
+	// OutcomeRetry: try again at Result.RetryAt.
+	OutcomeRetry Outcome = "retry"
+	// OutcomeDead: give up; the job becomes a dead letter with Result.Error
+	// as the reason.
+	OutcomeDead Outcome = "dead"
+)
+
+// maxText bounds stored error and reason text.
+const maxText = 4096
+
+// Result describes one delivery attempt, recorded by Finish.
+type Result struct {
+	// Outcome decides the job's next state.
+	Outcome Outcome
+	// At is when the attempt ended; zero means now.
+	At time.Time
+	// Status is the sink's status code (HTTP status), 0 if none.
+	Status int
+	// Error is the failure text (the dead-letter reason for OutcomeDead);
+	// keep secrets out of it. Longer than 4 KiB is truncated.
+	Error string
+	// Latency is how long the attempt took.
+	Latency time.Duration
+	// RetryAt is when to try again; required for OutcomeRetry.
+	RetryAt time.Time
+	// Snooze, with OutcomeRetry, retries without counting an attempt (for
+	// example a 429 with Retry-After).
+	Snooze bool
+}
+
+func (r Result) check() error {
+	switch r.Outcome {
+	case OutcomeDone, OutcomeDead:
+		if r.Snooze {
+			return fmt.Errorf("snooze needs outcome %q, got %q", OutcomeRetry, r.Outcome)
+		}
+	case OutcomeRetry:
+		if r.RetryAt.IsZero() {
+			return errors.New("retry needs RetryAt")
+		}
+	default:
+		return fmt.Errorf("unknown outcome %q", r.Outcome)
+	}
+	return nil
+}
+
+// Finish records one attempt of job id and moves the job on: done, retry at
+// r.RetryAt (counting an attempt unless r.Snooze), or dead. It returns an
+// error wrapping ErrNotFound if the job does not exist or is already done or
+// dead (for example when its lease lapsed and another worker finished it).
+func (s *Store) Finish(ctx context.Context, id int64, r Result) error {
+	if err := r.check(); err != nil {
+		return fmt.Errorf("finish job %d: %w", id, err)
+	}
+	at := r.At
+	if at.IsZero() {
+		at = s.opt.Now()
+	}
+	next := at
+	if r.Outcome == OutcomeRetry {
+		next = r.RetryAt
+	}
+	counted, snoozed := 1, 0
+	if r.Snooze {
+		counted, snoozed = 0, 1
+	}
+	errText := truncate(r.Error, maxText)
+	err := s.write(ctx, func(w *wtx) error {
+		var attempts int
+		err := w.one(`UPDATE jobs SET state = ?, attempts = attempts + ?, next_attempt_at = ?, lease_until = 0,
+				last_status = ?, last_error = ?, updated_at = ?
+			WHERE id = ? AND state IN ('pending', 'retry')
+			RETURNING attempts`,
+			[]any{string(r.Outcome), counted, ms(next), r.Status, errText, ms(w.now), id}, &attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("no pending job: %w", ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("update job: %w", err)
+		}
+		_, err = w.exec(`INSERT INTO attempts (job_id, at, outcome, snoozed, status, error, latency_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			id, ms(at), string(r.Outcome), snoozed, r.Status, errText, r.Latency.Microseconds())
+		if err != nil {
+			return fmt.Errorf("record attempt: %w", err)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("finish job %d: %w", id, err)
+	}
+	return nil
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// Delivery is a job as listed for operators.
+type Delivery struct {
+	Job
+	// State is one of StatePending, StateRetry, StateDone, StateDead.
+	State string
+	// LastStatus and LastError describe the latest attempt; for a dead
+	// letter, LastError is the reason.
+	LastStatus int
+	LastError  string
+	// CreatedAt is when Commit enqueued the job; UpdatedAt its last change.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Filter selects jobs for ListDeliveries and RequeueDead. Zero fields match
+// everything.
+type Filter struct {
+	// State is one of the State constants, or empty for any.
+	State string
+	// Rule, Destination and Kind match exactly when set.
+	Rule        string
+	Destination string
+	Kind        string
+	// EventID selects the jobs of one event when set.
+	EventID int64
+	// BeforeID keeps only ids below it, to page through ListDeliveries
+	// (newest first): pass the last id of the previous page.
+	BeforeID int64
+	// Limit caps the rows: for ListDeliveries zero means 100; for
+	// RequeueDead zero means no cap.
+	Limit int
+}
+
+// where returns the SQL conditions (joined by AND, never empty) and args.
+func (f Filter) where() (string, []any, error) {
+	conds := []string{"1 = 1"}
+	var args []any
+	if f.State != "" {
+		switch f.State {
+		case StatePending, StateRetry, StateDone, StateDead:
+		default:
+			return "", nil, fmt.Errorf("unknown state %q", f.State)
+		}
+		conds = append(conds, "state = ?")
+		args = append(args, f.State)
+	}
+	for _, c := range []struct {
+		col, val string
+	}{{"rule", f.Rule}, {"destination", f.Destination}, {"kind", f.Kind}} {
+		if c.val != "" {
+			conds = append(conds, c.col+" = ?")
+			args = append(args, c.val)
+		}
+	}
+	if f.EventID != 0 {
+		conds = append(conds, "event_id = ?")
+		args = append(args, f.EventID)
+	}
+	if f.BeforeID != 0 {
+		conds = append(conds, "id < ?")
+		args = append(args, f.BeforeID)
+	}
+	return strings.Join(conds, " AND "), args, nil
+}
+
+// ListDeliveries returns the jobs matching f, newest first.
+func (s *Store) ListDeliveries(ctx context.Context, f Filter) ([]Delivery, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+jobColumns+`, state, last_status, last_error, created_at, updated_at
+		FROM jobs WHERE `+where+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		var (
+			d                             Delivery
+			next, until, created, updated int64
+		)
+		dest := append(d.Job.scanArgs(&next, &until), &d.State, &d.LastStatus, &d.LastError, &created, &updated)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", err)
+		}
+		d.NextAttemptAt, d.LeaseUntil = fromMS(next), fromMS(until)
+		d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// Requeue puts one dead (or done, to replay it) job back to pending, due now,
+// with its attempts reset. It returns an error wrapping ErrNotFound if no
+// dead or done job has that id.
+func (s *Store) Requeue(ctx context.Context, id int64) error {
+	err := s.write(ctx, func(w *wtx) error {
+		res, err := w.exec(`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0, updated_at = ?
+			WHERE id = ? AND state IN ('dead', 'done')`, ms(w.now), ms(w.now), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("no dead or done job: %w", ErrNotFound)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("requeue job %d: %w", id, err)
+	}
+	return nil
+}
+
+// RequeueDead puts the dead letters matching f back to pending, due now,
+// with attempts reset, and returns how many. f.State must be empty or
+// StateDead; f.Limit, if set, caps the count (oldest first).
+func (s *Store) RequeueDead(ctx context.Context, f Filter) (int, error) {
+	if f.State != "" && f.State != StateDead {
+		return 0, fmt.Errorf("requeue dead letters: filter state is %q, want %q or empty", f.State, StateDead)
+	}
+	f.State = StateDead
+	where, args, err := f.where()
+	if err != nil {
+		return 0, fmt.Errorf("requeue dead letters: %w", err)
+	}
+	sel := `SELECT id FROM jobs WHERE ` + where + ` ORDER BY id`
+	if f.Limit > 0 {
+		sel += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	var n int64
+	err = s.write(ctx, func(w *wtx) error {
+		res, err := w.exec(`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0, updated_at = ?
+			WHERE id IN (`+sel+`)`, append([]any{ms(w.now), ms(w.now)}, args...)...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("requeue dead letters: %w", err)
+	}
+	return int(n), nil
+}

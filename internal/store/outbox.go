@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Evaluated is the outcome of evaluating one event, written by Commit.
+type Evaluated struct {
+	// EventID is the evaluated event.
+	EventID int64
+	// RulesetVersion identifies the rules the event was evaluated with.
+	RulesetVersion string
+	// Matched names the rules that matched.
+	Matched []string
+	// Jobs are the deliveries to make: one per action of a matched rule.
+	Jobs []NewJob
+}
+
+// NewJob is a delivery job to enqueue.
+type NewJob struct {
+	// Rule is the matched rule's name.
+	Rule string
+	// Action is the index of the action within the rule.
+	Action int
+	// Kind is the action kind (http, slack, email, log).
+	Kind string
+	// Destination names the destination; never a secret.
+	Destination string
+	// Request is the rendered request (JSON), sent as is.
+	Request []byte
+	// IdempotencyKey is sent with every attempt. Empty means
+	// "<event id>:<rule>:<action>".
+	IdempotencyKey string
+	// NextAttemptAt is when the first attempt is due; zero means now.
+	NextAttemptAt time.Time
+}
+
+// Commit writes, in one transaction, the matches and delivery jobs of every
+// evaluated event and moves the dispatch cursor to cursor. Each result's
+// EventID must lie after the stored cursor and at or before cursor, and
+// cursor may neither go back nor pass the last stored event; otherwise
+// nothing is written. A crash before Commit returns re-evaluates exactly
+// the uncommitted events. If ctx ends before the answer, the commit may
+// still have happened: read Cursor before trying again.
+func (s *Store) Commit(ctx context.Context, cursor int64, results []Evaluated) error {
+	if err := checkResults(results); err != nil {
+		return fmt.Errorf("commit evaluations up to %d: %w", cursor, err)
+	}
+	var freed int64
+	err := s.write(ctx, func(w *wtx) error {
+		var err error
+		freed, err = commitTx(w, cursor, results)
+		return err
+	}, func(err error) {
+		if err == nil {
+			s.backlog.Add(-freed)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("commit evaluations up to %d: %w", cursor, err)
+	}
+	return nil
+}
+
+func checkResults(results []Evaluated) error {
+	for _, r := range results {
+		if r.EventID <= 0 {
+			return fmt.Errorf("event id %d is not positive", r.EventID)
+		}
+		for _, m := range r.Matched {
+			if m == "" {
+				return fmt.Errorf("event %d: empty rule name in matches", r.EventID)
+			}
+		}
+		for i, j := range r.Jobs {
+			switch {
+			case j.Rule == "":
+				return fmt.Errorf("event %d job %d: empty rule name", r.EventID, i)
+			case j.Kind == "":
+				return fmt.Errorf("event %d job %d: empty kind", r.EventID, i)
+			case j.Action < 0:
+				return fmt.Errorf("event %d job %d: negative action index %d", r.EventID, i, j.Action)
+			}
+		}
+	}
+	return nil
+}
+
+// commitTx writes the results and returns the body bytes that left the
+// backlog.
+func commitTx(w *wtx, cursor int64, results []Evaluated) (freed int64, err error) {
+	var old, last int64
+	if err := w.one(`SELECT position FROM cursors WHERE name = ?`, []any{dispatchCursor}, &old); err != nil {
+		return 0, fmt.Errorf("read cursor: %w", err)
+	}
+	if cursor < old {
+		return 0, fmt.Errorf("cursor would go back from %d", old)
+	}
+	if err := w.one(`SELECT COALESCE(MAX(id), 0) FROM events`, nil, &last); err != nil {
+		return 0, fmt.Errorf("read last event id: %w", err)
+	}
+	if cursor > last {
+		return 0, fmt.Errorf("cursor is past the last event %d", last)
+	}
+	now := ms(w.now)
+	for _, r := range results {
+		if r.EventID <= old || r.EventID > cursor {
+			return 0, fmt.Errorf("event %d is outside the range being committed (%d, %d]", r.EventID, old, cursor)
+		}
+		for _, rule := range r.Matched {
+			_, err := w.exec(`INSERT INTO matches (event_id, rule, ruleset_version, matched_at) VALUES (?, ?, ?, ?)`,
+				r.EventID, rule, r.RulesetVersion, now)
+			if err != nil {
+				return 0, fmt.Errorf("insert match of event %d, rule %q: %w", r.EventID, rule, err)
+			}
+		}
+		for _, j := range r.Jobs {
+			key := j.IdempotencyKey
+			if key == "" {
+				key = fmt.Sprintf("%d:%s:%d", r.EventID, j.Rule, j.Action)
+			}
+			next := now
+			if !j.NextAttemptAt.IsZero() {
+				next = ms(j.NextAttemptAt)
+			}
+			req := j.Request
+			if req == nil {
+				req = []byte{}
+			}
+			_, err := w.exec(`INSERT INTO jobs (event_id, rule, ruleset_version, action, kind, destination,
+					request, idempotency_key, state, attempts, next_attempt_at, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+				r.EventID, j.Rule, r.RulesetVersion, j.Action, j.Kind, j.Destination,
+				req, key, next, now, now)
+			if err != nil {
+				return 0, fmt.Errorf("insert job of event %d, rule %q, action %d: %w", r.EventID, j.Rule, j.Action, err)
+			}
+		}
+	}
+	if _, err := w.exec(`UPDATE cursors SET position = ? WHERE name = ?`, cursor, dispatchCursor); err != nil {
+		return 0, fmt.Errorf("move cursor: %w", err)
+	}
+	err = w.one(`SELECT COALESCE(SUM(size), 0) FROM events WHERE id > ? AND id <= ?`, []any{old, cursor}, &freed)
+	if err != nil {
+		return 0, fmt.Errorf("measure dispatched events: %w", err)
+	}
+	return freed, nil
+}
+
+// Cursor returns the id of the last event whose evaluation was committed;
+// 0 before the first Commit.
+func (s *Store) Cursor(ctx context.Context) (int64, error) {
+	var c int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT position FROM cursors WHERE name = ?`, dispatchCursor).Scan(&c); err != nil {
+		return 0, fmt.Errorf("read cursor: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// dispatchCursor names the evaluation worker's row in cursors.
+const dispatchCursor = "dispatch"
+
+// migrations are applied in order, each in its own transaction, and counted
+// in PRAGMA user_version. Append new ones; never edit a released one.
+//
+// Times are UTC unix milliseconds (BIGINT), ids are 64-bit and only grow
+// (AUTOINCREMENT), so the SQL below ports to Postgres with BIGINT identity
+// columns and BYTEA for BLOB.
+var migrations = []string{
+	// 1: event log, dedupe keys, cursor, outbox, attempts, quarantine.
+	`
+CREATE TABLE events (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	received_at INTEGER NOT NULL,
+	body        BLOB    NOT NULL,  -- raw request body, byte-exact
+	size        INTEGER NOT NULL,  -- length(body), summed for the disk budget
+	dedupe_key  TEXT               -- NULL: never deduplicated
+);
+
+-- One row per dedupe key, kept at least as long as the dedupe window and
+-- pruned by seen_at (Prune), independently of the events themselves.
+CREATE TABLE dedupe (
+	key      TEXT    PRIMARY KEY,
+	event_id INTEGER NOT NULL,
+	seen_at  INTEGER NOT NULL
+);
+CREATE INDEX dedupe_seen_at ON dedupe (seen_at);
+
+CREATE TABLE cursors (
+	name     TEXT    PRIMARY KEY,
+	position INTEGER NOT NULL
+);
+INSERT INTO cursors (name, position) VALUES ('dispatch', 0);
+
+-- Which rules matched which event, under which ruleset version.
+CREATE TABLE matches (
+	event_id        INTEGER NOT NULL,
+	rule            TEXT    NOT NULL,
+	ruleset_version TEXT    NOT NULL,
+	matched_at      INTEGER NOT NULL,
+	PRIMARY KEY (event_id, rule)
+);
+
+-- The outbox: one delivery job per matched action.
+CREATE TABLE jobs (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	event_id        INTEGER NOT NULL,
+	rule            TEXT    NOT NULL,
+	ruleset_version TEXT    NOT NULL,
+	action          INTEGER NOT NULL,  -- index of the action in the rule
+	kind            TEXT    NOT NULL,
+	destination     TEXT    NOT NULL,
+	request         BLOB    NOT NULL,  -- rendered request, JSON
+	idempotency_key TEXT    NOT NULL,
+	state           TEXT    NOT NULL,  -- pending | retry | done | dead
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER NOT NULL,
+	lease_until     INTEGER NOT NULL DEFAULT 0,
+	last_status     INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT    NOT NULL DEFAULT '',  -- for dead jobs: the reason
+	created_at      INTEGER NOT NULL,
+	updated_at      INTEGER NOT NULL,
+	UNIQUE (event_id, rule, action)
+);
+CREATE INDEX jobs_due ON jobs (state, next_attempt_at);
+CREATE INDEX jobs_rule ON jobs (rule, state);
+CREATE INDEX jobs_destination ON jobs (destination, state);
+
+-- One row per delivery attempt (Finish).
+CREATE TABLE attempts (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	job_id     INTEGER NOT NULL,
+	at         INTEGER NOT NULL,
+	outcome    TEXT    NOT NULL,  -- done | retry | dead
+	snoozed    INTEGER NOT NULL,  -- 1: retry that did not count as an attempt
+	status     INTEGER NOT NULL,  -- e.g. HTTP status; 0 if none
+	error      TEXT    NOT NULL,
+	latency_us INTEGER NOT NULL
+);
+CREATE INDEX attempts_job ON attempts (job_id, id);
+
+-- Raw bodies that failed to parse, bounded (Options.QuarantineMax).
+CREATE TABLE quarantine (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	received_at INTEGER NOT NULL,
+	reason      TEXT    NOT NULL,
+	body        BLOB    NOT NULL
+);
+`,
+}
+
+// migrate brings the schema on conn up to date.
+func migrate(ctx context.Context, conn *sql.Conn) error {
+	var version int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this program knows (%d)", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		if err := applyMigration(ctx, conn, v+1, migrations[v]); err != nil {
+			return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, conn *sql.Conn, version int, script string) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, script); err != nil {
+		return err
+	}
+	// user_version is stored in the file header and is transactional.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}

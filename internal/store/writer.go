@@ -1,0 +1,281 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// request is one write handed to the writer goroutine.
+type request struct {
+	ctx context.Context
+	// run does the writes inside the batch transaction.
+	run func(w *wtx) error
+	// isolated runs the request inside a SAVEPOINT, so that its error undoes
+	// only its own writes and the rest of the batch still commits. Appends are
+	// not isolated: their statements fail only when the whole file does.
+	isolated bool
+	// finish, if set, runs on the writer goroutine with the final outcome:
+	// nil once the batch committed, else the error the caller receives.
+	finish func(err error)
+	done   chan error // buffered; receives the outcome once
+}
+
+// submit hands r to the writer and waits for its outcome. enqueued reports
+// whether the writer took r (and so will call r.finish). A caller whose ctx
+// ends first gets ctx's error, although the write may still commit; the
+// writer skips requests whose ctx ended before their batch began.
+func (s *Store) submit(ctx context.Context, r *request) (enqueued bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if err := s.Err(); err != nil {
+		return false, err
+	}
+	r.ctx = ctx
+	r.done = make(chan error, 1)
+
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return false, ErrClosed
+	}
+	s.queued.Add(1)
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		s.queued.Add(-1)
+		s.mu.RUnlock()
+		return false, ctx.Err()
+	}
+	s.mu.RUnlock()
+
+	select {
+	case err := <-r.done:
+		return true, err
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}
+
+// write runs an isolated request and returns its outcome.
+func (s *Store) write(ctx context.Context, run func(w *wtx) error, finish func(error)) error {
+	_, err := s.submit(ctx, &request{run: run, isolated: true, finish: finish})
+	return err
+}
+
+// writer is the single goroutine that owns the write connection. It runs
+// until Close closes reqs and every queued request has been answered.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	w := &wtx{conn: s.wconn, stmts: make(map[string]*sql.Stmt)}
+	defer w.closeStmts()
+	for first := range s.reqs {
+		s.queued.Add(-1)
+		s.runBatch(w, s.collect(first))
+	}
+}
+
+// collect gathers a batch starting with first: whatever is queued, and, while
+// other writes are on their way to the queue, up to MaxWait more of them.
+func (s *Store) collect(first *request) []*request {
+	batch := []*request{first}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for len(batch) < s.opt.MaxBatch {
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				return batch
+			}
+			s.queued.Add(-1)
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		if s.opt.MaxWait < 0 || s.queued.Load() <= 0 {
+			return batch
+		}
+		if timer == nil { // the wait is bounded per batch, not per request
+			timer = time.NewTimer(s.opt.MaxWait)
+		}
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				return batch
+			}
+			s.queued.Add(-1)
+			batch = append(batch, r)
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// runBatch writes batch in one transaction and answers every request.
+// Nothing is answered with success before COMMIT returned.
+func (s *Store) runBatch(w *wtx, batch []*request) {
+	if err := s.Err(); err != nil {
+		finishAll(batch, err)
+		return
+	}
+	live := batch[:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			finishOne(r, err)
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	w.now = s.opt.Now()
+
+	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
+		finishAll(live, s.fail(fmt.Errorf("begin write batch: %w", err)))
+		return
+	}
+	errs := make([]error, len(live))
+	for i, r := range live {
+		opErr, batchErr := runOne(w, r)
+		if batchErr != nil {
+			s.abort(w, live, fmt.Errorf("write batch of %d: %w", len(live), batchErr))
+			return
+		}
+		errs[i] = opErr
+	}
+	if s.opt.beforeCommit != nil {
+		if err := s.opt.beforeCommit(); err != nil {
+			_, _ = w.exec("ROLLBACK")
+			finishAll(live, s.fail(fmt.Errorf("commit write batch of %d: %w", len(live), err)))
+			return
+		}
+	}
+	if _, err := w.exec("COMMIT"); err != nil {
+		// The transaction may or may not be on disk: trust nothing from here on.
+		_, _ = w.exec("ROLLBACK")
+		finishAll(live, s.fail(fmt.Errorf("commit write batch of %d: %w", len(live), err)))
+		return
+	}
+	s.commits.Add(1)
+	for i, r := range live {
+		finishOne(r, errs[i])
+	}
+}
+
+// runOne runs r. opErr is r's own failure (its writes were undone); batchErr
+// means the transaction can no longer be trusted and the batch must abort.
+func runOne(w *wtx, r *request) (opErr, batchErr error) {
+	if !r.isolated {
+		return nil, r.run(w)
+	}
+	if _, err := w.exec("SAVEPOINT request"); err != nil {
+		return nil, fmt.Errorf("open savepoint: %w", err)
+	}
+	if err := r.run(w); err != nil {
+		if isIOClass(err) {
+			return nil, err
+		}
+		if _, rerr := w.exec("ROLLBACK TO request"); rerr != nil {
+			return nil, fmt.Errorf("undo failed request (%v): %w", err, rerr)
+		}
+		if _, rerr := w.exec("RELEASE request"); rerr != nil {
+			return nil, fmt.Errorf("release savepoint: %w", rerr)
+		}
+		return err, nil
+	}
+	if _, err := w.exec("RELEASE request"); err != nil {
+		return nil, fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil, nil
+}
+
+// abort rolls the batch back and fails all its requests. An I/O-class cause
+// or a failed ROLLBACK makes the store failed; other causes (such as a full
+// disk) fail only this batch.
+func (s *Store) abort(w *wtx, batch []*request, cause error) {
+	if _, rerr := w.exec("ROLLBACK"); rerr != nil {
+		cause = s.fail(errors.Join(cause, fmt.Errorf("roll back: %w", rerr)))
+	} else if isIOClass(cause) {
+		cause = s.fail(cause)
+	}
+	finishAll(batch, cause)
+}
+
+func finishOne(r *request, err error) {
+	if r.finish != nil {
+		r.finish(err)
+	}
+	r.done <- err
+}
+
+func finishAll(batch []*request, err error) {
+	for _, r := range batch {
+		finishOne(r, err)
+	}
+}
+
+// wtx runs statements on the writer connection. Transactions are plain
+// BEGIN/COMMIT statements on one dedicated connection rather than sql.Tx,
+// because database/sql re-prepares a Conn's statements for every Tx; here
+// each statement is prepared once and reused for the life of the store.
+// Statements run under a context that is never canceled: interrupting SQLite
+// inside a transaction would roll back the whole batch.
+type wtx struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+	now   time.Time // the batch's clock reading
+}
+
+func (w *wtx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := w.conn.PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = st
+	return st, nil
+}
+
+func (w *wtx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := w.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(context.Background(), args...)
+}
+
+func (w *wtx) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := w.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(context.Background(), args...)
+}
+
+// one runs a query expected to return one row and scans it into dest
+// (sql.ErrNoRows if there is none).
+func (w *wtx) one(query string, args []any, dest ...any) error {
+	st, err := w.stmt(query)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(context.Background(), args...).Scan(dest...)
+}
+
+func (w *wtx) closeStmts() {
+	for q, st := range w.stmts {
+		_ = st.Close()
+		delete(w.stmts, q)
+	}
+}
