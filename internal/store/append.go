@@ -15,7 +15,9 @@ type NewEvent struct {
 	Body []byte
 	// DedupeKey identifies the same WhatsApp message (the caller derives it
 	// from message.id, direction and chat_id). An event whose key was seen
-	// within the dedupe window is not stored again. Empty never deduplicates.
+	// within the dedupe window is a duplicate: it is still stored, as a copy
+	// whose Event.DuplicateOf names the original, so that rules opting out of
+	// dedupe see it. Empty never deduplicates.
 	DedupeKey string
 	// ReceivedAt is when the request arrived; zero means now.
 	ReceivedAt time.Time
@@ -25,9 +27,12 @@ type NewEvent struct {
 type Appended struct {
 	// ID is the event's id; for a duplicate, the id of the original event.
 	ID int64
-	// Duplicate reports that DedupeKey was already stored: nothing new was
-	// written, and the original is durable.
+	// Duplicate reports that DedupeKey was already stored: the original is
+	// durable, and this body was written as a copy (Row).
 	Duplicate bool
+	// Row is the id of the row just written: the copy for a duplicate,
+	// equal to ID otherwise.
+	Row int64
 }
 
 // Event is a stored event.
@@ -40,10 +45,16 @@ type Event struct {
 	Body []byte
 	// DedupeKey is NewEvent.DedupeKey.
 	DedupeKey string
+	// DuplicateOf is, for a copy of an already stored message, the id of
+	// the original event; 0 for an original. The dispatcher evaluates a copy
+	// only against rules that opt out of dedupe.
+	DuplicateOf int64
 }
 
 // Append stores one event durably and returns only after the transaction
-// holding it committed (fsynced), batched with concurrent Appends.
+// holding it committed (fsynced), batched with concurrent Appends. A
+// duplicate (see NewEvent.DedupeKey) is stored too, as a copy, and counts
+// toward the disk budget like any event.
 //
 // It returns an error wrapping ErrFull, quickly and without writing, when
 // the undispatched backlog would exceed Options.MaxBytes; ErrFailed once a
@@ -75,7 +86,7 @@ func (s *Store) Append(ctx context.Context, in NewEvent) (Appended, error) {
 			return err
 		},
 		finish: func(err error) {
-			if err != nil || out.Duplicate {
+			if err != nil {
 				s.backlog.Add(-size)
 				return
 			}
@@ -104,37 +115,43 @@ func (s *Store) reserve(size int64) bool {
 }
 
 func appendTx(w *wtx, body []byte, key string, at time.Time) (Appended, error) {
-	var keyArg any // NULL when there is no key
+	var (
+		keyArg any   // NULL when there is no key
+		dupArg any   // NULL for an original
+		orig   int64 // the original's id, for a duplicate
+	)
 	if key != "" {
 		keyArg = key
-		var id int64
-		err := w.one(`SELECT event_id FROM dedupe WHERE key = ?`, []any{key}, &id)
-		if err == nil {
-			return Appended{ID: id, Duplicate: true}, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		err := w.one(`SELECT event_id FROM dedupe WHERE key = ?`, []any{key}, &orig)
+		switch {
+		case err == nil:
+			dupArg = orig
+		case !errors.Is(err, sql.ErrNoRows):
 			return Appended{}, fmt.Errorf("look up dedupe key: %w", err)
 		}
 	}
 	// The hot path reads the id with LastInsertId rather than RETURNING:
 	// in SQLite, RETURNING buffers its rows in a temporary table, which
 	// doubled the cost of a batch's statements. (Postgres would use RETURNING.)
-	res, err := w.exec(`INSERT INTO events (received_at, body, size, dedupe_key) VALUES (?, ?, ?, ?)`,
-		ms(at), body, len(body), keyArg)
+	res, err := w.exec(`INSERT INTO events (received_at, body, size, dedupe_key, duplicate_of) VALUES (?, ?, ?, ?, ?)`,
+		ms(at), body, len(body), keyArg, dupArg)
 	if err != nil {
 		return Appended{}, fmt.Errorf("insert event: %w", err)
 	}
-	id, err := res.LastInsertId()
+	row, err := res.LastInsertId()
 	if err != nil {
 		return Appended{}, fmt.Errorf("insert event: %w", err)
+	}
+	if dupArg != nil {
+		return Appended{ID: orig, Duplicate: true, Row: row}, nil
 	}
 	if key != "" {
-		_, err := w.exec(`INSERT INTO dedupe (key, event_id, seen_at) VALUES (?, ?, ?)`, key, id, ms(w.now))
+		_, err := w.exec(`INSERT INTO dedupe (key, event_id, seen_at) VALUES (?, ?, ?)`, key, row, ms(w.now))
 		if err != nil {
 			return Appended{}, fmt.Errorf("insert dedupe key: %w", err)
 		}
 	}
-	return Appended{ID: id}, nil
+	return Appended{ID: row, Row: row}, nil
 }
 
 // DedupeWindow is the shortest time a dedupe key is kept: an event whose key
@@ -163,15 +180,15 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 	return n, nil
 }
 
-// ReadEvents returns up to max committed events with id > after, in id order.
-// Ids only grow and a reader never sees a later id before an earlier one
+// ReadEvents returns up to max committed events with id > after, in id order,
+// copies of duplicates included (DuplicateOf set). Ids only grow and a reader never sees a later id before an earlier one
 // commits, so a cursor of the last id read is safe.
 func (s *Store) ReadEvents(ctx context.Context, after int64, max int) ([]Event, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("read events: max must be positive, got %d", max)
 	}
 	rows, err := s.rdb.QueryContext(ctx,
-		`SELECT id, received_at, body, dedupe_key FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, max)
+		`SELECT id, received_at, body, dedupe_key, duplicate_of FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, max)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %d: %w", after, err)
 	}
@@ -182,8 +199,9 @@ func (s *Store) ReadEvents(ctx context.Context, after int64, max int) ([]Event, 
 			e   Event
 			at  int64
 			key sql.NullString
+			dup sql.NullInt64
 		)
-		if err := rows.Scan(&e.ID, &at, &e.Body, &key); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Body, &key, &dup); err != nil {
 			return nil, fmt.Errorf("read events after %d: %w", after, err)
 		}
 		if e.Body == nil {
@@ -191,6 +209,7 @@ func (s *Store) ReadEvents(ctx context.Context, after int64, max int) ([]Event, 
 		}
 		e.ReceivedAt = fromMS(at)
 		e.DedupeKey = key.String
+		e.DuplicateOf = dup.Int64
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {

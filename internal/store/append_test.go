@@ -34,6 +34,10 @@ func TestAppend_ConcurrentIsGroupCommitted(t *testing.T) {
 					errs[g] = err
 					return
 				}
+				if a.Duplicate || a.Row != a.ID {
+					errs[g] = fmt.Errorf("unique key appended as %+v", a)
+					return
+				}
 				ids[g] = append(ids[g], a.ID)
 			}
 		})
@@ -67,20 +71,33 @@ func TestAppend_ConcurrentIsGroupCommitted(t *testing.T) {
 }
 
 func TestAppend_Dedupe(t *testing.T) {
-	t.Run("same key returns the original", func(t *testing.T) {
+	t.Run("same key returns the original and keeps a copy", func(t *testing.T) {
 		s := openT(t, t.TempDir(), quiet)
 		first := appendT(t, s, "first", "k1")
-		require.False(t, first.Duplicate)
+		require.Equal(t, Appended{ID: first.ID, Row: first.ID}, first)
 		again := appendT(t, s, "second copy", "k1")
-		require.Equal(t, Appended{ID: first.ID, Duplicate: true}, again)
+		require.Equal(t, Appended{ID: first.ID, Duplicate: true, Row: again.Row}, again)
+		require.Greater(t, again.Row, first.ID)
+		third := appendT(t, s, "third copy", "k1")
+		require.Equal(t, Appended{ID: first.ID, Duplicate: true, Row: third.Row}, third, "a copy never becomes the original")
+		require.Greater(t, third.Row, again.Row)
 		other := appendT(t, s, "other", "k2")
 		require.False(t, other.Duplicate)
-		require.NotEqual(t, first.ID, other.ID)
+		require.Equal(t, other.ID, other.Row)
 
 		evs, err := s.ReadEvents(t.Context(), 0, 10)
 		require.NoError(t, err)
-		require.Len(t, evs, 2)
-		require.Equal(t, "first", string(evs[0].Body), "the original is kept")
+		require.Equal(t, []eventRow{
+			{first.ID, "first", "k1", 0},
+			{again.Row, "second copy", "k1", first.ID},
+			{third.Row, "third copy", "k1", first.ID},
+			{other.ID, "other", "k2", 0},
+		}, rowsOf(evs))
+		st, err := s.Stats(t.Context())
+		require.NoError(t, err)
+		require.EqualValues(t, 4, st.Events, "copies are events")
+		require.EqualValues(t, len("first")+len("second copy")+len("third copy")+len("other"), st.BacklogBytes,
+			"copies count toward the disk budget")
 	})
 
 	t.Run("empty key never dedupes", func(t *testing.T) {
@@ -88,6 +105,9 @@ func TestAppend_Dedupe(t *testing.T) {
 		a, b := appendT(t, s, "same", ""), appendT(t, s, "same", "")
 		require.False(t, a.Duplicate || b.Duplicate)
 		require.NotEqual(t, a.ID, b.ID)
+		evs, err := s.ReadEvents(t.Context(), 0, 10)
+		require.NoError(t, err)
+		require.Equal(t, []eventRow{{a.ID, "same", "", 0}, {b.ID, "same", "", 0}}, rowsOf(evs))
 	})
 
 	t.Run("across reopen", func(t *testing.T) {
@@ -96,12 +116,22 @@ func TestAppend_Dedupe(t *testing.T) {
 		first := appendT(t, s, "m", "3EB0|received|1@c.us")
 		require.NoError(t, s.Close())
 		s = openT(t, dir, quiet)
-		require.Equal(t, Appended{ID: first.ID, Duplicate: true}, appendT(t, s, "m", "3EB0|received|1@c.us"))
+		again := appendT(t, s, "m again", "3EB0|received|1@c.us")
+		require.Equal(t, Appended{ID: first.ID, Duplicate: true, Row: again.Row}, again)
+		require.NoError(t, s.Close())
+
+		s = openT(t, dir, quiet)
+		evs, err := s.ReadEvents(t.Context(), 0, 10)
+		require.NoError(t, err)
+		require.Equal(t, []eventRow{
+			{first.ID, "m", "3EB0|received|1@c.us", 0},
+			{again.Row, "m again", "3EB0|received|1@c.us", first.ID},
+		}, rowsOf(evs))
 	})
 
 	t.Run("inside one batch", func(t *testing.T) {
 		// Hold the writer while ten Appends of one key queue up; they must
-		// then commit together, as one event.
+		// then commit together: one original and nine copies of it.
 		const n = 10
 		opt, g := withGate(quiet)
 		s := openT(t, t.TempDir(), opt)
@@ -113,27 +143,60 @@ func TestAppend_Dedupe(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				results[i], errs[i] = s.Append(t.Context(), NewEvent{Body: []byte("dup"), DedupeKey: "same"})
+				results[i], errs[i] = s.Append(t.Context(), NewEvent{Body: fmt.Appendf(nil, "dup%d", i), DedupeKey: "same"})
 			})
 		}
 		g.release(t, s, n)
 		wg.Wait()
 		require.NoError(t, errors.Join(errs...))
 
-		originals := 0
+		var original int64
+		rows := map[int64]bool{}
 		for _, r := range results {
 			require.Equal(t, results[0].ID, r.ID)
+			require.False(t, rows[r.Row], "row %d returned twice", r.Row)
+			rows[r.Row] = true
 			if !r.Duplicate {
-				originals++
+				require.Zero(t, original, "two originals")
+				original = r.ID
+				require.Equal(t, r.ID, r.Row)
 			}
 		}
-		require.Equal(t, 1, originals)
+		require.NotZero(t, original)
 		require.Equal(t, commits+2, s.commits.Load(), "the held batch, then one batch for all ten")
 		st, err := s.Stats(t.Context())
 		require.NoError(t, err)
-		require.EqualValues(t, 2, st.Events)
-		require.EqualValues(t, len("held")+len("dup"), st.BacklogBytes, "duplicates release their reservation")
+		require.EqualValues(t, 1+n, st.Events)
+		require.EqualValues(t, len("held")+n*len("dupX"), st.BacklogBytes, "duplicates keep their reservation")
+
+		evs, err := s.ReadEvents(t.Context(), 0, 100)
+		require.NoError(t, err)
+		require.Len(t, evs, 1+n)
+		for _, e := range evs[1:] {
+			require.True(t, rows[e.ID], "event %d was not returned by any Append", e.ID)
+			if e.ID == original {
+				require.Zero(t, e.DuplicateOf)
+			} else {
+				require.Equal(t, original, e.DuplicateOf, "event %d", e.ID)
+			}
+		}
 	})
+}
+
+// eventRow is the comparable part of an Event.
+type eventRow struct {
+	ID          int64
+	Body        string
+	DedupeKey   string
+	DuplicateOf int64
+}
+
+func rowsOf(evs []Event) []eventRow {
+	out := make([]eventRow, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, eventRow{e.ID, string(e.Body), e.DedupeKey, e.DuplicateOf})
+	}
+	return out
 }
 
 // gate holds the writer inside one batch's commit so that tests can queue
@@ -239,7 +302,8 @@ func TestPrune_ForgetsOnlyOldKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 
-	require.Equal(t, Appended{ID: recent.ID, Duplicate: true}, appendT(t, s, "recent", "k-recent"))
+	dup := appendT(t, s, "recent", "k-recent")
+	require.Equal(t, Appended{ID: recent.ID, Duplicate: true, Row: dup.Row}, dup)
 	again := appendT(t, s, "old", "k-old")
 	require.False(t, again.Duplicate, "a key past the window may be stored again")
 	require.Greater(t, again.ID, old.ID)
@@ -261,26 +325,34 @@ func TestAppend_DiskBudget(t *testing.T) {
 	require.EqualValues(t, 2000, st.BacklogBytes)
 	require.EqualValues(t, 2, st.Events)
 
-	// Small bodies still fit; a duplicate writes nothing and costs nothing.
+	// Small bodies still fit; a duplicate's copy costs like any event, and a
+	// duplicate beyond the budget is refused too.
 	appendT(t, s, "tiny", "4")
-	require.Equal(t, Appended{ID: a1.ID, Duplicate: true}, appendT(t, s, "", "1"))
+	dup := appendT(t, s, "dupe", "1")
+	require.Equal(t, Appended{ID: a1.ID, Duplicate: true, Row: dup.Row}, dup)
+	_, err = s.Append(t.Context(), NewEvent{Body: []byte(body), DedupeKey: "1"})
+	require.ErrorIs(t, err, ErrFull)
+	st, err = s.Stats(t.Context())
+	require.NoError(t, err)
+	require.EqualValues(t, 2008, st.BacklogBytes)
+	require.EqualValues(t, 4, st.Events)
 
 	// Dispatching frees the budget.
 	require.NoError(t, s.Commit(t.Context(), a1.ID+1, nil))
 	st, err = s.Stats(t.Context())
 	require.NoError(t, err)
-	require.EqualValues(t, 4, st.BacklogBytes)
+	require.EqualValues(t, 8, st.BacklogBytes)
 	appendT(t, s, body, "3")
 	appendT(t, s, body, "5")
 	_, err = s.Append(t.Context(), NewEvent{Body: []byte(body)})
 	require.ErrorIs(t, err, ErrFull)
 
-	// The backlog is measured again at Open.
+	// The backlog, copies included, is measured again at Open.
 	require.NoError(t, s.Close())
 	s = openT(t, dir, opt)
 	st, err = s.Stats(t.Context())
 	require.NoError(t, err)
-	require.EqualValues(t, 2004, st.BacklogBytes)
+	require.EqualValues(t, 2008, st.BacklogBytes)
 	_, err = s.Append(t.Context(), NewEvent{Body: []byte(body)})
 	require.ErrorIs(t, err, ErrFull)
 }

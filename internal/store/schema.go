@@ -96,6 +96,11 @@ CREATE TABLE quarantine (
 	body        BLOB    NOT NULL
 );
 `,
+	// 2: a duplicate is kept as its own event row pointing at the original,
+	// so rules that opt out of dedupe still see every copy. NULL: an original.
+	`
+ALTER TABLE events ADD COLUMN duplicate_of INTEGER NULL;
+`,
 }
 
 // migrate brings the schema on conn up to date.

@@ -304,7 +304,7 @@ func (s *Store) fail(cause error) error {
 
 // Stats is a snapshot for metrics.
 type Stats struct {
-	// Events is the number of stored events.
+	// Events is the number of stored events, copies of duplicates included.
 	Events int64
 	// Cursor is the id of the last event the dispatcher committed.
 	Cursor int64

@@ -81,6 +81,37 @@ func TestOpen_MigratesAndReopens(t *testing.T) {
 	require.ErrorContains(t, err, "schema version 99 is newer")
 }
 
+// TestOpen_MigratesVersion1File opens a file written by the first schema
+// (before duplicate copies existed): its events read back as originals and
+// dedupe keeps working across the upgrade.
+func TestOpen_MigratesVersion1File(t *testing.T) {
+	dir := t.TempDir()
+	func() {
+		db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), "journal_mode(WAL)"))
+		require.NoError(t, err)
+		defer db.Close()
+		conn, err := db.Conn(t.Context())
+		require.NoError(t, err)
+		defer conn.Close()
+		require.NoError(t, applyMigration(t.Context(), conn, 1, migrations[0]))
+		_, err = conn.ExecContext(t.Context(),
+			`INSERT INTO events (received_at, body, size, dedupe_key) VALUES (1, 'old', 3, 'k')`)
+		require.NoError(t, err)
+		_, err = conn.ExecContext(t.Context(), `INSERT INTO dedupe (key, event_id, seen_at) VALUES ('k', 1, 1)`)
+		require.NoError(t, err)
+	}()
+
+	s := openT(t, dir, quiet)
+	var version int
+	require.NoError(t, s.wconn.QueryRowContext(t.Context(), "PRAGMA user_version").Scan(&version))
+	require.Equal(t, len(migrations), version)
+	dup := appendT(t, s, "new", "k")
+	require.Equal(t, Appended{ID: 1, Duplicate: true, Row: dup.Row}, dup)
+	evs, err := s.ReadEvents(t.Context(), 0, 10)
+	require.NoError(t, err)
+	require.Equal(t, []eventRow{{1, "old", "k", 0}, {dup.Row, "new", "k", 1}}, rowsOf(evs))
+}
+
 func TestAppend_SurvivesReopenByteExact(t *testing.T) {
 	bodies := []struct {
 		name string
