@@ -1,0 +1,156 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+	"unicode/utf8"
+
+	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/internal/store"
+)
+
+// maxErrorText bounds the error text stored with an attempt.
+const maxErrorText = 1024
+
+// attempt makes one attempt of a claimed job and records its outcome. It
+// records nothing if the job was not sent (shutdown, or its destination
+// stayed busy for as long as the lease allows): the lease then lapses and
+// the job is claimed again.
+func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
+	log := d.opt.Logger.With("job", j.ID, "event", j.EventID, "rule", j.Rule, "action", j.Action,
+		"dest", j.Destination, "attempt", j.Attempts+1)
+	req, enqueued, err := DecodeRequest(j.Request)
+	if err != nil {
+		d.finish(ctx, log, j, d.dead(err), 0)
+		return
+	}
+	sender, err := d.opt.Senders(j.Kind, j.Destination)
+	if err == nil && sender == nil {
+		err = fmt.Errorf("no sender for %s destination %q", j.Kind, j.Destination)
+	}
+	if err != nil {
+		d.finish(ctx, log, j, d.dead(err), 0)
+		return
+	}
+
+	// Wait for the destination only as long as the lease leaves room for
+	// the attempt itself.
+	lease := j.LeaseUntil
+	if lease.IsZero() {
+		lease = d.opt.Now().Add(d.opt.Lease)
+	}
+	release, ok := d.dests.acquire(ctx, j.Kind+"/"+j.Destination, lease.Sub(d.opt.Now())-d.opt.Timeout)
+	if !ok {
+		if ctx.Err() == nil {
+			log.Warn("delivery: destination busy for too long; the job waits for its lease to lapse")
+		}
+		return
+	}
+	defer release()
+	if ctx.Err() != nil {
+		return // shutting down: send nothing new
+	}
+
+	req.Key = j.IdempotencyKey
+	if log.Enabled(ctx, slog.LevelDebug) {
+		log.Debug("delivery: sending", "request", string(req.Body))
+	}
+	// An attempt under way when shutdown begins runs to its own end.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opt.Timeout)
+	start := d.opt.Now()
+	err = send(sctx, sender, req)
+	cancel()
+	end := d.opt.Now()
+	d.finish(ctx, log, j, d.result(j, enqueued, err, end), end.Sub(start))
+}
+
+// send calls s.Send, turning a panic into an error: a faulty sender must
+// not take the service down.
+func send(ctx context.Context, s actions.Sender, r actions.Request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sender panicked: %v", p)
+		}
+	}()
+	return s.Send(ctx, r)
+}
+
+// result classifies the outcome of an attempt that ended at now.
+func (d *Deliverer) result(j store.Job, enqueued time.Time, err error, now time.Time) store.Result {
+	r := store.Result{Outcome: store.OutcomeDone, At: now}
+	if err == nil {
+		return r
+	}
+	r.Status = actions.StatusCode(err)
+	msg := d.errorText(err)
+	var later *actions.RetryAfterError
+	switch {
+	case actions.IsPermanent(err):
+		r.Outcome, r.Error = store.OutcomeDead, msg
+	case !enqueued.IsZero() && now.Sub(enqueued) > d.opt.MaxAge:
+		r.Outcome = store.OutcomeDead
+		r.Error = truncate(fmt.Sprintf("gave up %s after the job was enqueued: %s", d.opt.MaxAge, msg), maxErrorText)
+	case errors.As(err, &later):
+		// The destination is up but busy: not a failed attempt.
+		r.Outcome, r.Error, r.Snooze = store.OutcomeRetry, msg, true
+		r.RetryAt = now.Add(max(later.After, d.opt.Backoff.Base))
+	case j.Attempts+1 >= d.opt.MaxAttempts:
+		r.Outcome = store.OutcomeDead
+		r.Error = truncate(fmt.Sprintf("gave up after %d attempts: %s", j.Attempts+1, msg), maxErrorText)
+	default:
+		r.Outcome, r.Error = store.OutcomeRetry, msg
+		r.RetryAt = now.Add(d.jitter.delay(d.opt.Backoff.Ceiling(j.Attempts)))
+	}
+	return r
+}
+
+// dead is the result of a job that cannot be attempted at all.
+func (d *Deliverer) dead(err error) store.Result {
+	return store.Result{Outcome: store.OutcomeDead, At: d.opt.Now(), Error: d.errorText(err)}
+}
+
+func (d *Deliverer) errorText(err error) string {
+	return truncate(d.opt.Redact(err.Error()), maxErrorText)
+}
+
+// finish records r and reports it to the log and the metric hook.
+func (d *Deliverer) finish(ctx context.Context, log *slog.Logger, j store.Job, r store.Result, latency time.Duration) {
+	r.Latency = latency
+	// Record the outcome even when shutdown has begun.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if err := d.opt.Outbox.Finish(fctx, j.ID, r); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			log.Warn("delivery: the job was finished elsewhere (its lease had lapsed)", "err", err)
+		} else {
+			log.Error("delivery: recording the outcome failed; the job will be sent again after its lease", "err", err)
+		}
+	}
+	if d.opt.OnResult != nil {
+		d.opt.OnResult(j.Kind, j.Destination, string(r.Outcome), latency)
+	}
+	switch {
+	case r.Outcome == store.OutcomeDone:
+		log.Debug("delivery: delivered", "latency", latency)
+	case r.Outcome == store.OutcomeDead:
+		log.Error("delivery: gave up; the job is a dead letter", "status", r.Status, "err", r.Error)
+	case r.Snooze:
+		log.Info("delivery: destination asked to retry later", "status", r.Status, "retry_at", r.RetryAt, "err", r.Error)
+	default:
+		log.Warn("delivery: attempt failed; will retry", "status", r.Status, "retry_at", r.RetryAt, "err", r.Error)
+	}
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

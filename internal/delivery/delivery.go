@@ -1,0 +1,256 @@
+// Package delivery runs the delivery workers: they claim due jobs from the
+// outbox, send each job's stored request through the destination's Sender,
+// and record the outcome: done, retry later (exponential backoff with
+// jitter, or the time a Retry-After asked for), or dead.
+//
+// Delivery is at least once. A job is leased while it is sent; if the
+// process stops before the outcome is recorded, the lease lapses and the job
+// is sent again, with the same idempotency key, which HTTP-shaped kinds pass
+// on as the Idempotency-Key header.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/internal/store"
+)
+
+// Outbox is what the delivery workers need from the store.
+type Outbox interface {
+	// Claim leases up to max due jobs until now+lease.
+	Claim(ctx context.Context, now time.Time, max int, lease time.Duration) ([]store.Job, error)
+	// Finish records one attempt and moves the job on.
+	Finish(ctx context.Context, id int64, r store.Result) error
+}
+
+// Options configure a Deliverer. Outbox and Senders are required; the
+// other fields have useful zero values.
+type Options struct {
+	// Outbox holds the jobs (a *store.Store).
+	Outbox Outbox
+	// Senders returns the sender for a kind and destination name (empty for
+	// actions without a destination), from the current rules. An error,
+	// such as a destination that is no longer defined, makes the job dead
+	// with the error as the reason.
+	Senders func(kind, destination string) (actions.Sender, error)
+	// Workers is the most jobs sent at once; 0 means 8.
+	Workers int
+	// PerDestination is the most jobs sent at once to one destination; 0
+	// means 4. A worker whose job's destination is busy waits for it.
+	PerDestination int
+	// Timeout bounds one attempt (the context given to Send); senders apply
+	// their own, usually shorter, timeouts inside it. 0 means 1m. It is
+	// capped at half of Lease, so an attempt ends before its lease does.
+	Timeout time.Duration
+	// Lease is how long a claimed job is reserved for its attempt; 0 means
+	// 2m. A job whose attempt outlives it can be claimed again.
+	Lease time.Duration
+	// Backoff spaces the retries of failed attempts.
+	Backoff Backoff
+	// MaxAttempts is the most attempts of a job (snoozes from Retry-After
+	// not counted) before it is dead; 0 means 10.
+	MaxAttempts int
+	// MaxAge is how long after it was enqueued a job may still be retried;
+	// a job that fails (or is snoozed) when older is dead. 0 means 72h.
+	MaxAge time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Rand draws the jitter; nil means a randomly seeded generator. Tests
+	// pass a seeded one.
+	Rand *rand.Rand
+	// Redact, if set, is applied to error text before it is logged or
+	// stored (the service passes the current rules' Redact).
+	Redact func(string) string
+	// Logger receives the workers' logs; nil means slog.Default().
+	Logger *slog.Logger
+	// OnResult, if set, is called after every attempt with the job's kind
+	// and destination, the outcome (done, retry or dead) and the attempt's
+	// duration.
+	OnResult func(kind, destination, outcome string, latency time.Duration)
+	// Poll is how often due jobs are looked for without a Wake (retries
+	// come due this way); 0 means 1s.
+	Poll time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.PerDestination <= 0 {
+		o.PerDestination = 4
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Minute
+	}
+	o.Timeout = min(o.Timeout, o.Lease/2)
+	o.Backoff = o.Backoff.withDefaults()
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 10
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 72 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if o.Redact == nil {
+		o.Redact = func(s string) string { return s }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	return o
+}
+
+// finishTimeout bounds recording an outcome, also during shutdown.
+const finishTimeout = 10 * time.Second
+
+// Deliverer runs the delivery workers.
+type Deliverer struct {
+	opt    Options
+	wake   chan struct{}
+	jitter *jitter
+	dests  limiter
+}
+
+// New returns a Deliverer. It does nothing until Run.
+func New(opts Options) *Deliverer {
+	opts = opts.withDefaults()
+	return &Deliverer{
+		opt:    opts,
+		wake:   make(chan struct{}, 1),
+		jitter: &jitter{r: opts.Rand},
+		dests:  limiter{per: opts.PerDestination},
+	}
+}
+
+// Wake tells the workers that new jobs may be due. It never blocks, and
+// many calls before the workers look count as one. The dispatcher calls it
+// after enqueuing jobs.
+func (d *Deliverer) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and sends due jobs until ctx ends. Then it stops claiming,
+// lets the attempts under way finish (each within Options.Timeout), records
+// their outcomes and returns nil. Jobs claimed but not yet started are left
+// to be claimed again when their lease lapses. Call Run once.
+func (d *Deliverer) Run(ctx context.Context) error {
+	if d.opt.Outbox == nil || d.opt.Senders == nil {
+		return errors.New("delivery: Outbox and Senders are required")
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	done := make(chan struct{}, d.opt.Workers) // one send per finished job
+	tick := time.NewTicker(d.opt.Poll)
+	defer tick.Stop()
+
+	running := 0
+	more := true // jobs may be due: claim when a worker is free
+	for {
+		if more && running < d.opt.Workers {
+			free := d.opt.Workers - running
+			jobs, err := d.opt.Outbox.Claim(ctx, d.opt.Now(), free, d.opt.Lease)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				d.opt.Logger.Error("delivery: claiming jobs failed", "err", err)
+			}
+			for _, j := range jobs {
+				running++
+				wg.Go(func() {
+					defer func() { done <- struct{}{} }()
+					d.attempt(ctx, j)
+				})
+			}
+			// A full claim suggests more are due; otherwise wait for a
+			// Wake or the next poll (after an error, the poll retries).
+			more = err == nil && len(jobs) == free
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-done:
+			running--
+		case <-d.wake:
+			more = true
+		case <-tick.C:
+			more = true
+		}
+	}
+}
+
+// limiter bounds concurrent sends per destination.
+type limiter struct {
+	per  int
+	mu   sync.Mutex
+	sems map[string]*sem
+}
+
+type sem struct {
+	slots chan struct{}
+	users int // holders and waiters; the sem is dropped at zero
+}
+
+// acquire takes a slot for key, waiting at most wait (not at all if wait
+// is not positive) and not after ctx ends. It returns the release function,
+// or false if no slot was taken.
+func (l *limiter) acquire(ctx context.Context, key string, wait time.Duration) (func(), bool) {
+	l.mu.Lock()
+	if l.sems == nil {
+		l.sems = make(map[string]*sem)
+	}
+	s := l.sems[key]
+	if s == nil {
+		s = &sem{slots: make(chan struct{}, l.per)}
+		l.sems[key] = s
+	}
+	s.users++
+	l.mu.Unlock()
+
+	leave := func() {
+		l.mu.Lock()
+		s.users--
+		if s.users == 0 {
+			delete(l.sems, key)
+		}
+		l.mu.Unlock()
+	}
+	release := func() { <-s.slots; leave() }
+	select {
+	case s.slots <- struct{}{}:
+		return release, true
+	default:
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case s.slots <- struct{}{}:
+			return release, true
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	leave()
+	return nil, false
+}

@@ -1,0 +1,91 @@
+package dispatch
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/delivery"
+	"github.com/switchboard-dev/switchboard/internal/store"
+)
+
+// idempotencyKey is the key of the delivery of one action of one rule for
+// one stored event: "<event id>:<rule>:<action index>". A duplicate copy of
+// a message has its own event id, so its deliveries have their own keys.
+func idempotencyKey(eventID int64, rule string, action int) string {
+	return fmt.Sprintf("%d:%s:%d", eventID, rule, action)
+}
+
+// evaluate decides every event with rs and returns one result per event it
+// could decode, and the number of jobs among them. An event that cannot be
+// decoded or evaluated is logged and left out: it must not hold up the
+// cursor, and evaluating it again would fail again.
+func (d *Dispatcher) evaluate(rs *engine.RuleSet, events []store.Event) ([]store.Evaluated, int) {
+	results := make([]store.Evaluated, 0, len(events))
+	jobs := 0
+	for _, e := range events {
+		r, ok := d.evaluateOne(rs, e)
+		if !ok {
+			continue
+		}
+		jobs += len(r.Jobs)
+		results = append(results, r)
+	}
+	return results, jobs
+}
+
+func (d *Dispatcher) evaluateOne(rs *engine.RuleSet, e store.Event) (store.Evaluated, bool) {
+	log := d.opt.Logger.With("event", e.ID)
+	ev, err := engine.Decode(e.Body)
+	if err != nil {
+		log.Error("dispatch: skipping an event that cannot be decoded", "err", err)
+		return store.Evaluated{}, false
+	}
+	now := d.opt.Now()
+	plan, err := rs.Plan(ev, engine.PlanOptions{Now: now, Duplicate: isDuplicate(e)})
+	if err != nil {
+		log.Error("dispatch: skipping an event that cannot be evaluated", "err", rs.Redact(err.Error()))
+		return store.Evaluated{}, false
+	}
+	out := store.Evaluated{EventID: e.ID, RulesetVersion: plan.Version}
+	for _, m := range plan.Matches {
+		out.Matched = append(out.Matched, m.Rule.Name)
+		for _, a := range m.Actions {
+			job, err := newJob(e.ID, m.Rule.Name, a, now)
+			if err != nil {
+				// The match is recorded; the action is not performed.
+				log.Warn("dispatch: action not rendered; no delivery",
+					"rule", m.Rule.Name, "action", a.Action.Index, "err", rs.Redact(err.Error()))
+				continue
+			}
+			out.Jobs = append(out.Jobs, job)
+		}
+	}
+	return out, true
+}
+
+// newJob makes the delivery job of one rendered action, due now. The stored
+// request is the whole actions.Request (see delivery.EncodeRequest), so
+// that delivery can rebuild it.
+func newJob(eventID int64, rule string, a engine.Rendered, now time.Time) (store.NewJob, error) {
+	if a.Err != nil {
+		return store.NewJob{}, a.Err
+	}
+	data, err := delivery.EncodeRequest(a.Request, now)
+	if err != nil {
+		return store.NewJob{}, err
+	}
+	return store.NewJob{
+		Rule:           rule,
+		Action:         a.Action.Index,
+		Kind:           a.Action.Kind,
+		Destination:    a.Action.Destination,
+		Request:        data,
+		IdempotencyKey: idempotencyKey(eventID, rule, a.Action.Index),
+		NextAttemptAt:  now,
+	}, nil
+}
+
+// isDuplicate reports whether e is another copy of a message already
+// stored: only rules with `dedupe: false` act on it.
+func isDuplicate(e store.Event) bool { return e.DuplicateOf != 0 }
