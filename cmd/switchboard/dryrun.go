@@ -9,7 +9,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/switchboard-dev/switchboard/actions/builtin"
 	"github.com/switchboard-dev/switchboard/internal/dryrun"
 	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
@@ -34,7 +33,7 @@ func runDryrun(_ context.Context, s *stdio, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	opts := dryrun.Options{Explain: *explain, Kinds: builtin.Kinds()}
+	opts := dryrun.Options{Explain: *explain}
 	if *at != "" {
 		if opts.Now, err = time.Parse(time.RFC3339, *at); err != nil {
 			fmt.Fprintf(s.err, "switchboard dryrun: --at: expected a time such as 2026-01-02T09:00:00Z, got %q\n", *at)

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/app"
+)
+
+func runServe(ctx context.Context, s *stdio, args []string) int {
+	fs := newFlags(s, "serve", "",
+		"Run the service: the webhook URL Cooby posts to, the durable store, rule evaluation and\n"+
+			"delivery with retries. Every flag can also be set by an environment variable, shown in\n"+
+			"brackets; a flag on the command line wins. SIGHUP reloads the rules; SIGTERM stops\n"+
+			"gracefully (accepted events are never lost: unfinished work resumes on restart).")
+	var rules stringList
+	fs.Var(&rules, "rules", "rules file or directory (repeatable) [SWITCHBOARD_RULES, comma-separated]")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address [SWITCHBOARD_ADDR]")
+	data := fs.String("data", "./data", "data directory: the SQLite store and generated tokens [SWITCHBOARD_DATA]")
+	tokens := fs.String("token", "", "ingest token(s), comma-separated; default: generated once into DATA/ingest-token [SWITCHBOARD_TOKEN]")
+	admin := fs.String("admin-token", "", "bearer token for /api and /-/reload; default: generated once into DATA/admin-token [SWITCHBOARD_ADMIN_TOKEN]")
+	origin := fs.String("allow-origin", "*", "CORS Access-Control-Allow-Origin [SWITCHBOARD_ALLOW_ORIGIN]")
+	maxBody := fs.Int64("max-body", 1<<20, "largest webhook body in bytes; larger is answered 413 [SWITCHBOARD_MAX_BODY]")
+	budget := fs.Int64("disk-budget", 1<<30, "bytes of accepted but not yet evaluated events before ingest answers 503; -1 for no limit [SWITCHBOARD_DISK_BUDGET]")
+	workers := fs.Int("workers", 8, "concurrent deliveries [SWITCHBOARD_WORKERS]")
+	perDest := fs.Int("per-destination", 4, "concurrent deliveries to one destination [SWITCHBOARD_PER_DESTINATION]")
+	maxAttempts := fs.Int("max-attempts", 10, "attempts before a delivery becomes a dead letter [SWITCHBOARD_MAX_ATTEMPTS]")
+	maxAge := fs.Duration("max-age", 72*time.Hour, "age after which a failing delivery becomes a dead letter [SWITCHBOARD_MAX_AGE]")
+	sendTimeout := fs.Duration("send-timeout", 30*time.Second, "timeout of one delivery attempt when the action sets none [SWITCHBOARD_SEND_TIMEOUT]")
+	shutdown := fs.Duration("shutdown-timeout", 20*time.Second, "bound on a graceful stop [SWITCHBOARD_SHUTDOWN_TIMEOUT]")
+	logFormat := fs.String("log-format", "text", "log format: text or json [SWITCHBOARD_LOG_FORMAT]")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error [SWITCHBOARD_LOG_LEVEL]")
+	if _, err := parseFlags(fs, args); err != nil {
+		return flagExit(err)
+	}
+	if err := flagsFromEnv(fs, "SWITCHBOARD_"); err != nil {
+		fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
+		return 2
+	}
+	logger, err := newLogger(s, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
+		return 2
+	}
+	if len(rules) == 0 {
+		fmt.Fprintln(s.err, "switchboard serve: --rules is required")
+		return 2
+	}
+	cfg := app.Config{
+		Rules: rules, Addr: *addr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
+		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, Workers: *workers,
+		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
+		ShutdownTimeout: *shutdown, Logger: logger,
+	}
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
+		return 1
+	}
+	bound, err := a.Listen()
+	if err != nil {
+		a.Close()
+		fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
+		return 1
+	}
+	base := "http://" + bound.String()
+	fmt.Fprintf(s.out, "Switchboard %s listening on %s\n", versionString(), base)
+	fmt.Fprintf(s.out, "Paste this URL into Cooby (both \"when receiving\" and \"when sending\"):\n  %s\n", a.IngestURL(base))
+	fmt.Fprintf(s.out, "(Expose it over HTTPS through a reverse proxy; see README.) Admin token: %s/admin-token\n", *data)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_, _ = a.Reload()
+		}
+	}()
+	if err := a.Run(ctx); err != nil {
+		logger.Error("stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// flagsFromEnv sets every flag not given on the command line from
+// PREFIX<NAME> (upper case, - as _), if that variable is set.
+func flagsFromEnv(fs *flag.FlagSet, prefix string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return
+		}
+		if _, isList := f.Value.(*stringList); isList {
+			for _, item := range splitList(v) {
+				if e := f.Value.Set(item); e != nil {
+					err = fmt.Errorf("%s: %w", name, e)
+				}
+			}
+			return
+		}
+		if e := f.Value.Set(v); e != nil {
+			err = fmt.Errorf("%s: %w", name, e)
+		}
+	})
+	return err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func newLogger(s *stdio, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(s.err, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(s.err, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: expected text or json, got %q", format)
+}

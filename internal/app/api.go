@@ -1,0 +1,324 @@
+package app
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/dryrun"
+	"github.com/switchboard-dev/switchboard/internal/ingest"
+	"github.com/switchboard-dev/switchboard/internal/store"
+)
+
+// routes is the service's HTTP interface:
+//
+//	POST /hooks/cooby/{token}, POST /hooks/cooby   Cooby webhooks (ingest)
+//	GET  /healthz, /readyz, /metrics, /status      operations
+//	POST /-/reload                                  reload the rules (admin)
+//	/api/...                                        deliveries, replay, quarantine, dry-run (admin)
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	hook := ingest.New(ingest.Options{
+		Store:        a.store,
+		Tokens:       a.tokens,
+		AllowOrigin:  a.cfg.AllowOrigin,
+		MaxBodyBytes: a.cfg.MaxBodyBytes,
+		Notify:       func() { a.dispatcher.Wake() },
+		Logger:       a.log,
+		Metrics:      ingestMetrics{a.metrics},
+	})
+	mux.Handle("/hooks/cooby", hook)
+	mux.Handle("/hooks/cooby/", hook)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /status", a.getStatus)
+	mux.HandleFunc("POST /-/reload", a.admin(a.postReload))
+	mux.HandleFunc("GET /api/deliveries", a.admin(a.listDeliveries))
+	mux.HandleFunc("POST /api/deliveries/{id}/replay", a.admin(a.replayDelivery))
+	mux.HandleFunc("POST /api/replay", a.admin(a.replayDead))
+	mux.HandleFunc("GET /api/quarantine", a.admin(a.listQuarantine))
+	mux.HandleFunc("GET /api/quarantine/{id}", a.admin(a.getQuarantine))
+	mux.HandleFunc("POST /api/quarantine/{id}/replay", a.admin(a.replayQuarantine))
+	mux.HandleFunc("POST /api/dryrun", a.admin(a.postDryrun))
+	return mux
+}
+
+// ingestMetrics wires the ingest hooks to Prometheus.
+type ingestMetrics struct{ m *metrics }
+
+func (i ingestMetrics) OnAccepted()              { i.m.accepted.Inc() }
+func (i ingestMetrics) OnDuplicate()             { i.m.duplicates.Inc() }
+func (i ingestMetrics) OnRejected(reason string) { i.m.rejected.WithLabelValues(reason).Inc() }
+func (i ingestMetrics) OnStoreFull()             { i.m.storeFull.Inc() }
+
+func (a *App) readyz(w http.ResponseWriter, _ *http.Request) {
+	switch {
+	case a.store.Err() != nil:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store failed"})
+	case !a.ready.Load():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}
+
+// StatusReport is what GET /status returns.
+type StatusReport struct {
+	Rules ReloadStatus `json:"rules"`
+	Queue QueueStatus  `json:"queue"`
+}
+
+// QueueStatus is the store's side of GET /status.
+type QueueStatus struct {
+	Events       int64 `json:"events"`
+	Cursor       int64 `json:"evaluated_through"`
+	BacklogBytes int64 `json:"backlog_bytes"`
+	Pending      int64 `json:"pending_deliveries"`
+	Dead         int64 `json:"dead_letters"`
+	Quarantined  int64 `json:"quarantined"`
+	Failed       bool  `json:"store_failed"`
+}
+
+func (a *App) getStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := a.store.Stats(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, StatusReport{Rules: a.Status(), Queue: QueueStatus{
+		Events: st.Events, Cursor: st.Cursor, BacklogBytes: st.BacklogBytes, Pending: st.Pending,
+		Dead: st.Dead, Quarantined: st.Quarantined, Failed: st.Failed,
+	}})
+}
+
+func (a *App) postReload(w http.ResponseWriter, _ *http.Request) {
+	st, err := a.Reload()
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, st)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// admin guards a handler with the admin bearer token.
+func (a *App) admin(h http.HandlerFunc) http.HandlerFunc {
+	want := []byte("Bearer " + a.adminTok)
+	return func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard admin"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin token required (Authorization: Bearer ...)"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+// DeliveryView is one delivery as the API lists it.
+type DeliveryView struct {
+	ID          int64           `json:"id"`
+	EventID     int64           `json:"event_id"`
+	Rule        string          `json:"rule"`
+	Version     string          `json:"ruleset_version"`
+	Action      int             `json:"action"`
+	Kind        string          `json:"kind"`
+	Destination string          `json:"destination,omitempty"`
+	State       string          `json:"state"`
+	Attempts    int             `json:"attempts"`
+	NextAt      time.Time       `json:"next_attempt_at"`
+	LastStatus  int             `json:"last_status,omitempty"`
+	LastError   string          `json:"last_error,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	Request     json.RawMessage `json:"request,omitempty"`
+}
+
+func filterFrom(r *http.Request) (store.Filter, error) {
+	q := r.URL.Query()
+	f := store.Filter{State: q.Get("state"), Rule: q.Get("rule"), Destination: q.Get("destination"), Kind: q.Get("kind")}
+	for key, dst := range map[string]*int64{"event": &f.EventID, "before": &f.BeforeID} {
+		if v := q.Get(key); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return f, fmt.Errorf("%s: expected a number, got %q", key, v)
+			}
+			*dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return f, fmt.Errorf("limit: expected a number, got %q", v)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func (a *App) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	f, err := filterFrom(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	ds, err := a.store.ListDeliveries(r.Context(), f)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	rs := a.Rules()
+	out := make([]DeliveryView, 0, len(ds))
+	for _, d := range ds {
+		v := DeliveryView{
+			ID: d.ID, EventID: d.EventID, Rule: d.Rule, Version: d.RulesetVersion, Action: d.Action, Kind: d.Kind,
+			Destination: d.Destination, State: d.State, Attempts: d.Attempts, NextAt: d.NextAttemptAt,
+			LastStatus: d.LastStatus, LastError: rs.Redact(d.LastError), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		}
+		if json.Valid(d.Request) {
+			v.Request = json.RawMessage(rs.Redact(string(d.Request)))
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("id: expected a number, got %q", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (a *App) replayDelivery(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := a.store.Requeue(r.Context(), id); err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, store.ErrNotFound) {
+			status = http.StatusNotFound
+		}
+		writeError(w, status, err)
+		return
+	}
+	a.deliverer.Wake()
+	writeJSON(w, http.StatusOK, map[string]int{"requeued": 1})
+}
+
+func (a *App) replayDead(w http.ResponseWriter, r *http.Request) {
+	f, err := filterFrom(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	f.State = store.StateDead
+	n, err := a.store.RequeueDead(r.Context(), f)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	a.deliverer.Wake()
+	writeJSON(w, http.StatusOK, map[string]int{"requeued": n})
+}
+
+func (a *App) listQuarantine(w http.ResponseWriter, r *http.Request) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	qs, err := a.store.ListQuarantine(r.Context(), limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, qs)
+}
+
+func (a *App) getQuarantine(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	q, err := a.store.GetQuarantine(r.Context(), id)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("X-Quarantine-Reason", strings.ReplaceAll(q.Reason, "\n", " "))
+	_, _ = w.Write(q.Body)
+}
+
+// replayQuarantine feeds a quarantined body through ingest's checks again
+// (after the cause, a decoder bug say, is fixed); if it now decodes it is
+// appended like a fresh webhook and leaves the quarantine.
+func (a *App) replayQuarantine(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	q, err := a.store.GetQuarantine(r.Context(), id)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	ev, err := engine.Decode(q.Body)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, fmt.Errorf("still not a Cooby payload: %w", err))
+		return
+	}
+	res, err := a.store.Append(r.Context(), store.NewEvent{Body: q.Body, DedupeKey: ingest.DedupeKey(ev), ReceivedAt: q.ReceivedAt})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	if err := a.store.DeleteQuarantine(r.Context(), id); err != nil {
+		a.log.Warn("replayed quarantined body but could not delete it", "quarantine", id, "err", err)
+	}
+	a.dispatcher.Wake()
+	writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "duplicate": res.Duplicate})
+}
+
+// postDryrun evaluates a posted payload with the running rules: the
+// dry-run report, nothing stored, nothing sent.
+func (a *App) postDryrun(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, err)
+		return
+	}
+	opts := dryrun.Options{Explain: r.URL.Query().Get("explain") != ""}
+	if at := r.URL.Query().Get("at"); at != "" {
+		if opts.Now, err = time.Parse(time.RFC3339, at); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("at: %w", err))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, dryrun.Run(a.Rules(), "request", body, opts))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}

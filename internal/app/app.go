@@ -1,0 +1,208 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/delivery"
+	"github.com/switchboard-dev/switchboard/internal/dispatch"
+	"github.com/switchboard-dev/switchboard/internal/ingest"
+	"github.com/switchboard-dev/switchboard/internal/store"
+)
+
+// App is the running service. Create it with New, start it with Run.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	metrics *metrics
+
+	active   atomic.Pointer[active]
+	status   atomic.Pointer[ReloadStatus]
+	reloadMu reloadGuard
+
+	dispatcher *dispatch.Dispatcher
+	deliverer  *delivery.Deliverer
+	handler    http.Handler
+
+	listener net.Listener
+	ready    atomic.Bool
+	tokens   []string
+	adminTok string
+}
+
+// New opens the store, loads the rules and builds every component. It does
+// not listen yet: see Run. A rules file that does not load is an error.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Rules) == 0 {
+		return nil, errors.New("no rules: pass --rules FILE or DIR")
+	}
+	a := &App{cfg: cfg, log: cfg.Logger}
+	var err error
+	if a.tokens = cfg.Tokens; len(a.tokens) == 0 {
+		tok, err := loadOrCreateToken(cfg.Data, "ingest-token")
+		if err != nil {
+			return nil, err
+		}
+		a.tokens = []string{tok}
+	}
+	if a.adminTok = cfg.AdminToken; a.adminTok == "" {
+		if a.adminTok, err = loadOrCreateToken(cfg.Data, "admin-token"); err != nil {
+			return nil, err
+		}
+	}
+	a.store, err = store.Open(ctx, cfg.Data, store.Options{MaxBytes: cfg.DiskBudget, Logger: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+	a.metrics = newMetrics(a.store)
+	if _, err := a.Reload(); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.dispatcher = dispatch.New(dispatch.Options{
+		Log:    a.store,
+		Rules:  a.Rules,
+		Logger: a.log,
+		OnJobs: func() { a.deliverer.Wake() },
+		OnEvaluated: func(matches []string) {
+			a.metrics.evaluated.Inc()
+			for _, r := range matches {
+				a.metrics.matches.WithLabelValues(r).Inc()
+			}
+		},
+	})
+	a.deliverer = delivery.New(delivery.Options{
+		Outbox:         a.store,
+		Senders:        a.sender,
+		Workers:        cfg.Workers,
+		PerDestination: cfg.PerDestination,
+		MaxAttempts:    cfg.MaxAttempts,
+		MaxAge:         cfg.MaxAge,
+		Lease:          cfg.SendTimeout*2 + 30*time.Second,
+		Logger:         a.log,
+		Redact:         func(s string) string { return a.Rules().Redact(s) },
+		OnResult: func(kind, dest, outcome string, latency time.Duration) {
+			a.metrics.deliveries.WithLabelValues(kind, dest, outcome).Inc()
+			a.metrics.latency.WithLabelValues(kind).Observe(latency.Seconds())
+		},
+	})
+	a.handler = a.routes()
+	return a, nil
+}
+
+// Handler is the service's whole HTTP interface (tests mount it on an
+// httptest.Server).
+func (a *App) Handler() http.Handler { return a.handler }
+
+// IngestURL is the URL to paste into Cooby, with the first token.
+func (a *App) IngestURL(base string) string { return base + "/hooks/cooby/" + a.tokens[0] }
+
+// AdminToken is the bearer token of /api/ and /-/reload.
+func (a *App) AdminToken() string { return a.adminTok }
+
+// Listen binds the configured address; Run serves on it. Separate so that
+// callers can learn the address (":0") before serving.
+func (a *App) Listen() (net.Addr, error) {
+	l, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", a.cfg.Addr, err)
+	}
+	a.listener = l
+	return l.Addr(), nil
+}
+
+// Run serves until ctx is done or the store fails, then shuts down in
+// order: stop accepting (drain HTTP), stop evaluating, let in-flight
+// deliveries finish, close the store. It returns nil after a clean stop.
+func (a *App) Run(ctx context.Context) error {
+	if a.listener == nil {
+		if _, err := a.Listen(); err != nil {
+			return err
+		}
+	}
+	srv := ingest.NewServer(a.cfg.Addr, a.handler)
+	workCtx, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := a.dispatcher.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("dispatch: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := a.deliverer.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("delivery: %w", err)
+		}
+	}()
+	go func() {
+		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	a.ready.Store(true)
+	var runErr error
+	failed := a.watchStore(ctx)
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	case runErr = <-failed:
+	}
+	a.ready.Store(false)
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		a.log.Warn("http drain incomplete", "err", err)
+	}
+	stopWork()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-shutCtx.Done():
+		a.log.Warn("workers did not stop in time; unfinished deliveries resume after restart")
+	}
+	if err := a.store.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("closing the store: %w", err)
+	}
+	return runErr
+}
+
+// watchStore reports a failed store: the process must stop acknowledging
+// and exit rather than carry on after a failed fsync.
+func (a *App) watchStore(ctx context.Context) <-chan error {
+	out := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := a.store.Err(); err != nil {
+					a.log.Error("the store failed; stopping", "err", err)
+					out <- err
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// Close releases the store of an App that was never Run.
+func (a *App) Close() error { return a.store.Close() }

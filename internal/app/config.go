@@ -1,0 +1,150 @@
+// Package app assembles the live service: the ingest endpoint, the durable
+// store, the evaluation and delivery workers, the admin API and metrics. It
+// is the whole of `switchboard serve`, and tests run it in-process.
+package app
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the service's configuration. Zero values are replaced by the
+// defaults documented on each field.
+type Config struct {
+	// Rules are the rules files or directories to load (required).
+	Rules []string
+	// Addr is the listen address; default 127.0.0.1:8080.
+	Addr string
+	// Data is the data directory (the SQLite store and generated tokens);
+	// default ./data.
+	Data string
+	// Tokens are the accepted ingest tokens. Empty: a token is generated
+	// once and kept in DATA/ingest-token.
+	Tokens []string
+	// AdminToken guards /api/ and /-/reload. Empty: generated once and kept
+	// in DATA/admin-token.
+	AdminToken string
+	// AllowOrigin is the CORS Access-Control-Allow-Origin; default "*".
+	AllowOrigin string
+	// MaxBodyBytes limits one webhook body; default 1 MiB.
+	MaxBodyBytes int64
+	// DiskBudget bounds the bytes of accepted events not yet evaluated;
+	// past it ingest answers 503. Default 1 GiB; negative: unlimited.
+	DiskBudget int64
+	// Workers is the number of concurrent deliveries; default 8.
+	Workers int
+	// PerDestination bounds concurrent deliveries to one destination;
+	// default 4.
+	PerDestination int
+	// MaxAttempts and MaxAge turn a failing delivery into a dead letter;
+	// defaults 10 and 72h.
+	MaxAttempts int
+	MaxAge      time.Duration
+	// SendTimeout bounds one delivery attempt when the action sets none;
+	// default 30s.
+	SendTimeout time.Duration
+	// ShutdownTimeout bounds a graceful stop; default 20s.
+	ShutdownTimeout time.Duration
+	// Logger receives the service's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// LookupEnv resolves ${VAR} in rules; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.Data == "" {
+		c.Data = "./data"
+	}
+	if c.AllowOrigin == "" {
+		c.AllowOrigin = "*"
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.DiskBudget == 0 {
+		c.DiskBudget = 1 << 30
+	}
+	if c.DiskBudget < 0 {
+		c.DiskBudget = 0 // the store's "unlimited"
+	}
+	if c.Workers <= 0 {
+		c.Workers = 8
+	}
+	if c.PerDestination <= 0 {
+		c.PerDestination = 4
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 10
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 72 * time.Hour
+	}
+	if c.SendTimeout <= 0 {
+		c.SendTimeout = 30 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 20 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.LookupEnv == nil {
+		c.LookupEnv = os.LookupEnv
+	}
+	return c
+}
+
+// loadOrCreateToken returns the token kept in DATA/name, creating a random
+// one (readable by the owner only) the first time.
+func loadOrCreateToken(dir, name string) (string, error) {
+	path := filepath.Join(dir, name)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if tok := strings.TrimSpace(string(data)); tok != "" {
+			return tok, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading %s: %w", name, err)
+	}
+	tok, err := NewToken()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating data directory: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing %s: %w", name, err)
+	}
+	return tok, nil
+}
+
+// NewToken returns 32 random hex characters (128 bits).
+func NewToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// ReadAdminToken reads the admin token a server keeps in its data
+// directory, for the CLI's client commands.
+func ReadAdminToken(dataDir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
+	if err != nil {
+		return "", fmt.Errorf("reading admin token: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}

@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/switchboard-dev/switchboard/internal/store"
+)
+
+// metrics are the service's Prometheus metrics. Labels never carry a token
+// or a URL: destinations are named by their name in the rules file.
+type metrics struct {
+	reg *prometheus.Registry
+
+	accepted   prometheus.Counter
+	duplicates prometheus.Counter
+	rejected   *prometheus.CounterVec
+	storeFull  prometheus.Counter
+	matches    *prometheus.CounterVec
+	deliveries *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	evaluated  prometheus.Counter
+
+	reloadOK   prometheus.Gauge
+	reloadTime prometheus.Gauge
+	rulesInfo  *prometheus.GaugeVec
+}
+
+func newMetrics(st *store.Store) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.accepted = prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_events_accepted_total", Help: "Webhook payloads stored durably and answered 202."})
+	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_events_duplicate_total", Help: "Payloads that repeat a message already accepted (answered 200)."})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_events_rejected_total", Help: "Webhook requests refused, by reason."}, []string{"reason"})
+	m.storeFull = prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_store_full_total", Help: "Payloads refused with 503 because the disk budget was exhausted. Alert on any increase."})
+	m.matches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_rule_matches_total", Help: "Events matched, by rule."}, []string{"rule"})
+	m.evaluated = prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_events_evaluated_total", Help: "Events evaluated against the rules."})
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_deliveries_total", Help: "Delivery attempts, by kind, destination and outcome (done, retry, dead)."}, []string{"kind", "destination", "outcome"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "switchboard_delivery_duration_seconds", Help: "Duration of one delivery attempt.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+	}, []string{"kind"})
+	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_rules_last_reload_successful", Help: "1 if the last rules (re)load succeeded."})
+	m.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_rules_last_reload_success_timestamp_seconds", Help: "Time of the last successful rules load."})
+	m.rulesInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchboard_rules_info", Help: "The running rules version (1 for the current one)."}, []string{"version"})
+	for _, c := range []prometheus.Collector{m.accepted, m.duplicates, m.rejected, m.storeFull, m.matches, m.evaluated, m.deliveries, m.latency, m.reloadOK, m.reloadTime, m.rulesInfo} {
+		f(c)
+	}
+	stats := func(pick func(store.Stats) int64) func() float64 {
+		return func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			s, err := st.Stats(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(pick(s))
+		}
+	}
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_queue_depth", Help: "Deliveries waiting to be sent or retried."}, stats(func(s store.Stats) int64 { return s.Pending })))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_dead_letters", Help: "Deliveries that gave up (replay them with switchboard replay)."}, stats(func(s store.Stats) int64 { return s.Dead })))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_backlog_bytes", Help: "Bytes of accepted events not yet evaluated (bounded by the disk budget)."}, stats(func(s store.Stats) int64 { return s.BacklogBytes })))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_quarantined", Help: "Bodies that failed to parse, kept for replay."}, stats(func(s store.Stats) int64 { return s.Quarantined })))
+	return m
+}
