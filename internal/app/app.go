@@ -63,6 +63,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
+	if n, err := a.store.ReleaseLeases(ctx); err != nil {
+		a.store.Close()
+		return nil, err
+	} else if n > 0 {
+		a.log.Info("resuming deliveries left unfinished by the previous run", "deliveries", n)
+	}
 	a.metrics = newMetrics(a.store)
 	if _, err := a.Reload(); err != nil {
 		a.store.Close()

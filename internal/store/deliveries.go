@@ -373,3 +373,24 @@ func (s *Store) RequeueDead(ctx context.Context, f Filter) (int, error) {
 	}
 	return int(n), nil
 }
+
+// ReleaseLeases voids every lease, so that deliveries a previous process
+// claimed but never finished (it crashed) are due again at once instead of
+// when their leases lapse. Call it at start: the SQLite file is locked to
+// one process, so no lease can belong to a live worker then. (A shared
+// Postgres store would release only the leases of its own dead instance.)
+func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
+	var n int64
+	err := s.write(ctx, func(w *wtx) error {
+		res, err := w.exec(`UPDATE jobs SET lease_until = 0 WHERE state IN ('pending', 'retry') AND lease_until > 0`)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("release leases: %w", err)
+	}
+	return int(n), nil
+}

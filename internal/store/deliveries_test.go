@@ -176,6 +176,25 @@ func TestClaim_LeasesAndOrder(t *testing.T) {
 	require.Equal(t, first[0].IdempotencyKey, again[0].IdempotencyKey, "a re-sent job keeps its idempotency key")
 }
 
+func TestReleaseLeases_ResumesAtOnceAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := jobsT(t, dir, "a", "b")
+	claimed, err := s.Claim(t.Context(), t0, 10, time.Hour)
+	require.NoError(t, err)
+	require.Len(t, claimed, 2)
+	require.NoError(t, s.Finish(t.Context(), claimed[1].ID, Result{Outcome: OutcomeDone}))
+	require.NoError(t, s.Close())
+
+	s = openT(t, dir, quiet)
+	n, err := s.ReleaseLeases(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "only the unfinished job was leased")
+	again, err := s.Claim(t.Context(), t0, 10, time.Hour)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	require.Equal(t, claimed[0].ID, again[0].ID)
+}
+
 func TestRequeue_DeadLetters(t *testing.T) {
 	s := jobsT(t, t.TempDir(), "a", "b", "c", "d")
 	jobs, err := s.Claim(t.Context(), t0, 10, time.Minute)
