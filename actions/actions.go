@@ -12,6 +12,8 @@ package actions
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"time"
 )
 
 // Kind is one action type, such as "slack".
@@ -42,21 +44,58 @@ func (f RendererFunc) Render(env Env) (Request, error) { return f(env) }
 // as opaque and pass it to templates.
 type Env any
 
-// Request is a fully rendered action: what will be sent, in the kind's own
-// JSON form. It is stored as is in the delivery queue, so a reload of the
-// rules never changes a request already queued.
+// Request is a fully rendered action: the message, in the kind's own JSON
+// form, without anything that belongs to the destination (its base URL,
+// credentials, SMTP login). It is stored as is in the delivery queue, so a
+// reload of the rules never changes a request already queued, and no secret
+// is ever stored with it: the Sender adds the destination's part when it
+// sends (see Deliverer.Wire).
 type Request struct {
 	// Kind is the action kind, e.g. "http".
 	Kind string `json:"kind"`
-	// Destination names the destination used, or is empty for an inline one.
+	// Destination names the destination used, or is empty for an action
+	// without one.
 	Destination string `json:"destination,omitempty"`
-	// Body is the kind-specific rendered request.
+	// Body is the kind-specific rendered message.
 	Body json.RawMessage `json:"request"`
+	// Key is the delivery's idempotency key (event, rule and action), set
+	// by the delivery queue; HTTP-shaped kinds send it as the
+	// Idempotency-Key header so receivers can drop repeats.
+	Key string `json:"-"`
 }
 
-// Sender performs rendered requests for one destination. A failure is
-// retried by the delivery queue unless it is marked Permanent; RetryAfter
-// asks for a retry at a given time without counting a failed attempt.
+// Deliverer is implemented by kinds that perform their requests.
+type Deliverer interface {
+	// Wire combines a rendered request with its destination's parsed
+	// configuration (nil for an action without a destination) into exactly
+	// what will be sent: an *HTTPRequest for HTTP-shaped kinds, the kind's
+	// own message type otherwise. It is pure. Dry-run prints it (secrets
+	// redacted); the Sender sends it.
+	Wire(dest any, r Request) (any, error)
+	// NewSender builds the live sender for one destination (nil: the
+	// sender of actions without a destination).
+	NewSender(dest any, o SenderOptions) (Sender, error)
+}
+
+// SenderOptions are what the service hands every sender. The zero value is
+// valid.
+type SenderOptions struct {
+	// Logger receives the sender's own log lines; nil means slog.Default().
+	// Never log URLs or headers: they carry secrets.
+	Logger *slog.Logger
+	// Timeout bounds one attempt when the action sets none; 0 means 30s.
+	Timeout time.Duration
+	// MaxResponseBytes caps how much of a response body is read; 0 means
+	// 64 KiB.
+	MaxResponseBytes int64
+	// UserAgent is sent by HTTP-shaped kinds; "" means "switchboard".
+	UserAgent string
+}
+
+// Sender performs rendered requests for one destination. Classify failures
+// with Permanent (retrying cannot help), RetryAfter (retry at a given time
+// without counting a failed attempt), and StatusError (the HTTP status,
+// recorded with the attempt); any other error is retried with backoff.
 type Sender interface {
 	Send(ctx context.Context, r Request) error
 }
@@ -67,11 +106,11 @@ type SenderFunc func(ctx context.Context, r Request) error
 // Send calls f(ctx, r).
 func (f SenderFunc) Send(ctx context.Context, r Request) error { return f(ctx, r) }
 
-// Formatter is implemented by kinds that print their requests in a form
-// people read more easily than JSON (an HTTP request, an email message).
-// Dry-run uses it; kinds without it are printed as indented JSON.
+// Formatter is implemented by kinds that print their wire form (what Wire
+// returns) in a form people read more easily than JSON: an HTTP request, an
+// email message. Dry-run uses it; other kinds print indented JSON.
 type Formatter interface {
-	Format(r Request) (string, error)
+	Format(wire any) (string, error)
 }
 
 // Configurer is implemented by kinds to describe their YAML configuration

@@ -163,18 +163,3 @@ func (b *Block) Field(key string) *yaml.Node {
 	}
 	return nil
 }
-
-// Permanent marks err as not worth retrying.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &PermanentError{Err: err}
-}
-
-// PermanentError is a failure that retrying cannot fix (a 4xx answer, an
-// invalid address).
-type PermanentError struct{ Err error }
-
-func (e *PermanentError) Error() string { return e.Err.Error() }
-func (e *PermanentError) Unwrap() error { return e.Err }

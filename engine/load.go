@@ -45,6 +45,7 @@ type ruleSpec struct {
 	Actions     []*yaml.Node `yaml:"actions"`
 	Enabled     *bool        `yaml:"enabled"`
 	Stop        bool         `yaml:"stop"`
+	Dedupe      *bool        `yaml:"dedupe"`
 	node        *yaml.Node
 }
 
@@ -125,6 +126,7 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	rs := l.rs
 	rs.Version = hex.EncodeToString(h.Sum(nil))[:12]
 	rs.redactor = newRedactor(l.secrets)
+	rs.kinds = l.opts.Kinds
 	rs.buildIndex()
 	return rs, nil
 }
@@ -251,7 +253,10 @@ func (l *loader) unknownKind(n *yaml.Node, name string) *yamlx.Error {
 }
 
 func (l *loader) loadRule(spec *ruleSpec, file string, errs *yamlx.List) {
-	r := &Rule{File: file, Enabled: spec.Enabled == nil || *spec.Enabled, Stop: spec.Stop, Description: spec.Description}
+	r := &Rule{
+		File: file, Enabled: spec.Enabled == nil || *spec.Enabled, Stop: spec.Stop, Description: spec.Description,
+		Dedupe: spec.Dedupe == nil || *spec.Dedupe,
+	}
 	at := spec.node
 	if at != nil {
 		r.Line = at.Line
@@ -279,7 +284,7 @@ func (l *loader) loadRule(spec *ruleSpec, file string, errs *yamlx.List) {
 		errs.Addf(at, "rule %q has no actions", r.Name)
 	}
 	for _, an := range spec.Actions {
-		expandEnv(an, l.opts.LookupEnv, l.secrets, errs)
+		rejectEnv(an, errs)
 		if a, ok := l.loadAction(an, errs); ok {
 			a.Index = len(r.Actions)
 			r.Actions = append(r.Actions, a)

@@ -28,6 +28,7 @@ type RuleSet struct {
 	Tests []*TestCase
 
 	redactor *redactor
+	kinds    map[string]actions.Kind
 	index    index
 	bufs     sync.Pool // *planBuf
 }
@@ -40,7 +41,10 @@ type Rule struct {
 	When    string
 	Enabled bool
 	// Stop ends evaluation of later rules when this one matches.
-	Stop    bool
+	Stop bool
+	// Dedupe (the default) means the rule acts once per WhatsApp message;
+	// false means once per copy the team members' Coobys post.
+	Dedupe  bool
 	Actions []Action
 	// Index is the rule's position in evaluation order; File and Line say
 	// where it is written.
@@ -84,6 +88,28 @@ type Destination struct {
 // ${ENV_VAR}s) with ***. Apply it to anything printed.
 func (rs *RuleSet) Redact(s string) string { return rs.redactor.redact(s) }
 
+// Wire returns r exactly as it will be sent: the rendered request combined
+// with its destination's configuration by the kind (see actions.Deliverer).
+// Kinds that do not deliver return the request body itself.
+func (rs *RuleSet) Wire(r actions.Request) (any, error) {
+	k, ok := rs.kinds[r.Kind].(actions.Deliverer)
+	if !ok {
+		return r.Body, nil
+	}
+	var dest any
+	if r.Destination != "" {
+		d, ok := rs.Destinations[r.Destination]
+		if !ok {
+			return nil, fmt.Errorf("destination %q is not defined", r.Destination)
+		}
+		dest = d.Config
+	}
+	return k.Wire(dest, r)
+}
+
+// Kind returns the action kind registered under name, or nil.
+func (rs *RuleSet) Kind(name string) actions.Kind { return rs.kinds[name] }
+
 // Rule returns the rule with this name, or nil.
 func (rs *RuleSet) Rule(name string) *Rule {
 	for _, r := range rs.Rules {
@@ -101,6 +127,10 @@ type PlanOptions struct {
 	// Explain, if set, records for every rule that did not match which
 	// part of its condition was false.
 	Explain bool
+	// Duplicate marks a repeat of a message already evaluated (the same
+	// message.id, direction and chat_id, posted again or by another team
+	// member): only rules with `dedupe: false` are evaluated.
+	Duplicate bool
 }
 
 // Plan is the outcome of evaluating one event: the rules that matched, in
@@ -147,7 +177,7 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 	}
 	env := NewEnv(ev, now)
 	p := &Plan{Version: rs.Version}
-	for _, r := range rs.match(ev, env) {
+	for _, r := range rs.match(ev, env, opts.Duplicate) {
 		m := Match{Rule: r, Actions: make([]Rendered, len(r.Actions))}
 		for i := range r.Actions {
 			a := &r.Actions[i]
@@ -170,7 +200,7 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 
 // match returns the enabled rules whose conditions hold, in order, up to
 // and including the first matching rule with stop set.
-func (rs *RuleSet) match(ev *Event, env map[string]any) []*Rule {
+func (rs *RuleSet) match(ev *Event, env map[string]any, duplicate bool) []*Rule {
 	b, _ := rs.bufs.Get().(*planBuf)
 	if b == nil {
 		b = &planBuf{}
@@ -181,6 +211,9 @@ func (rs *RuleSet) match(ev *Event, env map[string]any) []*Rule {
 	var out []*Rule
 	for _, i := range b.cand {
 		r := rs.Rules[i]
+		if duplicate && r.Dedupe {
+			continue
+		}
 		if !r.pre.allows(&vals) {
 			continue
 		}

@@ -33,8 +33,8 @@ type TestCase struct {
 }
 
 // ActionExpect checks fields of one rendered action. Field paths are dotted
-// paths into the request's JSON (as dry-run --json prints it); a string
-// that holds JSON (an HTTP body) is entered too: `body.file`.
+// paths into the request as it will be sent (as dry-run --json prints it);
+// a string that holds JSON (an HTTP body) is entered too: `body.file`.
 type ActionExpect struct {
 	Rule     string            `yaml:"rule"`
 	Action   int               `yaml:"action"`
@@ -233,8 +233,16 @@ func checkAction(rs *RuleSet, plan *Plan, ae ActionExpect) []string {
 	if a.Err != nil {
 		return []string{fmt.Sprintf("rule %q action %d: %s", ae.Rule, ae.Action, rs.Redact(a.Err.Error()))}
 	}
+	wire, err := rs.Wire(a.Request)
+	if err != nil {
+		return []string{fmt.Sprintf("rule %q action %d: %s", ae.Rule, ae.Action, rs.Redact(err.Error()))}
+	}
+	data, err := json.Marshal(wire)
+	if err != nil {
+		return []string{fmt.Sprintf("rule %q action %d: %v", ae.Rule, ae.Action, err)}
+	}
 	var doc any
-	if err := json.Unmarshal(a.Request.Body, &doc); err != nil {
+	if err := json.Unmarshal(data, &doc); err != nil {
 		return []string{fmt.Sprintf("rule %q action %d: request is not JSON: %v", ae.Rule, ae.Action, err)}
 	}
 	var fails []string

@@ -110,3 +110,33 @@ func (r *redactor) redact(s string) string {
 	}
 	return r.r.Replace(s)
 }
+
+// rejectEnv reports ${NAME} references under n: they are only resolved
+// under destinations:, where secrets belong. A rendered request is stored
+// in the delivery queue and must never carry one.
+func rejectEnv(n *yaml.Node, errs *yamlx.List) {
+	visited := 0
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if visited++; visited > 1_000_000 {
+			return
+		}
+		if n.Kind == yaml.ScalarNode {
+			for _, m := range envRef.FindAllStringSubmatch(n.Value, -1) {
+				if m[0] == "$${" {
+					continue
+				}
+				name, _, _ := strings.Cut(m[1], ":-")
+				if envName.MatchString(name) {
+					errs.Addf(n, "${%s}: environment variables are resolved only under destinations: (they hold secrets, and rendered actions are stored); define a destination and refer to it", name)
+					return
+				}
+			}
+			return
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+}

@@ -22,9 +22,6 @@ type Options struct {
 	Now time.Time
 	// Explain adds, for every rule that did not match, why.
 	Explain bool
-	// Kinds are used to print requests in their readable form (see
-	// actions.Formatter); nil prints JSON.
-	Kinds map[string]actions.Kind
 }
 
 // Report is the outcome of one payload. Its JSON form is what
@@ -83,9 +80,16 @@ func Run(rs *engine.RuleSet, name string, raw []byte, opts Options) *Report {
 			if a.Err != nil {
 				out.Error = rs.Redact(a.Err.Error())
 				texts = append(texts, "error: "+out.Error)
+			} else if wire, err := rs.Wire(a.Request); err != nil {
+				out.Error = rs.Redact(err.Error())
+				texts = append(texts, "error: "+out.Error)
 			} else {
-				out.Request = json.RawMessage(rs.Redact(string(a.Request.Body)))
-				texts = append(texts, rs.Redact(format(opts.Kinds, a.Request)))
+				data, err := actions.JSON(wire)
+				if err != nil {
+					out.Error = err.Error()
+				}
+				out.Request = json.RawMessage(rs.Redact(string(data)))
+				texts = append(texts, rs.Redact(format(rs.Kind(a.Request.Kind), wire, data)))
 			}
 			mr.Actions = append(mr.Actions, out)
 		}
@@ -98,14 +102,15 @@ func Run(rs *engine.RuleSet, name string, raw []byte, opts Options) *Report {
 	return rep
 }
 
-// format prints a request in its kind's readable form, or indented JSON.
-func format(kinds map[string]actions.Kind, r actions.Request) string {
-	if f, ok := kinds[r.Kind].(actions.Formatter); ok {
-		if s, err := f.Format(r); err == nil {
+// format prints a request's wire form in its kind's readable form, or as
+// indented JSON.
+func format(k actions.Kind, wire any, data []byte) string {
+	if f, ok := k.(actions.Formatter); ok {
+		if s, err := f.Format(wire); err == nil {
 			return s
 		}
 	}
-	return actions.IndentJSON(string(r.Body))
+	return actions.IndentJSON(string(data))
 }
 
 // WriteText prints the report for people.
