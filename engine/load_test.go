@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -120,10 +121,15 @@ rules:
 	require.NoError(t, err)
 	plan, err := rs.Plan(ev, engine.PlanOptions{})
 	require.NoError(t, err)
-	body := string(plan.Matches[0].Actions[0].Request.Body)
-	require.Contains(t, body, "s3cr3t-value", "the live request carries the secret")
-	require.NotContains(t, rs.Redact(body), "s3cr3t-value")
-	require.Contains(t, rs.Redact(body), "Bearer ***")
+	req := plan.Matches[0].Actions[0].Request
+	require.NotContains(t, string(req.Body), "s3cr3t-value", "a stored request never carries a secret")
+	wire, err := rs.Wire(req)
+	require.NoError(t, err)
+	data, err := json.Marshal(wire)
+	require.NoError(t, err)
+	require.Contains(t, string(data), "s3cr3t-value", "the sender adds it")
+	require.NotContains(t, rs.Redact(string(data)), "s3cr3t-value")
+	require.Contains(t, rs.Redact(string(data)), "Bearer ***")
 }
 
 func TestEnvDefault(t *testing.T) {

@@ -203,7 +203,8 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 func (rs *RuleSet) match(ev *Event, env map[string]any, duplicate bool) []*Rule {
 	b, _ := rs.bufs.Get().(*planBuf)
 	if b == nil {
-		b = &planBuf{}
+		// Sized for every rule, so a buffer never grows while in use.
+		b = &planBuf{cand: make([]int, 0, len(rs.Rules))}
 	}
 	defer rs.bufs.Put(b)
 	vals := [3]string{ev.Message.Type, ev.Direction, ev.ChatType}

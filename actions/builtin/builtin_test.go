@@ -50,6 +50,8 @@ func TestKinds(t *testing.T) {
 		names = append(names, name)
 		_, ok := k.(actions.Formatter)
 		require.True(t, ok, "%s has no Formatter", name)
+		_, ok = k.(actions.Deliverer)
+		require.True(t, ok, "%s has no Deliverer", name)
 		c, ok := k.(actions.Configurer)
 		require.True(t, ok, "%s has no Configurer", name)
 		d, a := c.ConfigTypes()
@@ -84,7 +86,12 @@ func TestExampleRules(t *testing.T) {
 			for _, a := range m.Actions {
 				require.NoError(t, a.Err, "%s: rule %s", f, m.Rule.Name)
 				require.True(t, json.Valid(a.Request.Body))
-				out, err := kinds[a.Request.Kind].(actions.Formatter).Format(a.Request)
+				for _, secret := range testEnv {
+					require.NotContains(t, string(a.Request.Body), secret, "a secret is stored with the request")
+				}
+				wire, err := rs.Wire(a.Request)
+				require.NoError(t, err)
+				out, err := kinds[a.Request.Kind].(actions.Formatter).Format(wire)
 				require.NoError(t, err)
 				out = rs.Redact(out)
 				for _, secret := range testEnv {
@@ -116,7 +123,9 @@ func TestExampleRequests(t *testing.T) {
 	var got []string
 	for _, a := range p.Matches[0].Actions {
 		require.NoError(t, a.Err)
-		out, err := kinds[a.Request.Kind].(actions.Formatter).Format(a.Request)
+		wire, err := rs.Wire(a.Request)
+		require.NoError(t, err)
+		out, err := kinds[a.Request.Kind].(actions.Formatter).Format(wire)
 		require.NoError(t, err)
 		got = append(got, a.Request.Kind+" "+a.Request.Destination+"\n"+rs.Redact(out))
 	}

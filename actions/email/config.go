@@ -27,7 +27,9 @@ const (
 var defaultPorts = map[string]int{StartTLS: 587, ImplicitTLS: 465, NoTLS: 25}
 
 // Destination is a parsed `kind: email` destination: an SMTP server, its
-// credentials and the defaults of the messages sent through it.
+// credentials and the defaults of the messages sent through it. None of it
+// is stored with a rendered request: Wire adds the server and defaults when
+// the message is sent, and only the sender sees the credentials.
 type Destination struct {
 	// Addr is the server as host:port.
 	Addr string
@@ -138,18 +140,20 @@ func compile(b *actions.Block) (*renderer, error) {
 		b.Errorf(b.Field("destination"), "destination %q is not an email destination", c.Destination)
 		return nil, b.Err()
 	}
+	// The destination's from and to are not copied: Wire adds them.
 	r := &renderer{
-		addr: d.Addr, from: c.From, defaultFrom: d.From, defaultTo: d.To,
-		to: c.To, cc: c.Cc, bcc: c.Bcc, replyTo: c.ReplyTo,
+		from: c.From, to: c.To, cc: c.Cc, bcc: c.Bcc, replyTo: c.ReplyTo,
 		subject: c.Subject, text: c.Text, html: c.HTML,
-	}
-	if c.To != nil {
-		r.defaultTo = nil
+		defaultTo: c.To == nil && len(d.To) > 0,
 	}
 	if !c.From.Set() && d.From == "" {
 		b.Errorf(nil, "from is required: set it on the action or on the destination")
 	}
-	if len(c.To)+len(c.Cc)+len(c.Bcc)+len(r.defaultTo) == 0 {
+	recipients := len(c.To) + len(c.Cc) + len(c.Bcc)
+	if c.To == nil {
+		recipients += len(d.To)
+	}
+	if recipients == 0 {
 		b.Errorf(nil, "no recipient: set to, cc or bcc (or to on the destination)")
 	}
 	for _, t := range allAddresses(&c) {

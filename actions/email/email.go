@@ -13,6 +13,10 @@
 // breaks in the subject and in display names become spaces, and the sender
 // encodes headers (RFC 2047) when it writes the message. Event values in
 // the html body are HTML-escaped; the text body is sent as rendered.
+//
+// A rendered request (a Draft) holds nothing of its destination; Wire adds
+// the server and the default from and to, giving the Message that dry-run
+// prints and the sender sends. Only the sender sees the login.
 package email
 
 import (
@@ -21,7 +25,6 @@ import (
 	"fmt"
 	"html"
 	"log/slog"
-	"net/mail"
 	"strings"
 	"unicode"
 
@@ -33,6 +36,7 @@ type Kind struct{}
 
 var (
 	_ actions.Kind       = Kind{}
+	_ actions.Deliverer  = Kind{}
 	_ actions.Formatter  = Kind{}
 	_ actions.Configurer = Kind{}
 )
@@ -54,7 +58,7 @@ func (Kind) ParseDestination(b *actions.Block) (any, error) {
 }
 
 // Compile checks an `email:` action and returns its Renderer, which renders
-// a Message.
+// a Draft.
 func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
 	r, err := compile(b)
 	if err != nil {
@@ -63,18 +67,21 @@ func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
 	return r, nil
 }
 
-// Message is a rendered email, the Body of an email Request. It holds no
-// credentials: the sender takes them from the destination. Addresses parse
-// with mail.ParseAddress ("a@example.com" or "Name <a@example.com>"); Bcc is for the envelope only and is never
-// written as a header.
-type Message struct {
-	// SMTP is the server, host:port, the message was rendered for.
-	SMTP    string   `json:"smtp"`
-	From    string   `json:"from"`
-	To      []string `json:"to,omitempty"`
-	Cc      []string `json:"cc,omitempty"`
-	Bcc     []string `json:"bcc,omitempty"`
-	ReplyTo string   `json:"reply_to,omitempty"`
+// Draft is a rendered email, the Body of an email Request: what the action
+// and the event give, and nothing of the destination (server, login,
+// default from and to), which Wire adds when the message is sent.
+// Addresses parse with mail.ParseAddress ("a@example.com" or
+// "Name <a@example.com>").
+type Draft struct {
+	// From is "" when the destination's from applies.
+	From string   `json:"from,omitempty"`
+	To   []string `json:"to,omitempty"`
+	// DefaultTo reports an action without `to:`: the destination's to
+	// recipients are added.
+	DefaultTo bool     `json:"default_to,omitempty"`
+	Cc        []string `json:"cc,omitempty"`
+	Bcc       []string `json:"bcc,omitempty"`
+	ReplyTo   string   `json:"reply_to,omitempty"`
 	// Subject is one line: it holds no control character.
 	Subject string `json:"subject"`
 	Text    string `json:"text,omitempty"`
@@ -83,18 +90,18 @@ type Message struct {
 
 // renderer renders one compiled `email:` action.
 type renderer struct {
-	addr                string
-	from                actions.Template
-	defaultFrom         string
-	defaultTo           []string
-	to, cc, bcc         []actions.Template
-	replyTo             actions.Template
+	from        actions.Template
+	to, cc, bcc []actions.Template
+	replyTo     actions.Template
+	// defaultTo reports an action without `to:` on a destination with
+	// recipients.
+	defaultTo           bool
 	subject, text, html actions.Template
 }
 
-// Render renders the message for one event.
+// Render renders the Draft for one event.
 func (r *renderer) Render(env actions.Env) (actions.Request, error) {
-	m := Message{SMTP: r.addr, From: r.defaultFrom, To: r.defaultTo}
+	m := Draft{DefaultTo: r.to == nil}
 	var err error
 	if r.from.Set() {
 		if m.From, err = renderAddress(env, "from", r.from); err != nil {
@@ -104,10 +111,8 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 			return actions.Request{}, errors.New("email: from is empty once rendered")
 		}
 	}
-	if r.to != nil {
-		if m.To, err = renderAddresses(env, "to", r.to); err != nil {
-			return actions.Request{}, err
-		}
+	if m.To, err = renderAddresses(env, "to", r.to); err != nil {
+		return actions.Request{}, err
 	}
 	if m.Cc, err = renderAddresses(env, "cc", r.cc); err != nil {
 		return actions.Request{}, err
@@ -115,7 +120,7 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 	if m.Bcc, err = renderAddresses(env, "bcc", r.bcc); err != nil {
 		return actions.Request{}, err
 	}
-	if len(m.To)+len(m.Cc)+len(m.Bcc) == 0 {
+	if len(m.To)+len(m.Cc)+len(m.Bcc) == 0 && !r.defaultTo {
 		return actions.Request{}, errors.New("email: every recipient is empty once rendered")
 	}
 	if m.ReplyTo, err = renderAddress(env, "reply_to", r.replyTo); err != nil {
@@ -203,55 +208,6 @@ func (e *addressError) Error() string {
 		s = strings.ToValidUTF8(s[:80], "") + "..."
 	}
 	return fmt.Sprintf("%q %s", s, e.why)
-}
-
-// Format prints a rendered message as an RFC 5322-like preview: the
-// headers, a blank line, the text body, then the html body.
-func (Kind) Format(r actions.Request) (string, error) {
-	var m Message
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		return "", fmt.Errorf("email: decoding request: %w", err)
-	}
-	var b strings.Builder
-	header := func(name string, addrs ...string) {
-		var shown []string
-		for _, a := range addrs {
-			if a != "" {
-				shown = append(shown, display(a))
-			}
-		}
-		if len(shown) > 0 {
-			fmt.Fprintf(&b, "%s: %s\n", name, strings.Join(shown, ", "))
-		}
-	}
-	header("From", m.From)
-	header("To", m.To...)
-	header("Cc", m.Cc...)
-	header("Bcc", m.Bcc...)
-	header("Reply-To", m.ReplyTo)
-	fmt.Fprintf(&b, "Subject: %s\n\n", headerText(m.Subject))
-	switch {
-	case m.Text != "" && m.HTML != "":
-		fmt.Fprintf(&b, "%s\n--- html ---\n%s\n", m.Text, m.HTML)
-	case m.HTML != "":
-		fmt.Fprintf(&b, "%s\n", m.HTML)
-	default:
-		fmt.Fprintf(&b, "%s\n", m.Text)
-	}
-	return b.String(), nil
-}
-
-// display shows an address as people write it, with its display name
-// decoded.
-func display(s string) string {
-	a, err := mail.ParseAddress(s)
-	switch {
-	case err != nil:
-		return headerText(s)
-	case a.Name == "":
-		return a.Address
-	}
-	return headerText(a.Name) + " <" + a.Address + ">"
 }
 
 // String describes the destination without its password.

@@ -138,12 +138,12 @@ func TestSubjectCannotAddAHeader(t *testing.T) {
 	for _, title := range []string{"Acme\r\nBcc: x@evil.example", "Acme\nBcc: x@evil.example", "Acme\rBcc: x@evil.example", "Acme\u2028Bcc: x@evil.example"} {
 		p := basePayload()
 		p["chat_title"] = title
-		m, req := renderOne(t, rulesWith(`{destination: mail, to: [a@example.com], subject: "File from {{ chat_title }}", text: "t"}`), p)
+		m, _ := renderOne(t, rulesWith(`{destination: mail, to: [a@example.com], subject: "File from {{ chat_title }}", text: "t"}`), p)
 		require.NotContains(t, m.Subject, "\n")
 		require.NotContains(t, m.Subject, "\r")
 		require.True(t, strings.HasPrefix(m.Subject, "File from Acme"))
 		require.Empty(t, m.Bcc)
-		out, err := email.Kind{}.Format(req)
+		out, err := email.Kind{}.Format(&m)
 		require.NoError(t, err)
 		header, _, _ := strings.Cut(out, "\n\n")
 		for _, line := range strings.Split(header, "\n") {
@@ -187,7 +187,7 @@ func TestDisplayNameCannotChangeTheAddress(t *testing.T) {
 		if out[0].Err != nil {
 			continue
 		}
-		var m email.Message
+		var m email.Draft
 		require.NoError(t, json.Unmarshal(out[0].Request.Body, &m))
 		require.Len(t, m.To, 1)
 		a, err := mail.ParseAddress(m.To[0])
@@ -222,10 +222,10 @@ func TestBodiesAreValidJSON(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
-	_, req := renderOne(t, rulesWith(`{destination: mail, to: ["{{ sender.wa_name }} <{{ user_email }}>", b@example.com],
+	m, _ := renderOne(t, rulesWith(`{destination: mail, to: ["{{ sender.wa_name }} <{{ user_email }}>", b@example.com],
         cc: [c@example.com], bcc: [d@example.com], reply_to: "r@example.com",
         subject: "Hi {{ chat_title }}", text: "{{ text }}", html: "<p>{{ text }}</p>"}`), withText("Hello"))
-	out, err := email.Kind{}.Format(req)
+	out, err := email.Kind{}.Format(&m)
 	require.NoError(t, err)
 	require.Equal(t, `From: Switchboard <bot@example.com>
 To: Sarah Brown <agent@example.com>, b@example.com
@@ -239,8 +239,8 @@ Hello
 <p>Hello</p>
 `, out)
 
-	_, req = renderOne(t, rulesWith(`{destination: mail, to: [b@example.com], subject: "s", html: "<p>{{ text }}</p>"}`), withText("Hello"))
-	out, err = email.Kind{}.Format(req)
+	m, _ = renderOne(t, rulesWith(`{destination: mail, to: [b@example.com], subject: "s", html: "<p>{{ text }}</p>"}`), withText("Hello"))
+	out, err = email.Kind{}.Format(&m)
 	require.NoError(t, err)
 	require.Equal(t, "From: Switchboard <bot@example.com>\nTo: b@example.com\nSubject: s\n\n<p>Hello</p>\n", out)
 }

@@ -75,16 +75,28 @@ func renderJSON(t *testing.T, rs *engine.RuleSet, data []byte) []engine.Rendered
 	return out
 }
 
-// renderOne renders the only action of rules and decodes its Message.
+// renderOne renders the only action of rules and returns its wire form,
+// what is sent, and the stored request, which must hold nothing of the
+// destination.
 func renderOne(t *testing.T, rules string, payload map[string]any) (email.Message, actions.Request) {
 	t.Helper()
-	rs := render(t, rules, payload)
-	require.Len(t, rs, 1)
-	require.NoError(t, rs[0].Err)
-	require.True(t, json.Valid(rs[0].Request.Body), "request is not JSON: %s", rs[0].Request.Body)
-	var m email.Message
-	require.NoError(t, json.Unmarshal(rs[0].Request.Body, &m))
-	return m, rs[0].Request
+	rs, err := load(rules)
+	require.NoError(t, err)
+	data, err := json.Marshal(payload)
+	require.NoError(t, err)
+	out := renderJSON(t, rs, data)
+	require.Len(t, out, 1)
+	require.NoError(t, out[0].Err)
+	r := out[0].Request
+	require.True(t, json.Valid(r.Body), "request is not JSON: %s", r.Body)
+	for _, s := range []string{"smtp-secret-password", "smtp.example.com", "127.0.0.1:25", "password", "username"} {
+		require.NotContains(t, string(r.Body), s, "the destination is stored")
+	}
+	wire, err := rs.Wire(r)
+	require.NoError(t, err)
+	m, ok := wire.(*email.Message)
+	require.True(t, ok, "wire form is a %T", wire)
+	return *m, r
 }
 
 // fmtAll prints v with every verb that could show a secret.

@@ -58,13 +58,8 @@ func compile(b *actions.Block) (*renderer, error) {
 	if !b.Decode(&c) {
 		return nil, b.Err()
 	}
+	// An action without level takes its destination's, added by Wire.
 	r := &renderer{level: c.Level, message: c.Message}
-	if r.level == "" {
-		r.level = DefaultLevel
-		if d, ok := b.Dest.(*Destination); ok && d != nil {
-			r.level = d.Level
-		}
-	}
 	checkLevel(b, c.Level)
 	if !c.Message.Set() || c.Message.Text.Source() == "" {
 		b.Errorf(nil, "message is required")

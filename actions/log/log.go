@@ -12,7 +12,8 @@ package log
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -25,6 +26,7 @@ type Kind struct{}
 
 var (
 	_ actions.Kind       = Kind{}
+	_ actions.Deliverer  = Kind{}
 	_ actions.Formatter  = Kind{}
 	_ actions.Configurer = Kind{}
 )
@@ -55,7 +57,9 @@ func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
 	return r, nil
 }
 
-// Entry is a rendered log entry, the Body of a log Request.
+// Entry is a log entry. As the Body of a log Request its Level is "" when
+// the action sets none; Wire fills it from the destination, or
+// DefaultLevel.
 type Entry struct {
 	// Level is one of Levels.
 	Level   string            `json:"level"`
@@ -98,13 +102,37 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 	return actions.Request{Body: data}, nil
 }
 
-// Format prints a rendered entry on one line, "level message k=v ...",
-// with fields sorted by name. Values with spaces, quotes or control
-// characters are quoted, so event text cannot forge a second line.
-func (Kind) Format(r actions.Request) (string, error) {
+// Wire returns the *Entry written for a stored one: its level filled from
+// the destination (a *Destination, or nil), or DefaultLevel. It is pure.
+func (Kind) Wire(dest any, r actions.Request) (any, error) {
+	return Wire(dest, r)
+}
+
+// Wire is Kind.Wire with a typed result.
+func Wire(dest any, r actions.Request) (*Entry, error) {
 	var e Entry
 	if err := json.Unmarshal(r.Body, &e); err != nil {
-		return "", fmt.Errorf("log: decoding request: %w", err)
+		return nil, fmt.Errorf("log: decoding request: %w", err)
+	}
+	if e.Level == "" {
+		e.Level = DefaultLevel
+		if d, ok := dest.(*Destination); ok && d != nil && d.Level != "" {
+			e.Level = d.Level
+		}
+	}
+	if !slices.Contains(Levels, e.Level) {
+		return nil, fmt.Errorf("log: level %q is not one of %s", e.Level, strings.Join(Levels, ", "))
+	}
+	return &e, nil
+}
+
+// Format prints the wire form (an *Entry) on one line, "level message
+// k=v ...", with fields sorted by name. Values with spaces, quotes or
+// control characters are quoted, so event text cannot forge a second line.
+func (Kind) Format(wire any) (string, error) {
+	e, ok := wire.(*Entry)
+	if !ok || e == nil {
+		return "", fmt.Errorf("log: not an entry: %T", wire)
 	}
 	var b strings.Builder
 	b.WriteString(e.Level)
@@ -114,12 +142,7 @@ func (Kind) Format(r actions.Request) (string, error) {
 	} else {
 		b.WriteString(e.Message)
 	}
-	names := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
 		fmt.Fprintf(&b, " %s=%s", k, quote(e.Fields[k]))
 	}
 	return b.String(), nil

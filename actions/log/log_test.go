@@ -49,11 +49,13 @@ func renderOne(t *testing.T, rules, text string) (logaction.Entry, string) {
 	a := p.Matches[0].Actions[0]
 	require.NoError(t, a.Err)
 	require.True(t, json.Valid(a.Request.Body))
-	var e logaction.Entry
-	require.NoError(t, json.Unmarshal(a.Request.Body, &e))
-	out, err := logaction.Kind{}.Format(a.Request)
+	wire, err := rs.Wire(a.Request)
 	require.NoError(t, err)
-	return e, out
+	e, ok := wire.(*logaction.Entry)
+	require.True(t, ok, "wire form is a %T", wire)
+	out, err := logaction.Kind{}.Format(e)
+	require.NoError(t, err)
+	return *e, out
 }
 
 func TestLoadErrors(t *testing.T) {

@@ -88,32 +88,28 @@ func compile(b *actions.Block) (*renderer, error) {
 		return nil, b.Err()
 	}
 	r := &renderer{text: c.Text, blocks: c.Blocks, channel: c.Channel, unfurl: c.Unfurl}
+	defaultChannel := ""
 	switch {
 	case c.Destination != "" && c.WebhookURL != "":
 		b.Errorf(b.Field("webhook_url"), "set destination or webhook_url, not both")
 	case c.WebhookURL != "":
 		checkURL(b, b.Field("webhook_url"), "webhook_url", c.WebhookURL)
-		r.url = c.WebhookURL
+		r.webhookURL = c.WebhookURL
 	case c.Destination != "":
 		d, ok := b.Dest.(*Destination)
 		if !ok || d == nil {
 			b.Errorf(b.Field("destination"), "destination %q is not a slack destination", c.Destination)
 			return nil, b.Err()
 		}
-		if d.WebhookURL != "" {
-			r.url = d.WebhookURL
-		} else {
-			r.url = strings.TrimSuffix(d.APIURL, "/") + "/chat.postMessage"
-			r.token, r.defaultChannel = d.Token, d.Channel
-		}
+		r.token, defaultChannel = d.Token != "", d.Channel
 	default:
 		b.Errorf(nil, "destination is required (or an inline webhook_url)")
 	}
 
-	if r.token == "" && c.Channel.Set() {
+	if !r.token && c.Channel.Set() {
 		b.Errorf(c.Channel.Node, "channel needs a destination with a token: an incoming webhook always posts to its own channel")
 	}
-	if r.token != "" && !c.Channel.Set() && r.defaultChannel == "" {
+	if r.token && !c.Channel.Set() && defaultChannel == "" {
 		b.Errorf(nil, "channel is required: set it on the action or on the destination")
 	}
 	if c.Channel.Set() && c.Channel.Text.Static() {

@@ -75,16 +75,33 @@ func renderJSON(t *testing.T, rs *engine.RuleSet, data []byte) []engine.Rendered
 	return out
 }
 
-// renderOne renders the only action of rules and decodes its HTTPRequest.
+// renderOne renders the only action of rules and returns its wire form,
+// what is posted. The stored request must hold no destination secret.
 func renderOne(t *testing.T, rules string, payload map[string]any) actions.HTTPRequest {
 	t.Helper()
-	rs := render(t, rules, payload)
-	require.Len(t, rs, 1)
-	require.NoError(t, rs[0].Err)
-	require.True(t, json.Valid(rs[0].Request.Body), "request is not JSON: %s", rs[0].Request.Body)
-	var req actions.HTTPRequest
-	require.NoError(t, json.Unmarshal(rs[0].Request.Body, &req))
-	return req
+	rs, err := load(rules)
+	require.NoError(t, err)
+	data, err := json.Marshal(payload)
+	require.NoError(t, err)
+	out := renderJSON(t, rs, data)
+	require.Len(t, out, 1)
+	require.NoError(t, out[0].Err)
+	return wireOf(t, rs, out[0].Request)
+}
+
+// wireOf checks a stored request and returns its wire form.
+func wireOf(t *testing.T, rs *engine.RuleSet, r actions.Request) actions.HTTPRequest {
+	t.Helper()
+	require.True(t, json.Valid(r.Body), "request is not JSON: %s", r.Body)
+	for _, secret := range testEnv {
+		require.NotContains(t, string(r.Body), secret, "a destination secret is stored")
+	}
+	require.NotContains(t, string(r.Body), "B000")
+	wire, err := rs.Wire(r)
+	require.NoError(t, err)
+	w, ok := wire.(*actions.HTTPRequest)
+	require.True(t, ok, "wire form is a %T", wire)
+	return *w
 }
 
 // fmtAll prints v with every verb that could show a secret.

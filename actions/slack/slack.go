@@ -16,6 +16,10 @@
 // still write `<!here>` on purpose. Link previews are off unless the action
 // sets `unfurl: true`, and the message never asks Slack to parse names
 // (no link_names, no parse).
+//
+// A rendered request (a Post) holds the message only: the webhook URL, the
+// token and the default channel of the destination are added by Wire when
+// the message is sent, so the delivery queue never stores a secret.
 package slack
 
 import (
@@ -32,6 +36,7 @@ type Kind struct{}
 
 var (
 	_ actions.Kind       = Kind{}
+	_ actions.Deliverer  = Kind{}
 	_ actions.Formatter  = Kind{}
 	_ actions.Configurer = Kind{}
 )
@@ -53,22 +58,13 @@ func (Kind) ParseDestination(b *actions.Block) (any, error) {
 }
 
 // Compile checks a `slack:` action and returns its Renderer, which renders
-// an actions.HTTPRequest posting a Message.
+// a Post.
 func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
 	r, err := compile(b)
 	if err != nil {
 		return nil, err
 	}
 	return r, nil
-}
-
-// Format prints a rendered request as an HTTP message.
-func (Kind) Format(r actions.Request) (string, error) {
-	var req actions.HTTPRequest
-	if err := json.Unmarshal(r.Body, &req); err != nil {
-		return "", fmt.Errorf("slack: decoding request: %w", err)
-	}
-	return req.Format(), nil
 }
 
 // Message is the JSON body posted to Slack, for an incoming webhook and
@@ -83,24 +79,37 @@ type Message struct {
 	UnfurlMedia bool `json:"unfurl_media"`
 }
 
+// Post is a rendered `slack:` action, the Body of its actions.Request. It
+// holds nothing of the destination (webhook URL, token, default channel):
+// Wire adds that when the message is sent.
+type Post struct {
+	// WebhookURL is the inline webhook_url of an action without
+	// destination; "" otherwise.
+	WebhookURL string `json:"webhook_url,omitempty"`
+	// Message is the body; its Channel is "" when the destination's
+	// default channel applies.
+	Message Message `json:"message"`
+}
+
 // contentType is the type Slack asks for with JSON bodies.
 const contentType = "application/json; charset=utf-8"
 
 // renderer renders one compiled `slack:` action.
 type renderer struct {
-	// url is the webhook URL or the chat.postMessage URL.
-	url string
-	// token is set for chat.postMessage, with the destination's channel.
-	token, defaultChannel string
-	text                  actions.Template
-	blocks                actions.Value
-	channel               actions.Template
-	unfurl                bool
+	// webhookURL is the action's inline webhook URL, or "".
+	webhookURL string
+	// token reports a chat.postMessage destination (channels apply).
+	token   bool
+	text    actions.Template
+	blocks  actions.Value
+	channel actions.Template
+	unfurl  bool
 }
 
-// Render renders the request for one event.
+// Render renders the Post for one event.
 func (r *renderer) Render(env actions.Env) (actions.Request, error) {
-	m := Message{UnfurlLinks: r.unfurl, UnfurlMedia: r.unfurl}
+	p := Post{WebhookURL: r.webhookURL, Message: Message{UnfurlLinks: r.unfurl, UnfurlMedia: r.unfurl}}
+	m := &p.Message
 	var err error
 	if m.Text, err = r.text.Render(env, Escape); err != nil {
 		return actions.Request{}, fmt.Errorf("slack: text: %w", err)
@@ -112,31 +121,15 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 	} else if strings.TrimSpace(m.Text) == "" {
 		return actions.Request{}, fmt.Errorf("slack: text is empty once rendered")
 	}
-	if r.token != "" {
-		m.Channel = r.defaultChannel
-		if r.channel.Set() {
-			if m.Channel, err = r.channel.Render(env, nil); err != nil {
-				return actions.Request{}, fmt.Errorf("slack: channel: %w", err)
-			}
+	if r.token && r.channel.Set() {
+		if m.Channel, err = r.channel.Render(env, nil); err != nil {
+			return actions.Request{}, fmt.Errorf("slack: channel: %w", err)
 		}
 		if msg := channelProblem(m.Channel); msg != "" {
 			return actions.Request{}, fmt.Errorf("slack: channel: %s", msg)
 		}
 	}
-	body, err := actions.JSON(m)
-	if err != nil {
-		return actions.Request{}, fmt.Errorf("slack: %w", err)
-	}
-	req := actions.HTTPRequest{
-		Method: "POST",
-		URL:    r.url,
-		Header: map[string]string{"Content-Type": contentType},
-		Body:   string(body),
-	}
-	if r.token != "" {
-		req.Header["Authorization"] = "Bearer " + r.token
-	}
-	data, err := actions.JSON(req)
+	data, err := actions.JSON(p)
 	if err != nil {
 		return actions.Request{}, fmt.Errorf("slack: %w", err)
 	}

@@ -188,8 +188,9 @@ rules:
 func TestInlineWebhook(t *testing.T) {
 	req := renderOne(t, rulesWith(`{webhook_url: "http://localhost:8080/hook", text: hi}`), basePayload())
 	require.Equal(t, "http://localhost:8080/hook", req.URL)
-	req = renderOne(t, rulesWith(`{webhook_url: "${SLACK_WEBHOOK_URL}", text: hi}`), basePayload())
-	require.Equal(t, "https://hooks.slack.com/services/T000/B000/slack-secret", req.URL)
+	// An inline URL is stored with the request: it cannot be a secret.
+	_, err := load(rulesWith(`{webhook_url: "${SLACK_WEBHOOK_URL}", text: hi}`))
+	require.ErrorContains(t, err, "${SLACK_WEBHOOK_URL}")
 }
 
 func TestEmptyTextIsAnError(t *testing.T) {
@@ -212,10 +213,8 @@ func TestBodyIsValidJSON(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
-	out := render(t, rulesWith(`{destination: bot, text: "{{ text }}"}`), withText("<b>"))
-	require.Len(t, out, 1)
-	require.NoError(t, out[0].Err)
-	s, err := slack.Kind{}.Format(out[0].Request)
+	req := renderOne(t, rulesWith(`{destination: bot, text: "{{ text }}"}`), withText("<b>"))
+	s, err := slack.Kind{}.Format(&req)
 	require.NoError(t, err)
 	require.Equal(t, `POST http://127.0.0.1:9/api/chat.postMessage
 Authorization: Bearer xoxb-slack-secret-token

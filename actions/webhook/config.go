@@ -14,8 +14,12 @@ import (
 	"github.com/switchboard-dev/switchboard/actions"
 )
 
+// MaxTimeout is the longest attempt an action or destination may ask for.
+const MaxTimeout = 5 * time.Minute
+
 // Destination is a parsed `kind: http` destination: a base URL that actions
-// extend with a path, and headers sent with every request to it.
+// extend with a path, and headers sent with every request to it. None of it
+// is stored with a rendered request: Wire adds it when the request is sent.
 type Destination struct {
 	// URL is the base URL: absolute, http or https, with a host.
 	URL *url.URL
@@ -64,6 +68,7 @@ func parseDestination(b *actions.Block) (*Destination, error) {
 		return nil, b.Err()
 	}
 	d := &Destination{Timeout: c.Timeout}
+	checkTimeout(b, c.Timeout)
 	switch {
 	case c.URL == "":
 		b.Errorf(nil, "url is required")
@@ -113,6 +118,7 @@ func compile(b *actions.Block) (*renderer, error) {
 		return nil, b.Err()
 	}
 	r := &renderer{url: c.URL, body: c.Body, rawBody: c.RawBody, timeout: c.Timeout, header: map[string]string{}}
+	checkTimeout(b, c.Timeout)
 
 	r.method = strings.ToUpper(c.Method)
 	if r.method == "" {
@@ -127,13 +133,7 @@ func compile(b *actions.Block) (*renderer, error) {
 			b.Errorf(b.Field("destination"), "destination %q is not an http destination", c.Destination)
 			return nil, b.Err()
 		}
-		r.base = d.URL
-		for k, v := range d.Header {
-			r.header[k] = v
-		}
-		if r.timeout == 0 {
-			r.timeout = d.Timeout
-		}
+		r.dest = d
 		checkPathURL(b, c.URL)
 	} else {
 		r.scheme, r.host = checkFullURL(b, c.URL)
@@ -185,11 +185,14 @@ func checkBody(b *actions.Block, c *actionConfig, r *renderer) {
 		b.Errorf(nil, "a GET request has no body; use query, or another method")
 		return
 	}
-	ct := c.ContentType
-	if ct == "" {
-		ct = r.header["Content-Type"]
+	// A Content-Type header of the destination is used as is: Wire adds
+	// it, since a rendered request holds nothing of its destination.
+	ct, fromDest := c.ContentType, false
+	if ct == "" && r.dest != nil {
+		ct, fromDest = r.dest.Header["Content-Type"], true
 	}
 	if ct == "" {
+		fromDest = false
 		ct = "text/plain; charset=utf-8"
 		if c.Body.Set() {
 			ct = "application/json"
@@ -200,7 +203,9 @@ func checkBody(b *actions.Block, c *actionConfig, r *renderer) {
 		b.Errorf(b.Field("content_type"), "content_type: %q is not a media type such as application/json", ct)
 		return
 	}
-	r.header["Content-Type"] = ct
+	if !fromDest {
+		r.header["Content-Type"] = ct
+	}
 	if c.RawBody.Set() {
 		switch {
 		case media == "application/json" || strings.HasSuffix(media, "+json"):
@@ -208,6 +213,13 @@ func checkBody(b *actions.Block, c *actionConfig, r *renderer) {
 		case media == "application/x-www-form-urlencoded":
 			r.rawEsc = url.QueryEscape
 		}
+	}
+}
+
+// checkTimeout checks a timeout: unset, or positive and at most MaxTimeout.
+func checkTimeout(b *actions.Block, d time.Duration) {
+	if d < 0 || d > 0 && d < time.Millisecond || d > MaxTimeout {
+		b.Errorf(b.Field("timeout"), "timeout: %s is not between 1ms and %s", d, MaxTimeout)
 	}
 }
 

@@ -16,6 +16,12 @@
 // url.Values, JSON bodies are built by encoding/json, and a header value
 // that would contain a line break is an error, never a second header.
 //
+// A rendered request (a Message) holds only the action's part: the method,
+// the path or full URL, the action's headers and the body. It is stored in
+// the delivery queue, so it never holds the destination's URL or headers;
+// Wire joins the two into the actions.HTTPRequest that dry-run prints and
+// the sender sends. Client is the HTTP sender shared with the slack kind.
+//
 // The package is named webhook so that it does not shadow net/http.
 package webhook
 
@@ -23,6 +29,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"sort"
 	"strings"
@@ -36,6 +43,7 @@ type Kind struct{}
 
 var (
 	_ actions.Kind       = Kind{}
+	_ actions.Deliverer  = Kind{}
 	_ actions.Formatter  = Kind{}
 	_ actions.Configurer = Kind{}
 )
@@ -57,22 +65,13 @@ func (Kind) ParseDestination(b *actions.Block) (any, error) {
 }
 
 // Compile checks an `http:` action and returns its Renderer, which renders
-// an actions.HTTPRequest.
+// a Message.
 func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
 	r, err := compile(b)
 	if err != nil {
 		return nil, err
 	}
 	return r, nil
-}
-
-// Format prints a rendered request as an HTTP message.
-func (Kind) Format(r actions.Request) (string, error) {
-	var req actions.HTTPRequest
-	if err := json.Unmarshal(r.Body, &req); err != nil {
-		return "", fmt.Errorf("http: decoding request: %w", err)
-	}
-	return req.Format(), nil
 }
 
 // namedTemplate is a header or query parameter and its template.
@@ -84,12 +83,13 @@ type namedTemplate struct {
 // renderer renders one compiled `http:` action.
 type renderer struct {
 	method string
-	// base is the destination's URL, or nil when url is a full URL whose
-	// scheme and host are scheme and host.
-	base         *url.URL
+	// dest is the destination the url is appended to, or nil when url is
+	// a full URL whose scheme and host are scheme and host. Nothing of it
+	// goes into a rendered request.
+	dest         *Destination
 	scheme, host string
 	url          actions.Template
-	// header holds the static headers: the destination's and Content-Type.
+	// header holds the static headers of the action: Content-Type.
 	header  map[string]string
 	headers []namedTemplate
 	query   []namedTemplate
@@ -102,21 +102,23 @@ type renderer struct {
 	timeout time.Duration
 }
 
-// Render renders the request for one event.
+// Render renders the Message for one event.
 func (r *renderer) Render(env actions.Env) (actions.Request, error) {
-	u, err := r.renderURL(env)
+	ref, err := r.renderURL(env)
 	if err != nil {
 		return actions.Request{}, err
 	}
-	req := actions.HTTPRequest{
+	m := Message{
 		Method:    r.method,
-		URL:       u,
 		Header:    make(map[string]string, len(r.header)+len(r.headers)),
 		TimeoutMS: r.timeout.Milliseconds(),
 	}
-	for k, v := range r.header {
-		req.Header[k] = v
+	if r.dest != nil {
+		m.Path = ref
+	} else {
+		m.URL = ref
 	}
+	maps.Copy(m.Header, r.header)
 	for _, h := range r.headers {
 		v, err := h.t.Render(env, nil)
 		if err != nil {
@@ -125,7 +127,7 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 		if badHeaderValue(v) {
 			return actions.Request{}, fmt.Errorf("http: header %s: the value contains a line break or control character", h.name)
 		}
-		req.Header[h.name] = v
+		m.Header[h.name] = v
 	}
 	switch {
 	case r.body.Set():
@@ -137,7 +139,7 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 		if err != nil {
 			return actions.Request{}, fmt.Errorf("http: body: %w", err)
 		}
-		req.Body = string(data)
+		m.Body = string(data)
 	case r.rawBody.Set():
 		s, err := r.rawBody.Render(env, r.rawEsc)
 		if err != nil {
@@ -146,12 +148,12 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 		if r.rawJSON && !json.Valid([]byte(s)) {
 			return actions.Request{}, fmt.Errorf("http: raw_body is not valid JSON once rendered; build JSON with body: instead")
 		}
-		req.Body = s
+		m.Body = s
 	}
-	if len(req.Header) == 0 {
-		req.Header = nil
+	if len(m.Header) == 0 {
+		m.Header = nil
 	}
-	data, err := actions.JSON(req)
+	data, err := actions.JSON(m)
 	if err != nil {
 		return actions.Request{}, fmt.Errorf("http: %w", err)
 	}
@@ -159,35 +161,29 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 }
 
 // renderURL renders the URL: event values are percent-encoded into the
-// path, query parameters are appended, and the scheme and host are checked
-// against those written in the rules file.
+// path and query parameters are appended. With a destination it returns
+// the path and query to append to the destination's URL; without, the full
+// URL, whose scheme and host are checked against those written in the
+// rules file.
 func (r *renderer) renderURL(env actions.Env) (string, error) {
 	s, err := r.url.Render(env, PathEscape)
 	if err != nil {
 		return "", fmt.Errorf("http: url: %w", err)
 	}
-	ref, err := url.Parse(s)
+	u, err := url.Parse(s)
 	if err != nil {
 		return "", fmt.Errorf("http: url: not a valid URL once rendered")
 	}
-	var u *url.URL
-	if r.base != nil {
-		if ref.Scheme != "" || ref.Host != "" || ref.Opaque != "" || ref.User != nil {
+	if r.dest != nil {
+		if !isPath(u) {
 			return "", fmt.Errorf("http: url: not a path once rendered")
 		}
-		u = join(r.base, ref)
-	} else {
-		if ref.Scheme != r.scheme || ref.Host != r.host {
-			return "", fmt.Errorf("http: url: the scheme or host changed once rendered")
-		}
-		u = ref
+		u.Fragment, u.RawFragment = "", ""
+	} else if u.Scheme != r.scheme || u.Host != r.host {
+		return "", fmt.Errorf("http: url: the scheme or host changed once rendered")
 	}
-	// Proxies and servers often decode %2F and %2E before they resolve dot
-	// segments, so a decoded ".." is refused even when it was encoded.
-	for seg := range strings.SplitSeq(u.Path, "/") {
-		if seg == "." || seg == ".." {
-			return "", fmt.Errorf("http: url: the path holds a %q segment once decoded", seg)
-		}
+	if err := checkDotSegments(u.Path); err != nil {
+		return "", err
 	}
 	if len(r.query) > 0 {
 		q := url.Values{}
@@ -201,6 +197,23 @@ func (r *renderer) renderURL(env actions.Env) (string, error) {
 		u.RawQuery = joinQuery(u.RawQuery, q.Encode())
 	}
 	return u.String(), nil
+}
+
+// isPath reports whether u is only a path and query.
+func isPath(u *url.URL) bool {
+	return u.Scheme == "" && u.Host == "" && u.Opaque == "" && u.User == nil
+}
+
+// checkDotSegments refuses a "." or ".." path segment. Proxies and servers
+// often decode %2F and %2E before they resolve dot segments, so a decoded
+// ".." is refused even when it was encoded.
+func checkDotSegments(path string) error {
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("http: url: the path holds a %q segment once decoded", seg)
+		}
+	}
+	return nil
 }
 
 // join appends the path and query of ref to base.

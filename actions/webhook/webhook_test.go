@@ -217,8 +217,7 @@ func TestBodyWithInvalidUTF8(t *testing.T) {
 	out := renderJSON(t, rs, payload)
 	require.Len(t, out, 1)
 	require.NoError(t, out[0].Err)
-	var req actions.HTTPRequest
-	require.NoError(t, json.Unmarshal(out[0].Request.Body, &req))
+	req := wireOf(t, rs, out[0].Request)
 	require.True(t, json.Valid([]byte(req.Body)))
 	require.Contains(t, req.Body, "bad \uFFFD\uFFFD bytes")
 }
@@ -249,10 +248,8 @@ func TestRawBody(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
-	rs := render(t, rulesWith(`{destination: crm, url: "/c/{{ sender.phone }}", body: {name: "{{ sender.wa_name }}"}}`), basePayload())
-	require.Len(t, rs, 1)
-	require.NoError(t, rs[0].Err)
-	out, err := webhook.Kind{}.Format(rs[0].Request)
+	req := renderOne(t, rulesWith(`{destination: crm, url: "/c/{{ sender.phone }}", body: {name: "{{ sender.wa_name }}"}}`), basePayload())
+	out, err := webhook.Kind{}.Format(&req)
 	require.NoError(t, err)
 	require.Equal(t, `POST https://crm.example.com/api/c/447441369136
 Authorization: Bearer crm-secret-token

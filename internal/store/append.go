@@ -80,6 +80,7 @@ func (s *Store) Append(ctx context.Context, in NewEvent) (Appended, error) {
 
 	var out Appended
 	r := &request{
+		durable: true,
 		run: func(w *wtx) error {
 			var err error
 			out, err = appendTx(w, body, key, at)

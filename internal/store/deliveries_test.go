@@ -259,3 +259,28 @@ func TestRequeue_DeadLetters(t *testing.T) {
 		require.Zero(t, j.Attempts, fmt.Sprintf("job %s attempts reset", j.Rule))
 	}
 }
+
+// TestOnlyAppendsAreFsynced: an Append commits with synchronous=FULL;
+// delivery bookkeeping, whose loss is redone, commits without an fsync.
+func TestOnlyAppendsAreFsynced(t *testing.T) {
+	s := jobsT(t, t.TempDir(), "a")
+	stats := func() Stats {
+		st, err := s.Stats(t.Context())
+		require.NoError(t, err)
+		return st
+	}
+	before := stats()
+	jobs, err := s.Claim(t.Context(), t0, 10, time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, s.Finish(t.Context(), jobs[0].ID, Result{Outcome: OutcomeDone}))
+	mid := stats()
+	require.Equal(t, before.Commits+2, mid.Commits)
+	require.Equal(t, before.Durable, mid.Durable, "claim and finish are not fsynced")
+
+	_, err = s.Append(t.Context(), NewEvent{Body: []byte(`{}`)})
+	require.NoError(t, err)
+	_, err = s.Quarantine(t.Context(), []byte("x"), "bad")
+	require.NoError(t, err)
+	after := stats()
+	require.Equal(t, mid.Durable+2, after.Durable, "appends and quarantine are fsynced")
+}

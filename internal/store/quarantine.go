@@ -34,7 +34,7 @@ func (s *Store) Quarantine(ctx context.Context, raw []byte, reason string) (int6
 	reason = truncate(reason, maxText)
 	keep := s.opt.QuarantineMax
 	var id int64
-	err := s.write(ctx, func(w *wtx) error {
+	err := s.writeDurable(ctx, func(w *wtx) error {
 		err := w.one(`INSERT INTO quarantine (received_at, reason, body) VALUES (?, ?, ?) RETURNING id`,
 			[]any{ms(w.now), reason, body}, &id)
 		if err != nil {

@@ -129,6 +129,7 @@ type Store struct {
 	backlog atomic.Int64 // body bytes after the cursor, plus Append reservations
 	events  atomic.Int64 // rows in events
 	commits atomic.Int64 // write transactions committed since Open
+	durable atomic.Int64 // of which with synchronous=FULL
 }
 
 // Open opens (creating if needed) the store in directory dir, applies schema
@@ -320,6 +321,9 @@ type Stats struct {
 	// Commits is the number of write transactions committed since Open; with
 	// group commit it grows much more slowly than the number of writes.
 	Commits int64
+	// Durable counts the commits made with synchronous=FULL (fsynced):
+	// those holding an Append or a Quarantine.
+	Durable int64
 	// Failed reports whether the store has failed (see ErrFailed).
 	Failed bool
 }
@@ -331,6 +335,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		Events:       s.events.Load(),
 		BacklogBytes: s.backlog.Load(),
 		Commits:      s.commits.Load(),
+		Durable:      s.durable.Load(),
 		Failed:       s.Err() != nil,
 	}
 	err := s.rdb.QueryRowContext(ctx, `SELECT

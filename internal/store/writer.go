@@ -17,6 +17,15 @@ type request struct {
 	// only its own writes and the rest of the batch still commits. Appends are
 	// not isolated: their statements fail only when the whole file does.
 	isolated bool
+	// durable makes the batch commit with synchronous=FULL (fsync before
+	// COMMIT returns). Only writes whose loss could not be recovered need
+	// it: Append (the 202 promise) and Quarantine (the only copy of a body).
+	// The others commit with synchronous=NORMAL: in WAL mode they survive a
+	// process crash, and a power loss can only undo work that is redone
+	// (a dispatch Commit re-evaluates, a lost Finish re-sends with the same
+	// idempotency key, a lost Claim is void anyway). A durable commit also
+	// makes every earlier one durable, since the WAL is written in order.
+	durable bool
 	// finish, if set, runs on the writer goroutine with the final outcome:
 	// nil once the batch committed, else the error the caller receives.
 	finish func(err error)
@@ -60,9 +69,17 @@ func (s *Store) submit(ctx context.Context, r *request) (enqueued bool, err erro
 	}
 }
 
-// write runs an isolated request and returns its outcome.
+// write runs an isolated request, not durable (see request.durable), and
+// returns its outcome.
 func (s *Store) write(ctx context.Context, run func(w *wtx) error, finish func(error)) error {
 	_, err := s.submit(ctx, &request{run: run, isolated: true, finish: finish})
+	return err
+}
+
+// writeDurable is write for a request that must be fsynced before it is
+// answered.
+func (s *Store) writeDurable(ctx context.Context, run func(w *wtx) error, finish func(error)) error {
+	_, err := s.submit(ctx, &request{run: run, isolated: true, durable: true, finish: finish})
 	return err
 }
 
@@ -139,6 +156,14 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 	}
 	w.now = s.opt.Now()
 
+	durable := false
+	for _, r := range live {
+		durable = durable || r.durable
+	}
+	if err := w.setSync(durable); err != nil {
+		finishAll(live, s.fail(fmt.Errorf("set synchronous mode: %w", err)))
+		return
+	}
 	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
 		finishAll(live, s.fail(fmt.Errorf("begin write batch: %w", err)))
 		return
@@ -166,6 +191,9 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 		return
 	}
 	s.commits.Add(1)
+	if durable {
+		s.durable.Add(1)
+	}
 	for i, r := range live {
 		finishOne(r, errs[i])
 	}
@@ -233,6 +261,26 @@ type wtx struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
 	now   time.Time // the batch's clock reading
+	// relaxed is true while the connection runs with synchronous=NORMAL;
+	// it opens with FULL.
+	relaxed bool
+}
+
+// setSync switches the connection between synchronous=FULL (durable) and
+// NORMAL, outside any transaction, only when the mode changes.
+func (w *wtx) setSync(durable bool) error {
+	if w.relaxed == !durable {
+		return nil
+	}
+	mode := "PRAGMA synchronous=FULL"
+	if !durable {
+		mode = "PRAGMA synchronous=NORMAL"
+	}
+	if _, err := w.conn.ExecContext(context.Background(), mode); err != nil {
+		return err
+	}
+	w.relaxed = !durable
+	return nil
 }
 
 func (w *wtx) stmt(query string) (*sql.Stmt, error) {
