@@ -106,8 +106,12 @@ rules:
 	if err := os.WriteFile(rulesPath, []byte(rules), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--rules", rulesPath, "--data", filepath.Join(dir, "data"),
-		"--addr", "127.0.0.1:0", "--token", token, "--log-level", "warn", "--workers", "32", "--per-destination", "32")
+	args := []string{"serve", "--rules", rulesPath, "--data", filepath.Join(dir, "data"),
+		"--addr", "127.0.0.1:0", "--token", token, "--log-level", "warn", "--workers", "32", "--per-destination", "32"}
+	if p := os.Getenv("LOADGEN_CPUPROFILE"); p != "" {
+		args = append(args, "--cpuprofile", p)
+	}
+	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +30,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	origin := fs.String("allow-origin", "*", "CORS Access-Control-Allow-Origin [SWITCHBOARD_ALLOW_ORIGIN]")
 	maxBody := fs.Int64("max-body", 1<<20, "largest webhook body in bytes; larger is answered 413 [SWITCHBOARD_MAX_BODY]")
 	budget := fs.Int64("disk-budget", 1<<30, "bytes of accepted but not yet evaluated events before ingest answers 503; -1 for no limit [SWITCHBOARD_DISK_BUDGET]")
+	commitBatch := fs.Int("commit-batch", 256, "most writes grouped into one fsynced commit [SWITCHBOARD_COMMIT_BATCH]")
 	workers := fs.Int("workers", 8, "concurrent deliveries [SWITCHBOARD_WORKERS]")
 	perDest := fs.Int("per-destination", 4, "concurrent deliveries to one destination [SWITCHBOARD_PER_DESTINATION]")
 	maxAttempts := fs.Int("max-attempts", 10, "attempts before a delivery becomes a dead letter [SWITCHBOARD_MAX_ATTEMPTS]")
@@ -36,6 +38,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	sendTimeout := fs.Duration("send-timeout", 30*time.Second, "timeout of one delivery attempt when the action sets none [SWITCHBOARD_SEND_TIMEOUT]")
 	shutdown := fs.Duration("shutdown-timeout", 20*time.Second, "bound on a graceful stop [SWITCHBOARD_SHUTDOWN_TIMEOUT]")
 	logFormat := fs.String("log-format", "text", "log format: text or json [SWITCHBOARD_LOG_FORMAT]")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the service stops (for performance work)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error [SWITCHBOARD_LOG_LEVEL]")
 	if _, err := parseFlags(fs, args); err != nil {
 		return flagExit(err)
@@ -55,9 +58,22 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	}
 	cfg := app.Config{
 		Rules: rules, Addr: *addr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
-		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, Workers: *workers,
+		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
 		ShutdownTimeout: *shutdown, Logger: logger,
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	a, err := app.New(ctx, cfg)
 	if err != nil {

@@ -164,9 +164,13 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	defer tick.Stop()
 
 	running := 0
-	more := true // jobs may be due: claim when a worker is free
+	more := true // jobs may be due: claim when workers are free
+	// Claim in chunks of a quarter of the workers (or when all are idle):
+	// a claim is a write transaction, and claiming one job per finished
+	// send would make the store's writer the bottleneck under load.
+	chunk := max(1, d.opt.Workers/4)
 	for {
-		if more && running < d.opt.Workers {
+		if more && (running == 0 || d.opt.Workers-running >= chunk) {
 			free := d.opt.Workers - running
 			jobs, err := d.opt.Outbox.Claim(ctx, d.opt.Now(), free, d.opt.Lease)
 			if ctx.Err() != nil {
