@@ -39,6 +39,9 @@ type Config struct {
 	// DiskBudget bounds the bytes of accepted events not yet evaluated;
 	// past it ingest answers 503. Default 1 GiB; negative: unlimited.
 	DiskBudget int64
+	// CommitBatch is the most writes grouped into one fsynced commit;
+	// default 256.
+	CommitBatch int
 	// Workers is the number of concurrent deliveries; default 8.
 	Workers int
 	// PerDestination bounds concurrent deliveries to one destination;
@@ -77,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DiskBudget < 0 {
 		c.DiskBudget = 0 // the store's "unlimited"
+	}
+	if c.CommitBatch <= 0 {
+		c.CommitBatch = 256
 	}
 	if c.Workers <= 0 {
 		c.Workers = 8
