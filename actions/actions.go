@@ -120,3 +120,19 @@ type Formatter interface {
 type Configurer interface {
 	ConfigTypes() (destination, action any)
 }
+
+// Tester is implemented by kinds that can send a clearly marked test
+// message through a destination (`switchboard notify-test`), so that a
+// webhook URL or an SMTP login is checked before a real message needs it.
+type Tester interface {
+	TestRequest(dest any, o TestOptions) (Request, error)
+}
+
+// TestOptions shape a test message.
+type TestOptions struct {
+	// Text is the message; it says that it is a test.
+	Text string
+	// To overrides the recipient where the kind has one (an email address,
+	// a Slack channel).
+	To string
+}

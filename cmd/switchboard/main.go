@@ -47,6 +47,7 @@ func commands() []command {
 		{"serve", "run the service: webhook endpoint, durable store, evaluation, delivery", runServe},
 		{"deliveries", "list recent and dead deliveries of a running server", runDeliveries},
 		{"replay", "queue dead (or done) deliveries again on a running server", runReplay},
+		{"notify-test", "send a test message through a destination and print the outcome", runNotifyTest},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -89,7 +89,7 @@ func Run(rs *engine.RuleSet, name string, raw []byte, opts Options) *Report {
 					out.Error = err.Error()
 				}
 				out.Request = json.RawMessage(rs.Redact(string(data)))
-				texts = append(texts, rs.Redact(format(rs.Kind(a.Request.Kind), wire, data)))
+				texts = append(texts, rs.Redact(FormatWire(rs.Kind(a.Request.Kind), wire, data)))
 			}
 			mr.Actions = append(mr.Actions, out)
 		}
@@ -102,9 +102,9 @@ func Run(rs *engine.RuleSet, name string, raw []byte, opts Options) *Report {
 	return rep
 }
 
-// format prints a request's wire form in its kind's readable form, or as
-// indented JSON.
-func format(k actions.Kind, wire any, data []byte) string {
+// FormatWire prints a request's wire form (data is its JSON) in its kind's
+// readable form (actions.Formatter), or as indented JSON.
+func FormatWire(k actions.Kind, wire any, data []byte) string {
 	if f, ok := k.(actions.Formatter); ok {
 		if s, err := f.Format(wire); err == nil {
 			return s

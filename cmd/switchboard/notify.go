@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/internal/dryrun"
+	"github.com/switchboard-dev/switchboard/internal/yamlx"
+)
+
+func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
+	fs := newFlags(s, "notify-test", "-r RULES DESTINATION",
+		"Send a clearly marked test message through a named destination of the rules file and\n"+
+			"print the outcome, to check a Slack webhook, an HTTP endpoint or an SMTP login before a\n"+
+			"real message needs it. It prints the request as sent (secrets as ***).")
+	var rules stringList
+	fs.Var(&rules, "r", "rules file or directory (repeatable)")
+	fs.Var(&rules, "rules", "same as -r")
+	to := fs.String("to", "", "recipient: an email address, or a Slack channel with a bot token")
+	text := fs.String("message", "", "the message (default: a test notice with the time)")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(rules) == 0 || len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	rs, err := loadRules(rules)
+	if err != nil {
+		for _, e := range yamlx.Flatten(err) {
+			fmt.Fprintln(s.err, e.Error())
+		}
+		return 1
+	}
+	name := pos[0]
+	dest, ok := rs.Destinations[name]
+	if !ok {
+		fmt.Fprintf(s.err, "switchboard notify-test: no destination %q in the rules\n", name)
+		return 1
+	}
+	kind := rs.Kind(dest.Kind)
+	tester, okT := kind.(actions.Tester)
+	deliverer, okD := kind.(actions.Deliverer)
+	if !okT || !okD {
+		fmt.Fprintf(s.err, "switchboard notify-test: %s destinations cannot send a test message\n", dest.Kind)
+		return 1
+	}
+	if *text == "" {
+		*text = fmt.Sprintf("Switchboard test message to destination %q, sent %s. No action is needed.", name, time.Now().UTC().Format(time.RFC1123))
+	}
+	req, err := tester.TestRequest(dest.Config, actions.TestOptions{Text: *text, To: *to})
+	if err != nil {
+		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.Redact(err.Error()))
+		return 1
+	}
+	req.Kind, req.Destination = dest.Kind, name
+	req.Key = fmt.Sprintf("notify-test:%d", time.Now().UnixNano())
+	if wire, err := rs.Wire(req); err == nil {
+		if data, err := actions.JSON(wire); err == nil {
+			fmt.Fprintf(s.out, "sending to %s (%s):\n%s\n", name, dest.Kind, rs.Redact(dryrun.FormatWire(kind, wire, data)))
+		}
+	}
+	sender, err := deliverer.NewSender(dest.Config, actions.SenderOptions{Timeout: *timeout})
+	if err != nil {
+		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.Redact(err.Error()))
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if err := sender.Send(ctx, req); err != nil {
+		what := "failed (would be retried)"
+		var ra *actions.RetryAfterError
+		switch {
+		case actions.IsPermanent(err):
+			what = "failed permanently (would become a dead letter)"
+		case errors.As(err, &ra):
+			what = fmt.Sprintf("was refused for now (would be retried after %s)", ra.After)
+		}
+		fmt.Fprintf(s.out, "FAIL: the test message %s: %s\n", what, rs.Redact(err.Error()))
+		return 1
+	}
+	fmt.Fprintf(s.out, "OK: the test message was delivered to %s\n", name)
+	return 0
+}
