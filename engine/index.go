@@ -1,92 +1,91 @@
 package engine
 
 import (
+	"strings"
+	"sync"
+	"sync/atomic"
+
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
 )
 
-// The prefilter index: a rule whose condition is a conjunction that pins
-// `type`, `direction` or `chat_type` to constants can only match payloads
-// with those values, so it is filed under one of them, and other payloads
-// never evaluate it. Its condition still runs in full on candidates: the
-// index only skips rules that cannot match.
+// Two things keep large rule sets cheap, both read from the top-level &&
+// conjuncts of each condition at load:
+//
+//   - The index: a rule that pins `type`, `direction` or `chat_type` to
+//     constants can only match payloads with those values, so it is filed
+//     under one of them and other payloads never look at it.
+//   - The precheck: conjuncts that compare a string field with constants
+//     (`chat_id == "..."`, `type in [...]`, `icontains(text, "...")`,
+//     `sender.phone startsWith "44"`) are tested natively, without the expr
+//     VM, before the condition runs; a condition made only of such
+//     conjuncts never runs the VM at all.
+//
+// Both only skip rules that cannot match: they decide exactly as expr
+// would (TestIndexMatchesLinearScan keeps them honest).
 
 // indexedFields are the fields the index knows, most selective first.
 var indexedFields = []string{"type", "direction", "chat_type"}
 
-// constraints maps an indexed field to the values a rule allows for it.
-type constraints map[string][]string
+// conjunct ops the precheck evaluates.
+const (
+	opIn         = iota // field is one of values (== is a one-value in)
+	opContains          // field contains values[0]
+	opStartsWith        // field starts with values[0]
+	opEndsWith          // field ends with values[0]
+	opIContains         // lower(field) contains values[0] (already lower-cased)
+)
 
-// extractConstraints reads the top-level && conjuncts of a condition of the
-// forms `field == "c"`, `"c" == field` and `field in ["a", "b"]`. complete
-// reports whether the condition is nothing but such conjuncts, so that the
-// constraints decide it alone.
-func extractConstraints(src string) (c constraints, complete bool) {
-	tree, err := parser.Parse(src)
-	if err != nil {
-		return nil, false
-	}
-	c = constraints{}
-	complete = true
-	for _, conj := range conjuncts(tree.Node) {
-		field, values := constraintOf(conj)
-		if field == "" {
-			complete = false
-			continue
-		}
-		if prev, ok := c[field]; ok {
-			values = intersect(prev, values)
-		}
-		c[field] = values
-	}
-	return c, complete && len(c) > 0
+// cond is one conjunct the precheck evaluates: op applied to a string field.
+type cond struct {
+	field  string // canonical path: "type", "chat_id", "sender.phone", ...
+	op     int
+	values []string
 }
 
-// precheck tests a rule's constraints against an event's indexed values
-// before its condition runs: the index files a rule under one field, the
-// precheck applies all of them, without the VM.
+// precheck is the natively evaluated part of a rule's condition.
 type precheck struct {
-	fields [][]string // by position in indexedFields; nil = unconstrained
-	// complete: the constraints are the whole condition.
+	conds []cond
+	// complete: the conds are the whole condition.
 	complete bool
 }
 
-func newPrecheck(c constraints, complete bool) precheck {
-	p := precheck{complete: complete, fields: make([][]string, len(indexedFields))}
-	for i, f := range indexedFields {
-		if v, ok := c[f]; ok {
-			p.fields[i] = nonNilStrings(v)
-		}
+// compilePrecheck reads the conjuncts of a condition. It returns the
+// precheck and, for the index, the values each indexed field is pinned to.
+func compilePrecheck(src string) (precheck, map[string][]string) {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return precheck{}, nil
 	}
-	return p
-}
-
-func nonNilStrings(v []string) []string {
-	if v == nil {
-		return []string{}
-	}
-	return v
-}
-
-// allows reports whether the event values (in indexedFields order) satisfy
-// every constraint.
-func (p *precheck) allows(vals *[3]string) bool {
-	for i, allowed := range p.fields {
-		if allowed == nil {
+	var p precheck
+	pinned := map[string][]string{}
+	p.complete = true
+	for _, conj := range conjuncts(tree.Node) {
+		c, ok := condOf(conj)
+		if !ok {
+			p.complete = false
 			continue
 		}
-		ok := false
-		for _, a := range allowed {
-			if a == vals[i] {
-				ok = true
-				break
+		p.conds = append(p.conds, c)
+		if c.op == opIn && isIndexed(c.field) {
+			if prev, ok := pinned[c.field]; ok {
+				pinned[c.field] = intersect(prev, c.values)
+			} else {
+				pinned[c.field] = c.values
 			}
 		}
-		if !ok {
-			return false
+	}
+	p.complete = p.complete && len(p.conds) > 0
+	return p, pinned
+}
+
+func isIndexed(f string) bool {
+	for _, x := range indexedFields {
+		if x == f {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // conjuncts splits a condition at its top-level && operators.
@@ -97,50 +96,159 @@ func conjuncts(n ast.Node) []ast.Node {
 	return []ast.Node{n}
 }
 
-func constraintOf(n ast.Node) (string, []string) {
-	b, ok := n.(*ast.BinaryNode)
-	if !ok {
-		return "", nil
-	}
-	switch b.Operator {
-	case "==":
-		if f := indexedField(b.Left); f != "" {
-			if s, ok := b.Right.(*ast.StringNode); ok {
-				return f, []string{s.Value}
+// condOf recognises `f == "c"`, `"c" == f`, `f in ["a", "b"]`,
+// `f contains|startsWith|endsWith "c"` and `icontains(f, "c")` for a
+// string field f.
+func condOf(n ast.Node) (cond, bool) {
+	switch n := n.(type) {
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "==":
+			if f := stringField(n.Left); f != "" {
+				if s, ok := n.Right.(*ast.StringNode); ok {
+					return cond{field: f, op: opIn, values: []string{s.Value}}, true
+				}
 			}
-		}
-		if f := indexedField(b.Right); f != "" {
-			if s, ok := b.Left.(*ast.StringNode); ok {
-				return f, []string{s.Value}
+			if f := stringField(n.Right); f != "" {
+				if s, ok := n.Left.(*ast.StringNode); ok {
+					return cond{field: f, op: opIn, values: []string{s.Value}}, true
+				}
 			}
+		case "in":
+			f := stringField(n.Left)
+			arr, ok := n.Right.(*ast.ArrayNode)
+			if f == "" || !ok {
+				return cond{}, false
+			}
+			values := make([]string, 0, len(arr.Nodes))
+			for _, item := range arr.Nodes {
+				s, ok := item.(*ast.StringNode)
+				if !ok {
+					return cond{}, false
+				}
+				values = append(values, s.Value)
+			}
+			return cond{field: f, op: opIn, values: values}, true
+		case "contains", "startsWith", "endsWith":
+			f := stringField(n.Left)
+			s, ok := n.Right.(*ast.StringNode)
+			if f == "" || !ok {
+				return cond{}, false
+			}
+			op := map[string]int{"contains": opContains, "startsWith": opStartsWith, "endsWith": opEndsWith}[n.Operator]
+			return cond{field: f, op: op, values: []string{s.Value}}, true
 		}
-	case "in":
-		f := indexedField(b.Left)
-		arr, ok := b.Right.(*ast.ArrayNode)
+	case *ast.CallNode:
+		callee, ok := n.Callee.(*ast.IdentifierNode)
+		if !ok || callee.Value != "icontains" || len(n.Arguments) != 2 {
+			return cond{}, false
+		}
+		f := stringField(n.Arguments[0])
+		s, ok := n.Arguments[1].(*ast.StringNode)
 		if f == "" || !ok {
-			return "", nil
+			return cond{}, false
 		}
-		values := make([]string, 0, len(arr.Nodes))
-		for _, item := range arr.Nodes {
-			s, ok := item.(*ast.StringNode)
-			if !ok {
-				return "", nil
-			}
-			values = append(values, s.Value)
-		}
-		return f, values
+		return cond{field: f, op: opIContains, values: []string{strings.ToLower(s.Value)}}, true
 	}
-	return "", nil
+	return cond{}, false
 }
 
-func indexedField(n ast.Node) string {
-	switch p := fieldPath(n); p {
-	case "type", "message.type":
-		return "type"
-	case "direction", "chat_type":
+// stringField returns the canonical path of a string field of the event
+// that n reads, or "".
+func stringField(n ast.Node) string {
+	p := fieldPath(n)
+	switch p {
+	case "message.type", "message.text", "message.caption", "message.file_name":
+		p = strings.TrimPrefix(p, "message.")
+	}
+	if _, ok := eventString(&Event{}, p); ok {
 		return p
 	}
 	return ""
+}
+
+// eventString returns the string field at canonical path p.
+func eventString(ev *Event, p string) (string, bool) {
+	switch p {
+	case "type":
+		return ev.Message.Type, true
+	case "direction":
+		return ev.Direction, true
+	case "chat_type":
+		return ev.ChatType, true
+	case "chat_id":
+		return ev.ChatID, true
+	case "chat_title":
+		return ev.ChatTitle, true
+	case "user_phone":
+		return ev.UserPhone, true
+	case "user_email":
+		return ev.UserEmail, true
+	case "timestamp":
+		return ev.Timestamp, true
+	case "text":
+		return ev.Message.Text, true
+	case "caption":
+		return ev.Message.Caption, true
+	case "file_name":
+		return ev.Message.FileName, true
+	case "message.id":
+		return ev.Message.ID, true
+	case "message.file_url":
+		return ev.Message.FileURL, true
+	case "message.error_code":
+		return ev.Message.ErrorCode, true
+	case "message.error_message":
+		return ev.Message.ErrorMessage, true
+	case "sender.phone":
+		return ev.Sender.Phone, true
+	case "sender.wa_name":
+		return ev.Sender.WaName, true
+	}
+	return "", false
+}
+
+// allows reports whether the event satisfies every cond. env supplies the
+// lower-cased copies made once per event.
+func (p *precheck) allows(ev *Event, env map[string]any) bool {
+	for i := range p.conds {
+		c := &p.conds[i]
+		v, _ := eventString(ev, c.field)
+		switch c.op {
+		case opIn:
+			ok := false
+			for _, a := range c.values {
+				if a == v {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return false
+			}
+		case opContains:
+			if !strings.Contains(v, c.values[0]) {
+				return false
+			}
+		case opStartsWith:
+			if !strings.HasPrefix(v, c.values[0]) {
+				return false
+			}
+		case opEndsWith:
+			if !strings.HasSuffix(v, c.values[0]) {
+				return false
+			}
+		case opIContains:
+			lower, ok := env[keyLower+c.field].(string)
+			if !ok {
+				lower = strings.ToLower(v)
+			}
+			if !strings.Contains(lower, c.values[0]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func intersect(a, b []string) []string {
@@ -156,21 +264,47 @@ func intersect(a, b []string) []string {
 	return out
 }
 
-// index files each rule under one constrained field, or in always.
+// index files each rule under one pinned field, or in always.
 type index struct {
 	by     map[string]map[string][]int // field -> value -> rule indexes, ascending
 	always []int
+
+	// merged caches candidate lists by (type, direction, chat_type): a
+	// handful of combinations cover nearly all traffic. Bounded, since the
+	// type is an open set that payloads choose.
+	merged  sync.Map // string -> []int
+	nMerged atomic.Int32
+}
+
+// maxMerged bounds the candidate-list cache.
+const maxMerged = 1024
+
+// lookup returns the candidate rules for an event's indexed values, in
+// file order. The slice is shared: callers must not modify it.
+func (ix *index) lookup(typ, direction, chatType string) []int {
+	key := typ + "\x00" + direction + "\x00" + chatType
+	if v, ok := ix.merged.Load(key); ok {
+		return v.([]int)
+	}
+	c := ix.candidates(nil, typ, direction, chatType)
+	if ix.nMerged.Load() < maxMerged {
+		if _, loaded := ix.merged.LoadOrStore(key, c); !loaded {
+			ix.nMerged.Add(1)
+		}
+	}
+	return c
 }
 
 func (rs *RuleSet) buildIndex() {
-	ix := index{by: map[string]map[string][]int{}}
+	ix := &rs.index
+	ix.by = map[string]map[string][]int{}
 	for i, r := range rs.Rules {
 		if !r.Enabled {
 			continue
 		}
 		field := ""
 		for _, f := range indexedFields {
-			if _, ok := r.constraints[f]; ok {
+			if _, ok := r.pinned[f]; ok {
 				field = f
 				break
 			}
@@ -183,14 +317,13 @@ func (rs *RuleSet) buildIndex() {
 			ix.by[field] = map[string][]int{}
 		}
 		seen := map[string]bool{}
-		for _, v := range r.constraints[field] {
+		for _, v := range r.pinned[field] {
 			if !seen[v] {
 				seen[v] = true
 				ix.by[field][v] = append(ix.by[field][v], i)
 			}
 		}
 	}
-	rs.index = ix
 }
 
 // candidates appends to buf, in file order, the rules that can match an

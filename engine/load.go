@@ -314,9 +314,7 @@ func (r *Rule) compileWhen(n *yaml.Node) error {
 	}
 	r.prog = prog
 	r.node = n
-	var complete bool
-	r.constraints, complete = extractConstraints(src)
-	r.pre = newPrecheck(r.constraints, complete)
+	r.pre, r.pinned = compilePrecheck(src)
 	return nil
 }
 

@@ -54,7 +54,7 @@ type Rule struct {
 
 	prog        *vm.Program
 	node        *yaml.Node
-	constraints constraints
+	pinned      map[string][]string // indexed field -> allowed values
 	pre         precheck
 
 	explainOnce sync.Once
@@ -164,8 +164,7 @@ type Miss struct {
 }
 
 type planBuf struct {
-	vm   vm.VM
-	cand []int
+	vm vm.VM
 }
 
 // Plan evaluates ev against the rules and renders the actions of those that
@@ -203,19 +202,16 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 func (rs *RuleSet) match(ev *Event, env map[string]any, duplicate bool) []*Rule {
 	b, _ := rs.bufs.Get().(*planBuf)
 	if b == nil {
-		// Sized for every rule, so a buffer never grows while in use.
-		b = &planBuf{cand: make([]int, 0, len(rs.Rules))}
+		b = &planBuf{}
 	}
 	defer rs.bufs.Put(b)
-	vals := [3]string{ev.Message.Type, ev.Direction, ev.ChatType}
-	b.cand = rs.index.candidates(b.cand[:0], vals[0], vals[1], vals[2])
 	var out []*Rule
-	for _, i := range b.cand {
+	for _, i := range rs.index.lookup(ev.Message.Type, ev.Direction, ev.ChatType) {
 		r := rs.Rules[i]
 		if duplicate && r.Dedupe {
 			continue
 		}
-		if !r.pre.allows(&vals) {
+		if !r.pre.allows(ev, env) {
 			continue
 		}
 		if !r.pre.complete {
