@@ -87,6 +87,12 @@ func main() {
 	p50, p99 := sink.latency(e2eRes.sent)
 	fmt.Printf("switchboard at %d/s: %s\n", *e2eRate, e2eRes.summary())
 	fmt.Printf("  end-to-end (post to sink): p50 %s, p99 %s; %d missing\n", p50, p99, missing)
+	sink.setDown(true)
+	downRes := run(ctx, client, srv.hookURL, payloads, "down", *conc, half, *duration, sink)
+	fmt.Printf("switchboard at %d/s with the destination down (503): %s\n", half, downRes.summary())
+	sink.setDown(false)
+	missing = sink.waitFor(downRes.accepted, *drain)
+	fmt.Printf("  after it came back: %d of %d delivered, %d missing\n", len(downRes.accepted)-missing, len(downRes.accepted), missing)
 	fmt.Printf("switchboard peak RSS: %.1f MB\n", srv.rss("VmHWM"))
 }
 

@@ -21,10 +21,18 @@ import (
 
 // sink is the loopback destination: it records when each event arrived.
 type sink struct {
-	srv *httptest.Server
-	url string
-	mu  sync.Mutex
-	got map[string]time.Time
+	srv  *httptest.Server
+	url  string
+	mu   sync.Mutex
+	got  map[string]time.Time
+	down bool // answer 503 to everything
+}
+
+// setDown makes the sink fail (503) or work again.
+func (s *sink) setDown(down bool) {
+	s.mu.Lock()
+	s.down = down
+	s.mu.Unlock()
 }
 
 func newSink() *sink {
@@ -32,6 +40,13 @@ func newSink() *sink {
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b struct{ ID string }
 		data, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		down := s.down
+		s.mu.Unlock()
+		if down {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		if json.Unmarshal(data, &b) == nil && b.ID != "" {
 			now := time.Now()
 			s.mu.Lock()
