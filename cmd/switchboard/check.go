@@ -64,3 +64,16 @@ type checkReport struct {
 func loadRules(paths []string) (*engine.RuleSet, error) {
 	return engine.LoadFiles(engine.Options{Kinds: builtin.Kinds()}, paths...)
 }
+
+// loadOrReport loads rules for a command that needs them, printing every
+// problem to stderr (file:line:col: message) when they do not load.
+func loadOrReport(s *stdio, paths []string) (*engine.RuleSet, bool) {
+	rs, err := loadRules(paths)
+	if err != nil {
+		for _, e := range yamlx.Flatten(err) {
+			fmt.Fprintln(s.err, e.Error())
+		}
+		return nil, false
+	}
+	return rs, true
+}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/dryrun"
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 func runDryrun(_ context.Context, s *stdio, args []string) int {
@@ -40,11 +39,8 @@ func runDryrun(_ context.Context, s *stdio, args []string) int {
 			return 2
 		}
 	}
-	rs, err := loadRules(rules)
-	if err != nil {
-		for _, e := range yamlx.Flatten(err) {
-			fmt.Fprintln(s.err, e.Error())
-		}
+	rs, ok := loadOrReport(s, rules)
+	if !ok {
 		return 1
 	}
 	code := 0

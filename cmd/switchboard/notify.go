@@ -8,7 +8,6 @@ import (
 
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/internal/dryrun"
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
@@ -30,11 +29,8 @@ func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	rs, err := loadRules(rules)
-	if err != nil {
-		for _, e := range yamlx.Flatten(err) {
-			fmt.Fprintln(s.err, e.Error())
-		}
+	rs, ok := loadOrReport(s, rules)
+	if !ok {
 		return 1
 	}
 	name := pos[0]

@@ -7,7 +7,6 @@ import (
 	"regexp"
 
 	"github.com/switchboard-dev/switchboard/engine"
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 func runTest(_ context.Context, s *stdio, args []string) int {
@@ -32,11 +31,8 @@ func runTest(_ context.Context, s *stdio, args []string) int {
 			return 2
 		}
 	}
-	rs, err := loadRules(paths)
-	if err != nil {
-		for _, e := range yamlx.Flatten(err) {
-			fmt.Fprintln(s.err, e.Error())
-		}
+	rs, ok := loadOrReport(s, paths)
+	if !ok {
 		return 1
 	}
 	passed, failed := 0, 0
