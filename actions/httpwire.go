@@ -8,10 +8,10 @@ import (
 	"strings"
 )
 
-// HTTPRequest is the rendered form of an action sent as one HTTP request
-// (the http and slack kinds). It holds everything on the wire: the
-// idempotency header is added by the sender, since it depends on the stored
-// event.
+// HTTPRequest is the wire form of an action sent as one HTTP request (the
+// http and slack kinds): everything that goes on the wire, the destination's
+// URL and credentials and the Idempotency-Key header (from Request.Key)
+// included. Wire builds it; dry-run prints it and the sender sends it.
 type HTTPRequest struct {
 	Method string `json:"method"`
 	URL    string `json:"url"`
