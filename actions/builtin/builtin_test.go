@@ -7,13 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/actions/actionstest"
 	"github.com/switchboard-dev/switchboard/actions/builtin"
-	"github.com/switchboard-dev/switchboard/engine"
 )
 
 const exampleRules = `
@@ -41,8 +40,6 @@ var testEnv = map[string]string{
 	"SMTP_PASSWORD":     "smtp-secret-password",
 }
 
-func lookupEnv(k string) (string, bool) { v, ok := testEnv[k]; return v, ok }
-
 func TestKinds(t *testing.T) {
 	kinds := builtin.Kinds()
 	names := make([]string, 0, len(kinds))
@@ -67,9 +64,7 @@ func TestKinds(t *testing.T) {
 // prints, once redacted, without a secret.
 func TestExampleRules(t *testing.T) {
 	kinds := builtin.Kinds()
-	rs, err := engine.Load(engine.Options{Kinds: kinds, LookupEnv: lookupEnv},
-		engine.Source{Name: "rules.yaml", Data: []byte(exampleRules)})
-	require.NoError(t, err)
+	rs := actionstest.Load(t, exampleRules, testEnv)
 
 	files, err := filepath.Glob("../../testdata/cooby/*.json")
 	require.NoError(t, err)
@@ -78,25 +73,16 @@ func TestExampleRules(t *testing.T) {
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
-		ev, err := engine.Decode(data)
-		require.NoError(t, err, f)
-		p, err := rs.Plan(ev, engine.PlanOptions{Now: time.Unix(1700000000, 0).UTC()})
-		require.NoError(t, err)
-		for _, m := range p.Matches {
+		for _, m := range actionstest.Plan(t, rs, data).Matches {
 			for _, a := range m.Actions {
 				require.NoError(t, a.Err, "%s: rule %s", f, m.Rule.Name)
 				require.True(t, json.Valid(a.Request.Body))
-				for _, secret := range testEnv {
-					require.NotContains(t, string(a.Request.Body), secret, "a secret is stored with the request")
-				}
+				actionstest.AssertNoSecret(t, string(a.Request.Body), testEnv)
 				wire, err := rs.Wire(a.Request)
 				require.NoError(t, err)
 				out, err := kinds[a.Request.Kind].(actions.Formatter).Format(wire)
 				require.NoError(t, err)
-				out = rs.Redact(out)
-				for _, secret := range testEnv {
-					require.NotContains(t, out, secret)
-				}
+				actionstest.AssertNoSecret(t, rs.Redact(out), testEnv)
 				seen[a.Request.Kind]++
 			}
 		}
@@ -109,15 +95,10 @@ func TestExampleRules(t *testing.T) {
 
 func TestExampleRequests(t *testing.T) {
 	kinds := builtin.Kinds()
-	rs, err := engine.Load(engine.Options{Kinds: kinds, LookupEnv: lookupEnv},
-		engine.Source{Name: "rules.yaml", Data: []byte(exampleRules)})
-	require.NoError(t, err)
+	rs := actionstest.Load(t, exampleRules, testEnv)
 	data, err := os.ReadFile("../../testdata/cooby/received-document.json")
 	require.NoError(t, err)
-	ev, err := engine.Decode(data)
-	require.NoError(t, err)
-	p, err := rs.Plan(ev, engine.PlanOptions{Now: time.Unix(1700000000, 0).UTC()})
-	require.NoError(t, err)
+	p := actionstest.Plan(t, rs, data)
 	require.Len(t, p.Matches, 2)
 
 	var got []string

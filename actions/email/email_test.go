@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-dev/switchboard/actions/actionstest"
 	"github.com/switchboard-dev/switchboard/actions/email"
 )
 
@@ -23,19 +24,6 @@ rules:
     when: "true"
     actions:
       - email: ` + action + "\n"
-}
-
-// rulesWithDest is a rules file whose only destination, on line 2, is
-// written after "  d: " (its mapping starts at column 6).
-func rulesWithDest(dest string) string {
-	return `destinations:
-  d: ` + dest + `
-rules:
-  - name: r
-    when: "true"
-    actions:
-      - log: {message: hi}
-`
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -60,21 +48,21 @@ func TestLoadErrors(t *testing.T) {
 			`rules.yaml:8:42: from: "bot" is not one email address`},
 		{"template error", rulesWith(`{destination: mail, to: ["{{ user_mail }}"], subject: s, text: t}`),
 			`rules.yaml:8:45: unknown name user_mail`},
-		{"destination without server", rulesWithDest(`{kind: email, from: a@example.com}`),
+		{"destination without server", actionstest.RulesWithDest(`{kind: email, from: a@example.com}`),
 			`rules.yaml:2:6: smtp (host:port) is required`},
-		{"smtp without port", rulesWithDest(`{kind: email, smtp: smtp.example.com}`),
+		{"smtp without port", actionstest.RulesWithDest(`{kind: email, smtp: smtp.example.com}`),
 			`rules.yaml:2:26: smtp: expected host:port such as smtp.example.com:587, got "smtp.example.com"`},
-		{"smtp and host", rulesWithDest(`{kind: email, smtp: "a.example.com:25", host: b.example.com}`),
+		{"smtp and host", actionstest.RulesWithDest(`{kind: email, smtp: "a.example.com:25", host: b.example.com}`),
 			`rules.yaml:2:26: set smtp (host:port) or host and port, not both`},
-		{"bad port", rulesWithDest(`{kind: email, host: a.example.com, port: 70000}`),
+		{"bad port", actionstest.RulesWithDest(`{kind: email, host: a.example.com, port: 70000}`),
 			`rules.yaml:2:47: port: 70000 is not a TCP port`},
-		{"bad tls", rulesWithDest(`{kind: email, smtp: "a.example.com:25", tls: ssl}`),
+		{"bad tls", actionstest.RulesWithDest(`{kind: email, smtp: "a.example.com:25", tls: ssl}`),
 			`rules.yaml:2:51: tls: "ssl" is not one of starttls, tls, none`},
-		{"password in clear text", rulesWithDest(`{kind: email, smtp: "a.example.com:25", tls: none, username: u, password: p}`),
+		{"password in clear text", actionstest.RulesWithDest(`{kind: email, smtp: "a.example.com:25", tls: none, username: u, password: p}`),
 			`rules.yaml:2:51: tls: none would send the password in clear text to a.example.com; use starttls or tls`},
-		{"username without password", rulesWithDest(`{kind: email, smtp: "a.example.com:587", username: u}`),
+		{"username without password", actionstest.RulesWithDest(`{kind: email, smtp: "a.example.com:587", username: u}`),
 			`rules.yaml:2:6: username and password go together: set both or neither`},
-		{"bad destination to", rulesWithDest(`{kind: email, smtp: "a.example.com:587", to: [ok@example.com, "not an address"]}`),
+		{"bad destination to", actionstest.RulesWithDest(`{kind: email, smtp: "a.example.com:587", to: [ok@example.com, "not an address"]}`),
 			`rules.yaml:2:68: to: "not an address" is not one email address`},
 		{"no from anywhere", `destinations:
   d: {kind: email, smtp: "a.example.com:587"}
@@ -84,10 +72,7 @@ rules:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := load(tt.rules)
-			require.Error(t, err)
-			require.Contains(t, err.Error(), tt.want)
-			require.NotContains(t, err.Error(), "smtp-secret-password")
+			actionstest.RequireLoadError(t, tt.rules, testEnv, tt.want, "smtp-secret-password")
 		})
 	}
 }
@@ -97,7 +82,7 @@ func TestRender(t *testing.T) {
         to: ["sales@example.com", "{{ sender.wa_name }} <{{ user_email }}>"], cc: ["{{ chat_id == '' ? '' : 'cc@example.com' }}"],
         bcc: ["audit@example.com"], reply_to: "{{ user_email }}",
         subject: "Message from {{ chat_title }}", text: "{{ text }}", html: "<p>{{ text }}</p>"}`),
-		withText(`<script>alert("x")</script> & co`))
+		actionstest.WithText(`<script>alert("x")</script> & co`))
 	require.Equal(t, email.Message{
 		SMTP:    "smtp.example.com:587",
 		From:    `"Switchboard" <bot@example.com>`,
@@ -116,7 +101,7 @@ func TestRender(t *testing.T) {
 }
 
 func TestDestinationDefaults(t *testing.T) {
-	m, _ := renderOne(t, rulesWith(`{destination: ops, subject: "s", html: "<b>{{ sender.wa_name }}</b>"}`), basePayload())
+	m, _ := renderOne(t, rulesWith(`{destination: ops, subject: "s", html: "<b>{{ sender.wa_name }}</b>"}`), actionstest.BasePayload())
 	require.Equal(t, email.Message{
 		SMTP:    "127.0.0.1:25",
 		From:    "bot@example.com",
@@ -125,10 +110,10 @@ func TestDestinationDefaults(t *testing.T) {
 		HTML:    "<b>Sarah Brown</b>",
 	}, m)
 
-	m, _ = renderOne(t, rulesWith(`{destination: ops, to: [a@example.com], subject: "s", text: t}`), basePayload())
+	m, _ = renderOne(t, rulesWith(`{destination: ops, to: [a@example.com], subject: "s", text: t}`), actionstest.BasePayload())
 	require.Equal(t, []string{"a@example.com"}, m.To, "the action's to replaces the destination's")
 
-	m, _ = renderOne(t, rulesWith(`{destination: ops, cc: [a@example.com], subject: "s", text: t}`), basePayload())
+	m, _ = renderOne(t, rulesWith(`{destination: ops, cc: [a@example.com], subject: "s", text: t}`), actionstest.BasePayload())
 	require.Equal(t, []string{`"Ops Team" <ops@example.com>`}, m.To, "cc alone keeps the destination's to")
 }
 
@@ -136,7 +121,7 @@ func TestDestinationDefaults(t *testing.T) {
 // Subject line.
 func TestSubjectCannotAddAHeader(t *testing.T) {
 	for _, title := range []string{"Acme\r\nBcc: x@evil.example", "Acme\nBcc: x@evil.example", "Acme\rBcc: x@evil.example", "Acme\u2028Bcc: x@evil.example"} {
-		p := basePayload()
+		p := actionstest.BasePayload()
 		p["chat_title"] = title
 		m, _ := renderOne(t, rulesWith(`{destination: mail, to: [a@example.com], subject: "File from {{ chat_title }}", text: "t"}`), p)
 		require.NotContains(t, m.Subject, "\n")
@@ -161,7 +146,7 @@ func TestBadRenderedAddressIsAnError(t *testing.T) {
 		"not an address",
 		"<a@example.com> <b@example.com>",
 	} {
-		p := basePayload()
+		p := actionstest.BasePayload()
 		p["user_email"] = addr
 		out := render(t, rulesWith(`{destination: mail, to: ["{{ user_email }}"], subject: s, text: t}`), p)
 		require.Len(t, out, 1)
@@ -180,7 +165,7 @@ func TestDisplayNameCannotChangeTheAddress(t *testing.T) {
 		"<x@evil.example>", "x@evil.example <x@evil.example>, ", "g: x@evil.example;", "g: x@evil.example,", "x (",
 		"(comment) x@evil.example", "Eve\r\nBcc: x@evil.example", "=?utf-8?q?x@evil.example?=", "\"x\" <x@evil.example>\r\n",
 	} {
-		p := basePayload()
+		p := actionstest.BasePayload()
 		p["sender"].(map[string]any)["wa_name"] = name
 		out := render(t, rulesWith(`{destination: mail, to: ["{{ sender.wa_name }} <sales@example.com>"], subject: s, text: t}`), p)
 		require.Len(t, out, 1)
@@ -198,7 +183,7 @@ func TestDisplayNameCannotChangeTheAddress(t *testing.T) {
 }
 
 func TestEmptyRecipientsAreLeftOut(t *testing.T) {
-	p := basePayload()
+	p := actionstest.BasePayload()
 	p["user_email"] = ""
 	m, _ := renderOne(t, rulesWith(`{destination: mail, to: ["{{ user_email }}", b@example.com], reply_to: "{{ user_email }}", subject: s, text: t}`), p)
 	require.Equal(t, []string{"b@example.com"}, m.To)
@@ -213,7 +198,7 @@ func TestBodiesAreValidJSON(t *testing.T) {
 		`","to":["evil@example.com"],"x":"`, `quote " backslash \`, "new\nline\r\ttab", "nul \x00",
 		"a\u2028b\u2029", "bad \xff utf-8", "emoji 👍",
 	} {
-		p := withText(text)
+		p := actionstest.WithText(text)
 		p["chat_title"] = text
 		m, _ := renderOne(t, rulesWith(`{destination: mail, to: [a@example.com], subject: "{{ chat_title }}", text: "{{ text }}", html: "{{ text }}"}`), p)
 		require.Equal(t, []string{"a@example.com"}, m.To)
@@ -224,7 +209,7 @@ func TestBodiesAreValidJSON(t *testing.T) {
 func TestFormat(t *testing.T) {
 	m, _ := renderOne(t, rulesWith(`{destination: mail, to: ["{{ sender.wa_name }} <{{ user_email }}>", b@example.com],
         cc: [c@example.com], bcc: [d@example.com], reply_to: "r@example.com",
-        subject: "Hi {{ chat_title }}", text: "{{ text }}", html: "<p>{{ text }}</p>"}`), withText("Hello"))
+        subject: "Hi {{ chat_title }}", text: "{{ text }}", html: "<p>{{ text }}</p>"}`), actionstest.WithText("Hello"))
 	out, err := email.Kind{}.Format(&m)
 	require.NoError(t, err)
 	require.Equal(t, `From: Switchboard <bot@example.com>
@@ -239,19 +224,18 @@ Hello
 <p>Hello</p>
 `, out)
 
-	m, _ = renderOne(t, rulesWith(`{destination: mail, to: [b@example.com], subject: "s", html: "<p>{{ text }}</p>"}`), withText("Hello"))
+	m, _ = renderOne(t, rulesWith(`{destination: mail, to: [b@example.com], subject: "s", html: "<p>{{ text }}</p>"}`), actionstest.WithText("Hello"))
 	out, err = email.Kind{}.Format(&m)
 	require.NoError(t, err)
 	require.Equal(t, "From: Switchboard <bot@example.com>\nTo: b@example.com\nSubject: s\n\n<p>Hello</p>\n", out)
 }
 
 func TestDestinationPrintsNoSecret(t *testing.T) {
-	rs, err := load(rulesWith(`{destination: mail, to: [a@example.com], subject: s, text: t}`))
-	require.NoError(t, err)
+	rs := actionstest.Load(t, rulesWith(`{destination: mail, to: [a@example.com], subject: s, text: t}`), testEnv)
 	d := rs.Destinations["mail"].Config
 	data, err := json.Marshal(d)
 	require.NoError(t, err)
-	for _, s := range []string{fmtAll(d), string(data)} {
+	for _, s := range []string{actionstest.FmtAll(d), string(data)} {
 		require.NotContains(t, s, "smtp-secret-password")
 		require.Contains(t, s, "smtp.example.com:587")
 	}

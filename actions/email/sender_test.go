@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -19,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-dev/switchboard/actions"
-	"github.com/switchboard-dev/switchboard/actions/builtin"
+	"github.com/switchboard-dev/switchboard/actions/actionstest"
 	"github.com/switchboard-dev/switchboard/actions/email"
 	"github.com/switchboard-dev/switchboard/engine"
 	"github.com/switchboard-dev/switchboard/internal/testsmtp"
@@ -42,21 +41,10 @@ rules:
 func setupMail(t *testing.T, addr, dest, action string, payload map[string]any, o actions.SenderOptions) (*engine.RuleSet, actions.Request, actions.Sender) {
 	t.Helper()
 	env := map[string]string{"SMTP_ADDR": addr, "SMTP_PASSWORD": canaryPassword}
-	rs, err := engine.Load(engine.Options{
-		Kinds:     builtin.Kinds(),
-		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-	}, engine.Source{Name: "rules.yaml", Data: []byte(mailRules(dest, action))})
-	require.NoError(t, err)
-	data, err := json.Marshal(payload)
-	require.NoError(t, err)
-	out := renderJSON(t, rs, data)
-	require.Len(t, out, 1)
-	require.NoError(t, out[0].Err)
-	r := out[0].Request
+	rs := actionstest.Load(t, mailRules(dest, action), env)
+	r := actionstest.RenderOnly(t, rs, payload)
 	r.Key = "evt-1:r:0"
-	s, err := email.Kind{}.NewSender(rs.Destinations["mail"].Config, o)
-	require.NoError(t, err)
-	return rs, r, s
+	return rs, r, actionstest.NewSender(t, email.Kind{}, rs, r, o)
 }
 
 // TestDelivery: the message reaches the server with the wire form's
@@ -64,7 +52,7 @@ func setupMail(t *testing.T, addr, dest, action string, payload map[string]any, 
 // recipient, and the HTML part escapes event values.
 func TestDelivery(t *testing.T) {
 	mb := testsmtp.Start(t, "", "")
-	p := withText(`<script>alert("x")</script> & co`)
+	p := actionstest.WithText(`<script>alert("x")</script> & co`)
 	p["chat_title"] = "Acme\r\nBcc: evil@example.com"
 	rs, r, s := setupMail(t, mb.Addr, `, tls: none`, `{destination: mail,
         to: ["{{ sender.wa_name }} <sales@example.com>"], cc: [cc@example.com], bcc: [audit@example.com],
@@ -153,7 +141,7 @@ func TestSingleBodies(t *testing.T) {
 		{`{destination: mail, subject: s, text: "plain {{ text }}"}`, "text/plain", "plain hi"},
 		{`{destination: mail, subject: s, html: "<b>{{ text }}</b>"}`, "text/html", "<b>hi</b>"},
 	} {
-		_, r, s := setupMail(t, mb.Addr, `, tls: none`, tt.action, withText("hi"), actions.SenderOptions{})
+		_, r, s := setupMail(t, mb.Addr, `, tls: none`, tt.action, actionstest.WithText("hi"), actions.SenderOptions{})
 		require.NoError(t, s.Send(context.Background(), r))
 		got := mb.Messages()
 		env := got[len(got)-1]
@@ -167,20 +155,18 @@ func TestSingleBodies(t *testing.T) {
 func TestLogin(t *testing.T) {
 	dest := `, tls: none, username: bot, password: "${SMTP_PASSWORD}"`
 	mb := testsmtp.Start(t, "bot", canaryPassword)
-	_, r, s := setupMail(t, mb.Addr, dest, `{destination: mail, subject: s, text: t}`, basePayload(), actions.SenderOptions{})
+	_, r, s := setupMail(t, mb.Addr, dest, `{destination: mail, subject: s, text: t}`, actionstest.BasePayload(), actions.SenderOptions{})
 	require.NoError(t, s.Send(context.Background(), r))
 	require.Len(t, mb.Messages(), 1)
 
 	// This server refuses with 454, a temporary failure.
 	other := testsmtp.Start(t, "bot", "another")
 	var logs bytes.Buffer
-	o := actions.SenderOptions{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	_, r, s = setupMail(t, other.Addr, dest, `{destination: mail, subject: s, text: t}`, basePayload(), o)
-	err := s.Send(context.Background(), r)
+	o := actions.SenderOptions{Logger: actionstest.DebugLogger(&logs)}
+	_, r, s = setupMail(t, other.Addr, dest, `{destination: mail, subject: s, text: t}`, actionstest.BasePayload(), o)
+	err := actionstest.AssertSendLeaksNoSecret(t, s, r, &logs, canaryPassword)
 	require.ErrorContains(t, err, "454")
 	require.False(t, actions.IsPermanent(err))
-	require.NotContains(t, err.Error(), canaryPassword)
-	require.NotContains(t, logs.String(), canaryPassword)
 }
 
 func TestClassification(t *testing.T) {
@@ -201,7 +187,7 @@ func TestClassification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, r, s := setupMail(t, tt.addr(t), tt.dest, `{destination: mail, subject: s, text: t}`, basePayload(), tt.o)
+			_, r, s := setupMail(t, tt.addr(t), tt.dest, `{destination: mail, subject: s, text: t}`, actionstest.BasePayload(), tt.o)
 			err := s.Send(context.Background(), r)
 			require.Error(t, err)
 			require.Equal(t, tt.permanent, actions.IsPermanent(err), err.Error())
@@ -222,13 +208,7 @@ func rejecting(code int) func(t *testing.T) string {
 }
 
 // refused returns an address nothing listens on.
-func refused(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
+func refused(t *testing.T) string { return actionstest.FreeAddr(t) }
 
 // silent accepts connections and never says a word.
 func silent(t *testing.T) string {

@@ -1,21 +1,13 @@
 package log_test
 
 import (
-	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-dev/switchboard/actions/builtin"
+	"github.com/switchboard-dev/switchboard/actions/actionstest"
 	logaction "github.com/switchboard-dev/switchboard/actions/log"
-	"github.com/switchboard-dev/switchboard/engine"
 )
-
-func load(rules string) (*engine.RuleSet, error) {
-	return engine.Load(engine.Options{Kinds: builtin.Kinds(), LookupEnv: func(string) (string, bool) { return "", false }},
-		engine.Source{Name: "rules.yaml", Data: []byte(rules)})
-}
 
 // rulesWith is a rules file whose only action, on line 7, is the log action
 // written in flow style after "      - log: " (its mapping starts at
@@ -30,29 +22,17 @@ rules:
       - log: ` + action + "\n"
 }
 
+// renderOne renders the only action of rules for a message of text and
+// returns its wire form and how it prints.
 func renderOne(t *testing.T, rules, text string) (logaction.Entry, string) {
 	t.Helper()
-	rs, err := load(rules)
-	require.NoError(t, err)
-	data, err := json.Marshal(map[string]any{
+	rs := actionstest.Load(t, rules, nil)
+	e, _ := actionstest.RenderOne[*logaction.Entry](t, rs, map[string]any{
 		"chat_title": "Sarah Brown",
 		"direction":  "received",
 		"message":    map[string]any{"type": "chat", "text": text},
 		"sender":     map[string]any{"phone": "447441369136", "wa_name": "Sarah Brown"},
 	})
-	require.NoError(t, err)
-	ev, err := engine.Decode(data)
-	require.NoError(t, err)
-	p, err := rs.Plan(ev, engine.PlanOptions{Now: time.Unix(1700000000, 0)})
-	require.NoError(t, err)
-	require.Len(t, p.Matches, 1)
-	a := p.Matches[0].Actions[0]
-	require.NoError(t, a.Err)
-	require.True(t, json.Valid(a.Request.Body))
-	wire, err := rs.Wire(a.Request)
-	require.NoError(t, err)
-	e, ok := wire.(*logaction.Entry)
-	require.True(t, ok, "wire form is a %T", wire)
 	out, err := logaction.Kind{}.Format(e)
 	require.NoError(t, err)
 	return *e, out
@@ -73,9 +53,7 @@ rules:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := load(tt.rules)
-			require.Error(t, err)
-			require.Contains(t, err.Error(), tt.want)
+			actionstest.RequireLoadError(t, tt.rules, nil, tt.want)
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-dev/switchboard/actions/actionstest"
 	"github.com/switchboard-dev/switchboard/actions/slack"
 )
 
@@ -21,19 +22,6 @@ rules:
     when: "true"
     actions:
       - slack: ` + action + "\n"
-}
-
-// rulesWithDest is a rules file whose only destination, on line 2, is
-// written after "  d: " (its mapping starts at column 6).
-func rulesWithDest(dest string) string {
-	return `destinations:
-  d: ` + dest + `
-rules:
-  - name: r
-    when: "true"
-    actions:
-      - log: {message: hi}
-`
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -62,17 +50,17 @@ func TestLoadErrors(t *testing.T) {
 			`rules.yaml:8:30: webhook_url cannot be a template`},
 		{"template error", rulesWith(`{destination: team, text: "{{ sender.nmae }}"}`),
 			`rules.yaml:8:53: `},
-		{"destination without webhook or token", rulesWithDest(`{kind: slack, channel: "#x"}`),
+		{"destination without webhook or token", actionstest.RulesWithDest(`{kind: slack, channel: "#x"}`),
 			`rules.yaml:2:6: webhook_url or token is required`},
-		{"destination with both", rulesWithDest(`{kind: slack, webhook_url: "https://hooks.slack.com/x", token: abc}`),
+		{"destination with both", actionstest.RulesWithDest(`{kind: slack, webhook_url: "https://hooks.slack.com/x", token: abc}`),
 			`rules.yaml:2:69: set webhook_url or token, not both`},
-		{"destination webhook not a URL", rulesWithDest(`{kind: slack, webhook_url: "hooks.slack.com/x"}`),
+		{"destination webhook not a URL", actionstest.RulesWithDest(`{kind: slack, webhook_url: "hooks.slack.com/x"}`),
 			`rules.yaml:2:33: webhook_url must be an absolute https:// URL`},
-		{"destination webhook with channel", rulesWithDest(`{kind: slack, webhook_url: "https://hooks.slack.com/x", channel: "#x"}`),
+		{"destination webhook with channel", actionstest.RulesWithDest(`{kind: slack, webhook_url: "https://hooks.slack.com/x", channel: "#x"}`),
 			`rules.yaml:2:71: channel needs a token`},
-		{"token with a space", rulesWithDest(`{kind: slack, token: "xoxb secret"}`),
+		{"token with a space", actionstest.RulesWithDest(`{kind: slack, token: "xoxb secret"}`),
 			`rules.yaml:2:27: token contains a space or control character`},
-		{"api_url over http", rulesWithDest(`{kind: slack, token: abc, api_url: "http://slack.example.com/api"}`),
+		{"api_url over http", actionstest.RulesWithDest(`{kind: slack, token: abc, api_url: "http://slack.example.com/api"}`),
 			`rules.yaml:2:41: api_url must start with https://`},
 		{"token without any channel", `destinations:
   bot: {kind: slack, token: abc}
@@ -85,10 +73,7 @@ rules:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := load(tt.rules)
-			require.Error(t, err)
-			require.Contains(t, err.Error(), tt.want)
-			require.NotContains(t, err.Error(), "secret", "a secret leaked into an error")
+			actionstest.RequireLoadError(t, tt.rules, testEnv, tt.want, "secret")
 		})
 	}
 }
@@ -110,7 +95,7 @@ func TestEscaping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
-			req := renderOne(t, rulesWith(`{destination: team, text: "<!here> New from {{ sender.wa_name }}: {{ text }}"}`), withText(tt.text))
+			req := renderOne(t, rulesWith(`{destination: team, text: "<!here> New from {{ sender.wa_name }}: {{ text }}"}`), actionstest.WithText(tt.text))
 			require.Equal(t, "POST", req.Method)
 			require.Equal(t, "https://hooks.slack.com/services/T000/B000/slack-secret", req.URL)
 			require.Equal(t, map[string]string{"Content-Type": "application/json; charset=utf-8"}, req.Header)
@@ -130,7 +115,7 @@ func TestEscaping(t *testing.T) {
 func TestBlocksAreEscaped(t *testing.T) {
 	req := renderOne(t, rulesWith(`{destination: team, text: "fallback {{ text }}", blocks: [
         {type: section, text: {type: mrkdwn, text: "*From* <!here> {{ sender.wa_name }}: {{ text }}"}},
-        {type: context, elements: [{type: plain_text, text: "{{ text }}"}]}]}`), withText("<!channel> & <@U1>"))
+        {type: context, elements: [{type: plain_text, text: "{{ text }}"}]}]}`), actionstest.WithText("<!channel> & <@U1>"))
 	var body struct {
 		Text   string
 		Blocks []struct {
@@ -149,16 +134,16 @@ func TestBlocksAreEscaped(t *testing.T) {
 }
 
 func TestUnfurl(t *testing.T) {
-	req := renderOne(t, rulesWith(`{destination: team, text: "{{ text }}"}`), withText("https://evil.example/pixel.png"))
+	req := renderOne(t, rulesWith(`{destination: team, text: "{{ text }}"}`), actionstest.WithText("https://evil.example/pixel.png"))
 	require.JSONEq(t, `{"text":"https://evil.example/pixel.png","unfurl_links":false,"unfurl_media":false}`, req.Body)
 
-	req = renderOne(t, rulesWith(`{destination: team, text: "{{ text }}", unfurl: true}`), withText("https://example.com"))
+	req = renderOne(t, rulesWith(`{destination: team, text: "{{ text }}", unfurl: true}`), actionstest.WithText("https://example.com"))
 	require.JSONEq(t, `{"text":"https://example.com","unfurl_links":true,"unfurl_media":true}`, req.Body)
 }
 
 func TestToken(t *testing.T) {
 	t.Run("default channel", func(t *testing.T) {
-		req := renderOne(t, rulesWith(`{destination: bot, text: hi}`), basePayload())
+		req := renderOne(t, rulesWith(`{destination: bot, text: hi}`), actionstest.BasePayload())
 		require.Equal(t, "http://127.0.0.1:9/api/chat.postMessage", req.URL)
 		require.Equal(t, map[string]string{
 			"Authorization": "Bearer xoxb-slack-secret-token",
@@ -167,11 +152,11 @@ func TestToken(t *testing.T) {
 		require.JSONEq(t, `{"text":"hi","channel":"#support","unfurl_links":false,"unfurl_media":false}`, req.Body)
 	})
 	t.Run("channel from the event", func(t *testing.T) {
-		req := renderOne(t, rulesWith(`{destination: bot, text: hi, channel: "{{ lower(type) == 'chat' ? 'C0CHAT' : 'C0FILES' }}"}`), basePayload())
+		req := renderOne(t, rulesWith(`{destination: bot, text: hi, channel: "{{ lower(type) == 'chat' ? 'C0CHAT' : 'C0FILES' }}"}`), actionstest.BasePayload())
 		require.JSONEq(t, `{"text":"hi","channel":"C0CHAT","unfurl_links":false,"unfurl_media":false}`, req.Body)
 	})
 	t.Run("bad channel from the event", func(t *testing.T) {
-		out := render(t, rulesWith(`{destination: bot, text: hi, channel: "{{ text }}"}`), withText("<!channel> x"))
+		out := render(t, rulesWith(`{destination: bot, text: hi, channel: "{{ text }}"}`), actionstest.WithText("<!channel> x"))
 		require.Len(t, out, 1)
 		require.ErrorContains(t, out[0].Err, "slack: channel: not a channel name or ID")
 	})
@@ -180,21 +165,21 @@ func TestToken(t *testing.T) {
   bot: {kind: slack, token: "${SLACK_TOKEN}"}
 rules:
   - {name: r, when: "true", actions: [slack: {destination: bot, channel: C0123, text: hi}]}
-`, basePayload())
+`, actionstest.BasePayload())
 		require.Equal(t, "https://slack.com/api/chat.postMessage", req.URL)
 	})
 }
 
 func TestInlineWebhook(t *testing.T) {
-	req := renderOne(t, rulesWith(`{webhook_url: "http://localhost:8080/hook", text: hi}`), basePayload())
+	req := renderOne(t, rulesWith(`{webhook_url: "http://localhost:8080/hook", text: hi}`), actionstest.BasePayload())
 	require.Equal(t, "http://localhost:8080/hook", req.URL)
 	// An inline URL is stored with the request: it cannot be a secret.
-	_, err := load(rulesWith(`{webhook_url: "${SLACK_WEBHOOK_URL}", text: hi}`))
+	_, err := actionstest.TryLoad(rulesWith(`{webhook_url: "${SLACK_WEBHOOK_URL}", text: hi}`), testEnv)
 	require.ErrorContains(t, err, "${SLACK_WEBHOOK_URL}")
 }
 
 func TestEmptyTextIsAnError(t *testing.T) {
-	out := render(t, rulesWith(`{destination: team, text: "{{ caption }}"}`), basePayload())
+	out := render(t, rulesWith(`{destination: team, text: "{{ caption }}"}`), actionstest.BasePayload())
 	require.Len(t, out, 1)
 	require.ErrorContains(t, out[0].Err, "slack: text is empty once rendered")
 }
@@ -204,7 +189,7 @@ func TestBodyIsValidJSON(t *testing.T) {
 		`","channel":"#general","x":"`, `quote " backslash \`, "new\nline\r\ttab", "nul \x00",
 		"a\u2028b\u2029", "bad \xff utf-8", "emoji 👍",
 	} {
-		req := renderOne(t, rulesWith(`{destination: bot, text: "{{ text }}"}`), withText(text))
+		req := renderOne(t, rulesWith(`{destination: bot, text: "{{ text }}"}`), actionstest.WithText(text))
 		require.True(t, json.Valid([]byte(req.Body)), req.Body)
 		var m slack.Message
 		require.NoError(t, json.Unmarshal([]byte(req.Body), &m))
@@ -213,7 +198,7 @@ func TestBodyIsValidJSON(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
-	req := renderOne(t, rulesWith(`{destination: bot, text: "{{ text }}"}`), withText("<b>"))
+	req := renderOne(t, rulesWith(`{destination: bot, text: "{{ text }}"}`), actionstest.WithText("<b>"))
 	s, err := slack.Kind{}.Format(&req)
 	require.NoError(t, err)
 	require.Equal(t, `POST http://127.0.0.1:9/api/chat.postMessage
@@ -235,15 +220,14 @@ func TestEscape(t *testing.T) {
 }
 
 func TestDestinationPrintsNoSecret(t *testing.T) {
-	rs, err := load(rulesWith(`{destination: team, text: hi}`))
-	require.NoError(t, err)
+	rs := actionstest.Load(t, rulesWith(`{destination: team, text: hi}`), testEnv)
 	for _, name := range []string{"team", "bot"} {
 		d := rs.Destinations[name].Config
 		data, err := json.Marshal(d)
 		require.NoError(t, err)
 		var js string
 		require.NoError(t, json.Unmarshal(data, &js))
-		for _, s := range []string{fmtAll(d), js} {
+		for _, s := range []string{actionstest.FmtAll(d), js} {
 			require.NotContains(t, s, "secret-token")
 			require.NotContains(t, s, "B000")
 			require.Contains(t, s, "<secret>")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,13 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/actions/actionstest"
 	"github.com/switchboard-dev/switchboard/actions/webhook"
 )
 
 // TestSendIsWhatWireSays: the sink receives exactly the wire form that
 // dry-run prints: method, URL, headers and body.
 func TestSendIsWhatWireSays(t *testing.T) {
-	srv, got := newSink(t, nil)
+	srv, got := actionstest.NewSink(t, nil)
 	tests := []struct{ name, action string }{
 		{"json body", `{destination: crm, url: "/contacts/{{ sender.phone }}", body: {name: "{{ sender.wa_name }}", text: "{{ text }}"}}`},
 		{"form body", `{destination: crm, method: PUT, url: "/notes/{{ text }}", content_type: application/x-www-form-urlencoded, raw_body: "t={{ text }}"}`},
@@ -32,15 +32,15 @@ func TestSendIsWhatWireSays(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rs := loadEnv(t, crmEnv(srv.URL+"/api/"), crmRules(tt.action))
-			r := renderRequest(t, rs, withText(`a/b?c=d&e #f "g" <h> é`))
+			rs := actionstest.Load(t, crmRules(tt.action), crmEnv(srv.URL+"/api/"))
+			r := renderRequest(t, rs, actionstest.WithText(`a/b?c=d&e #f "g" <h> é`))
 			wire, err := rs.Wire(r)
 			require.NoError(t, err)
 			w := wire.(*actions.HTTPRequest)
 
 			require.NoError(t, newSender(t, rs, r, actions.SenderOptions{}).Send(context.Background(), r))
 			sent := <-got
-			requireSentAsWired(t, w, sent)
+			actionstest.RequireSentAsWired(t, w, sent)
 			require.Equal(t, r.Key, sent.Header.Get("Idempotency-Key"))
 			require.Equal(t, "switchboard", sent.Header.Get("User-Agent"))
 			require.Empty(t, sent.Header.Get("Accept"), "no header beyond the wire form")
@@ -49,11 +49,11 @@ func TestSendIsWhatWireSays(t *testing.T) {
 }
 
 func TestUserAgentAndNoCookies(t *testing.T) {
-	srv, got := newSink(t, func(w http.ResponseWriter, r *http.Request) {
+	srv, got := actionstest.NewSink(t, func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "session", Value: "abc"})
 	})
-	rs := loadEnv(t, crmEnv(srv.URL), crmRules(`{destination: crm, body: {a: 1}}`))
-	r := renderRequest(t, rs, basePayload())
+	rs := actionstest.Load(t, crmRules(`{destination: crm, body: {a: 1}}`), crmEnv(srv.URL))
+	r := renderRequest(t, rs, actionstest.BasePayload())
 	s := newSender(t, rs, r, actions.SenderOptions{UserAgent: "sb-test/1"})
 	for range 2 {
 		require.NoError(t, s.Send(context.Background(), r))
@@ -89,9 +89,9 @@ func TestClassification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, got := newSink(t, tt.respond)
-			rs := loadEnv(t, crmEnv(srv.URL+"/api"), crmRules(`{destination: crm, body: {a: 1}}`))
-			r := renderRequest(t, rs, basePayload())
+			srv, got := actionstest.NewSink(t, tt.respond)
+			rs := actionstest.Load(t, crmRules(`{destination: crm, body: {a: 1}}`), crmEnv(srv.URL+"/api"))
+			r := renderRequest(t, rs, actionstest.BasePayload())
 			err := newSender(t, rs, r, actions.SenderOptions{}).Send(context.Background(), r)
 			require.Equal(t, "http://"+srv.Listener.Addr().String()+"/api", (<-got).URL)
 			require.Empty(t, got, "exactly one request (redirects are not followed)")
@@ -99,32 +99,20 @@ func TestClassification(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			require.Error(t, err)
-			require.Equal(t, tt.permanent, actions.IsPermanent(err), err.Error())
+			actionstest.RequireFailure(t, err, tt.permanent, tt.retryAfter)
 			require.Equal(t, tt.status, actions.StatusCode(err))
 			require.Contains(t, err.Error(), `POST to destination "crm": HTTP `)
-			var later *actions.RetryAfterError
-			require.Equal(t, tt.retryAfter != 0, errors.As(err, &later), err.Error())
-			if later != nil {
-				require.Equal(t, tt.retryAfter, later.After)
-			}
 		})
 	}
 }
 
 // status answers code with headers and a short body.
 func status(code int, header map[string]string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		for k, v := range header {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(code)
-		fmt.Fprintf(w, "status %d\n", code)
-	}
+	return actionstest.Reply(code, header, fmt.Sprintf("status %d\n", code))
 }
 
 func TestTimeouts(t *testing.T) {
-	srv, _ := newSink(t, func(w http.ResponseWriter, r *http.Request) { waitOrDone(r, 10*time.Second) })
+	srv, _ := actionstest.NewSink(t, func(w http.ResponseWriter, r *http.Request) { waitOrDone(r, 10*time.Second) })
 	tests := []struct {
 		name   string
 		action string
@@ -135,8 +123,8 @@ func TestTimeouts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rs := loadEnv(t, crmEnv(srv.URL+"/hooks/"+canary), crmRules(tt.action))
-			r := renderRequest(t, rs, basePayload())
+			rs := actionstest.Load(t, crmRules(tt.action), crmEnv(srv.URL+"/hooks/"+canary))
+			r := renderRequest(t, rs, actionstest.BasePayload())
 			err := newSender(t, rs, r, tt.o).Send(context.Background(), r)
 			require.EqualError(t, err, `POST to destination "crm": timeout`)
 			require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -144,8 +132,8 @@ func TestTimeouts(t *testing.T) {
 		})
 	}
 	t.Run("a cancelled context", func(t *testing.T) {
-		rs := loadEnv(t, crmEnv(srv.URL), crmRules(`{destination: crm}`))
-		r := renderRequest(t, rs, basePayload())
+		rs := actionstest.Load(t, crmRules(`{destination: crm}`), crmEnv(srv.URL))
+		r := renderRequest(t, rs, actionstest.BasePayload())
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		err := newSender(t, rs, r, actions.SenderOptions{}).Send(ctx, r)
@@ -155,17 +143,17 @@ func TestTimeouts(t *testing.T) {
 }
 
 func TestConnectionRefused(t *testing.T) {
-	rs := loadEnv(t, crmEnv("http://"+freeAddr(t)+"/hooks/"+canary+"?token="+canary), crmRules(`{destination: crm, body: {a: 1}}`))
-	r := renderRequest(t, rs, basePayload())
+	rs := actionstest.Load(t, crmRules(`{destination: crm, body: {a: 1}}`), crmEnv("http://"+actionstest.FreeAddr(t)+"/hooks/"+canary+"?token="+canary))
+	r := renderRequest(t, rs, actionstest.BasePayload())
 	err := newSender(t, rs, r, actions.SenderOptions{}).Send(context.Background(), r)
 	require.EqualError(t, err, `POST to destination "crm": connection refused`)
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	require.False(t, actions.IsPermanent(err))
 
 	// Without a destination, the host (written in the rules file) is named.
-	addr := freeAddr(t)
-	rs = loadEnv(t, nil, crmRulesNoDest(`{url: "http://`+addr+`/x", body: {a: 1}}`))
-	r = renderRequest(t, rs, basePayload())
+	addr := actionstest.FreeAddr(t)
+	rs = actionstest.Load(t, crmRulesNoDest(`{url: "http://`+addr+`/x", body: {a: 1}}`), nil)
+	r = renderRequest(t, rs, actionstest.BasePayload())
 	err = newSender(t, rs, r, actions.SenderOptions{}).Send(context.Background(), r)
 	require.EqualError(t, err, `POST to `+addr+`: connection refused`)
 }
@@ -199,24 +187,21 @@ func TestSecretsNeverShow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			base := "http://" + freeAddr(t)
+			base := "http://" + actionstest.FreeAddr(t)
 			if !tt.refused {
-				srv, _ := newSink(t, tt.respond)
+				srv, _ := actionstest.NewSink(t, tt.respond)
 				base = srv.URL
 			}
-			rs := loadEnv(t, crmEnv(base+"/hooks/"+canary+"?token="+canary), crmRules(`{destination: crm, body: {a: 1}, timeout: 50ms}`))
-			r := renderRequest(t, rs, basePayload())
+			rs := actionstest.Load(t, crmRules(`{destination: crm, body: {a: 1}, timeout: 50ms}`), crmEnv(base+"/hooks/"+canary+"?token="+canary))
+			r := renderRequest(t, rs, actionstest.BasePayload())
 			var logs bytes.Buffer
-			o := actions.SenderOptions{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-			err := newSender(t, rs, r, o).Send(context.Background(), r)
-			require.Error(t, err)
-			require.NotContains(t, err.Error(), canary)
+			o := actions.SenderOptions{Logger: actionstest.DebugLogger(&logs)}
+			err := actionstest.AssertSendLeaksNoSecret(t, newSender(t, rs, r, o), r, &logs, canary)
 			require.NotContains(t, err.Error(), base)
 			var se *actions.StatusError
 			if errors.As(err, &se) {
 				require.NotContains(t, se.Body, canary)
 			}
-			require.NotContains(t, logs.String(), canary)
 		})
 	}
 }
@@ -226,7 +211,7 @@ func TestSecretsNeverShow(t *testing.T) {
 func TestLargeResponse(t *testing.T) {
 	const size = 10 << 20
 	hungUp := make(chan bool, 1)
-	srv, _ := newSink(t, func(w http.ResponseWriter, r *http.Request) {
+	srv, _ := actionstest.NewSink(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
 		w.WriteHeader(200)
 		chunk := bytes.Repeat([]byte("x"), 1<<20)
@@ -238,8 +223,8 @@ func TestLargeResponse(t *testing.T) {
 			_, _ = w.Write(chunk)
 		}
 	})
-	rs := loadEnv(t, crmEnv(srv.URL), crmRules(`{destination: crm, body: {a: 1}}`))
-	r := renderRequest(t, rs, basePayload())
+	rs := actionstest.Load(t, crmRules(`{destination: crm, body: {a: 1}}`), crmEnv(srv.URL))
+	r := renderRequest(t, rs, actionstest.BasePayload())
 	require.NoError(t, newSender(t, rs, r, actions.SenderOptions{}).Send(context.Background(), r))
 	require.True(t, <-hungUp, "the client read the whole body")
 
@@ -254,12 +239,12 @@ func TestLargeResponse(t *testing.T) {
 }
 
 func TestLargeErrorBodyIsCut(t *testing.T) {
-	srv, _ := newSink(t, func(w http.ResponseWriter, r *http.Request) {
+	srv, _ := actionstest.NewSink(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(500)
 		_, _ = w.Write([]byte(strings.Repeat("é\x00\x1b", 100_000)))
 	})
-	rs := loadEnv(t, crmEnv(srv.URL), crmRules(`{destination: crm, body: {a: 1}}`))
-	r := renderRequest(t, rs, basePayload())
+	rs := actionstest.Load(t, crmRules(`{destination: crm, body: {a: 1}}`), crmEnv(srv.URL))
+	r := renderRequest(t, rs, actionstest.BasePayload())
 	err := newSender(t, rs, r, actions.SenderOptions{}).Send(context.Background(), r)
 	var se *actions.StatusError
 	require.ErrorAs(t, err, &se)
@@ -271,9 +256,9 @@ func TestLargeErrorBodyIsCut(t *testing.T) {
 
 // TestConcurrentSends: one sender serves many goroutines at once.
 func TestConcurrentSends(t *testing.T) {
-	srv, got := newSink(t, nil)
-	rs := loadEnv(t, crmEnv(srv.URL), crmRules(`{destination: crm, body: {a: "{{ text }}"}}`))
-	r := renderRequest(t, rs, basePayload())
+	srv, got := actionstest.NewSink(t, nil)
+	rs := actionstest.Load(t, crmRules(`{destination: crm, body: {a: "{{ text }}"}}`), crmEnv(srv.URL))
+	r := renderRequest(t, rs, actionstest.BasePayload())
 	s := newSender(t, rs, r, actions.SenderOptions{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)

@@ -2,12 +2,12 @@ package webhook_test
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/actions/actionstest"
 	"github.com/switchboard-dev/switchboard/actions/webhook"
 )
 
@@ -22,19 +22,6 @@ rules:
     when: "true"
     actions:
       - http: ` + action + "\n"
-}
-
-// rulesWithDest is a rules file whose only destination, on line 2, is
-// written after "  d: " (its mapping starts at column 6).
-func rulesWithDest(dest string) string {
-	return `destinations:
-  d: ` + dest + `
-rules:
-  - name: r
-    when: "true"
-    actions:
-      - log: {message: hi}
-`
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -85,25 +72,22 @@ func TestLoadErrors(t *testing.T) {
 			`rules.yaml:7:46: unknown name nosuch`},
 		{"wrong type", rulesWith(`{destination: crm, timeout: soon}`),
 			`rules.yaml:7:43: expected a duration such as 30s or 5m, got "soon"`},
-		{"destination without url", rulesWithDest(`{kind: http, headers: {A: b}}`),
+		{"destination without url", actionstest.RulesWithDest(`{kind: http, headers: {A: b}}`),
 			`rules.yaml:2:6: url is required`},
-		{"destination url relative", rulesWithDest(`{kind: http, url: "/api"}`),
+		{"destination url relative", actionstest.RulesWithDest(`{kind: http, url: "/api"}`),
 			`rules.yaml:2:24: url: must start with http:// or https://`},
-		{"destination url without host", rulesWithDest(`{kind: http, url: "https:///api"}`),
+		{"destination url without host", actionstest.RulesWithDest(`{kind: http, url: "https:///api"}`),
 			`rules.yaml:2:24: url: has no host`},
-		{"destination url templated", rulesWithDest(`{kind: http, url: "https://x.example/{{ text }}"}`),
+		{"destination url templated", actionstest.RulesWithDest(`{kind: http, url: "https://x.example/{{ text }}"}`),
 			`rules.yaml:2:24: url: destinations cannot use templates`},
-		{"destination header value with a line break", rulesWithDest(`{kind: http, url: "https://x.example/", headers: {X-Key: "${WITH_NEWLINE}"}}`),
+		{"destination header value with a line break", actionstest.RulesWithDest(`{kind: http, url: "https://x.example/", headers: {X-Key: "${WITH_NEWLINE}"}}`),
 			`rules.yaml:2:56: headers: the value of X-Key contains a line break or control character`},
-		{"destination unknown field", rulesWithDest(`{kind: http, url: "https://x.example/", timout: 1s}`),
+		{"destination unknown field", actionstest.RulesWithDest(`{kind: http, url: "https://x.example/", timout: 1s}`),
 			`rules.yaml:2:46: unknown field "timout" (did you mean "timeout"?)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := load(tt.rules)
-			require.Error(t, err)
-			require.Contains(t, err.Error(), tt.want)
-			require.NotContains(t, err.Error(), "X-Evil", "a secret leaked into an error")
+			actionstest.RequireLoadError(t, tt.rules, testEnv, tt.want, "X-Evil")
 		})
 	}
 }
@@ -137,7 +121,7 @@ func TestRenderURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := renderOne(t, rulesWith(tt.action), withText(tt.text))
+			req := renderOne(t, rulesWith(tt.action), actionstest.WithText(tt.text))
 			require.Equal(t, tt.want, req.URL)
 		})
 	}
@@ -145,7 +129,7 @@ func TestRenderURL(t *testing.T) {
 
 func TestRenderDotSegmentIsAnError(t *testing.T) {
 	for _, text := range []string{"..", ".", "../../admin?x=#", "x/../../admin"} {
-		rs := render(t, rulesWith(`{destination: crm, url: "/notes/{{ text }}"}`), withText(text))
+		rs := render(t, rulesWith(`{destination: crm, url: "/notes/{{ text }}"}`), actionstest.WithText(text))
 		require.Len(t, rs, 1)
 		require.ErrorContains(t, rs[0].Err, `segment once decoded`, text)
 	}
@@ -155,7 +139,7 @@ func TestRenderRequest(t *testing.T) {
 	req := renderOne(t, rulesWith(`{destination: crm, method: put, url: "/contacts/{{ sender.phone }}",
         headers: {x-chat: "{{ chat_title }}", Authorization: "Token override"},
         body: {name: "{{ sender.wa_name }}", count: "{{ len(text) }}", tags: [a, "{{ type }}"], ok: true, none: null}}`),
-		withText("hi"))
+		actionstest.WithText("hi"))
 	require.Equal(t, actions.HTTPRequest{
 		Method: "PUT",
 		URL:    "https://crm.example.com/api/contacts/447441369136",
@@ -170,7 +154,7 @@ func TestRenderRequest(t *testing.T) {
 }
 
 func TestRenderDefaults(t *testing.T) {
-	req := renderOne(t, rulesWith(`{destination: crm, timeout: 1500ms}`), basePayload())
+	req := renderOne(t, rulesWith(`{destination: crm, timeout: 1500ms}`), actionstest.BasePayload())
 	require.Equal(t, "POST", req.Method)
 	require.Equal(t, map[string]string{"Authorization": "Bearer crm-secret-token"}, req.Header)
 	require.Empty(t, req.Body)
@@ -179,7 +163,7 @@ func TestRenderDefaults(t *testing.T) {
 
 func TestHeaderLineBreakIsAnError(t *testing.T) {
 	for _, name := range []string{"x\r\nX-Evil: 1", "x\nX-Evil: 1", "x\rX-Evil: 1", "x\x00y"} {
-		p := basePayload()
+		p := actionstest.BasePayload()
 		p["sender"].(map[string]any)["wa_name"] = name
 		rs := render(t, rulesWith(`{destination: crm, headers: {X-Name: "{{ sender.wa_name }}"}}`), p)
 		require.Len(t, rs, 1)
@@ -203,7 +187,7 @@ var hostile = []string{
 
 func TestBodyIsValidJSON(t *testing.T) {
 	for _, text := range hostile {
-		req := renderOne(t, rulesWith(`{destination: crm, body: {text: "{{ text }}", quoted: "said: {{ text }}"}}`), withText(text))
+		req := renderOne(t, rulesWith(`{destination: crm, body: {text: "{{ text }}", quoted: "said: {{ text }}"}}`), actionstest.WithText(text))
 		var got map[string]string
 		require.NoError(t, json.Unmarshal([]byte(req.Body), &got), req.Body)
 		require.Equal(t, map[string]string{"text": text, "quoted": "said: " + text}, got)
@@ -211,13 +195,13 @@ func TestBodyIsValidJSON(t *testing.T) {
 }
 
 func TestBodyWithInvalidUTF8(t *testing.T) {
-	rs, err := load(rulesWith(`{destination: crm, body: {text: "{{ text }}"}}`))
-	require.NoError(t, err)
+	rs := actionstest.Load(t, rulesWith(`{destination: crm, body: {text: "{{ text }}"}}`), testEnv)
 	payload := []byte("{\"direction\":\"received\",\"message\":{\"type\":\"chat\",\"text\":\"bad \xff\xfe bytes\"}}")
-	out := renderJSON(t, rs, payload)
+	out := actionstest.RenderJSON(t, rs, payload)
 	require.Len(t, out, 1)
 	require.NoError(t, out[0].Err)
-	req := wireOf(t, rs, out[0].Request)
+	actionstest.Stored(t, out[0].Request, notStored...)
+	req := *actionstest.WireAs[*actions.HTTPRequest](t, rs, out[0].Request)
 	require.True(t, json.Valid([]byte(req.Body)))
 	require.Contains(t, req.Body, "bad \uFFFD\uFFFD bytes")
 }
@@ -225,7 +209,7 @@ func TestBodyWithInvalidUTF8(t *testing.T) {
 func TestRawBody(t *testing.T) {
 	t.Run("json content type escapes values", func(t *testing.T) {
 		for _, text := range hostile {
-			req := renderOne(t, rulesWith(`{destination: crm, content_type: application/json, raw_body: '{"text": "{{ text }}"}'}`), withText(text))
+			req := renderOne(t, rulesWith(`{destination: crm, content_type: application/json, raw_body: '{"text": "{{ text }}"}'}`), actionstest.WithText(text))
 			var got map[string]string
 			require.NoError(t, json.Unmarshal([]byte(req.Body), &got), req.Body)
 			require.Equal(t, map[string]string{"text": text}, got, "exactly one field")
@@ -233,22 +217,22 @@ func TestRawBody(t *testing.T) {
 		}
 	})
 	t.Run("json that does not parse is an error", func(t *testing.T) {
-		rs := render(t, rulesWith(`{destination: crm, content_type: application/json, raw_body: '{"text": {{ text }}}'}`), withText("hi"))
+		rs := render(t, rulesWith(`{destination: crm, content_type: application/json, raw_body: '{"text": {{ text }}}'}`), actionstest.WithText("hi"))
 		require.ErrorContains(t, rs[0].Err, "raw_body is not valid JSON once rendered")
 	})
 	t.Run("form values are query-escaped", func(t *testing.T) {
-		req := renderOne(t, rulesWith(`{destination: crm, content_type: application/x-www-form-urlencoded, raw_body: "text={{ text }}&v=1"}`), withText("a&admin=1 2"))
+		req := renderOne(t, rulesWith(`{destination: crm, content_type: application/x-www-form-urlencoded, raw_body: "text={{ text }}&v=1"}`), actionstest.WithText("a&admin=1 2"))
 		require.Equal(t, "text=a%26admin%3D1+2&v=1", req.Body)
 	})
 	t.Run("plain text is sent as is", func(t *testing.T) {
-		req := renderOne(t, rulesWith(`{destination: crm, raw_body: "got: {{ text }}"}`), withText("a\n<b>"))
+		req := renderOne(t, rulesWith(`{destination: crm, raw_body: "got: {{ text }}"}`), actionstest.WithText("a\n<b>"))
 		require.Equal(t, "got: a\n<b>", req.Body)
 		require.Equal(t, "text/plain; charset=utf-8", req.Header["Content-Type"])
 	})
 }
 
 func TestFormat(t *testing.T) {
-	req := renderOne(t, rulesWith(`{destination: crm, url: "/c/{{ sender.phone }}", body: {name: "{{ sender.wa_name }}"}}`), basePayload())
+	req := renderOne(t, rulesWith(`{destination: crm, url: "/c/{{ sender.phone }}", body: {name: "{{ sender.wa_name }}"}}`), actionstest.BasePayload())
 	out, err := webhook.Kind{}.Format(&req)
 	require.NoError(t, err)
 	require.Equal(t, `POST https://crm.example.com/api/c/447441369136
@@ -262,10 +246,9 @@ Content-Type: application/json
 }
 
 func TestDestinationPrintsNoSecret(t *testing.T) {
-	rs, err := load(rulesWith(`{destination: crm}`))
-	require.NoError(t, err)
+	rs := actionstest.Load(t, rulesWith(`{destination: crm}`), testEnv)
 	d := rs.Destinations["crm"].Config
-	for _, s := range []string{fmtAll(d), mustJSON(t, d)} {
+	for _, s := range []string{actionstest.FmtAll(d), mustJSON(t, d)} {
 		require.NotContains(t, s, "crm-secret-token")
 		require.Contains(t, s, "crm.example.com")
 	}
@@ -275,14 +258,6 @@ func TestPathEscape(t *testing.T) {
 	require.Equal(t, "a%20b%2Fc", webhook.PathEscape("a b/c"))
 	require.Equal(t, "", webhook.PathEscape(""))
 	require.Equal(t, "a.b-c_d~e", webhook.PathEscape("a.b-c_d~e"))
-}
-
-func fmtAll(v any) string {
-	var b strings.Builder
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
-		b.WriteString(sprintf(verb, v))
-	}
-	return b.String()
 }
 
 func mustJSON(t *testing.T, v any) string {
@@ -300,6 +275,6 @@ func TestHeadersThroughAnAlias(t *testing.T) {
 rules:
   - {name: r, when: "true", actions: [http: {destination: b, url: /x, headers: *h}]}
 `
-	req := renderOne(t, rules, basePayload())
+	req := renderOne(t, rules, actionstest.BasePayload())
 	require.Equal(t, map[string]string{"X-A": "1"}, req.Header)
 }

@@ -9,13 +9,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/actions/actionstest"
 	"github.com/switchboard-dev/switchboard/actions/webhook"
 )
 
 // TestStoredRequest: the stored request is the action's part only; Wire
 // adds the destination's URL, headers and timeout.
 func TestStoredRequest(t *testing.T) {
-	rs := render(t, rulesWith(`{destination: crm, url: "/contacts/{{ sender.phone }}", query: {v: "1"}, headers: {X-Chat: "{{ chat_title }}"}, body: {a: 1}}`), basePayload())
+	rs := render(t, rulesWith(`{destination: crm, url: "/contacts/{{ sender.phone }}", query: {v: "1"}, headers: {X-Chat: "{{ chat_title }}"}, body: {a: 1}}`), actionstest.BasePayload())
 	require.Len(t, rs, 1)
 	require.NoError(t, rs[0].Err)
 	var m webhook.Message
@@ -53,11 +54,11 @@ func TestDestinationContentType(t *testing.T) {
 rules:
   - {name: r, when: "true", actions: [http: {destination: api, raw_body: '{"t": "{{ text }}"}'}]}
 `
-	req := renderOne(t, rules, withText(`a"b`))
+	req := renderOne(t, rules, actionstest.WithText(`a"b`))
 	require.Equal(t, "application/vnd.api+json", req.Header["Content-Type"])
 	require.JSONEq(t, `{"t": "a\"b"}`, req.Body)
 
-	rs := render(t, rules, withText("x"))
+	rs := render(t, rules, actionstest.WithText("x"))
 	require.NotContains(t, string(rs[0].Request.Body), "vnd.api")
 }
 
@@ -97,10 +98,10 @@ func TestTimeoutBounds(t *testing.T) {
 		{`{destination: crm, timeout: -1s}`, `got "-1s"`},
 		{`{destination: crm, timeout: 1us}`, "timeout: 1µs is not between"},
 	} {
-		_, err := load(rulesWith(tt.action))
+		_, err := actionstest.TryLoad(rulesWith(tt.action), testEnv)
 		require.ErrorContains(t, err, tt.want)
 	}
-	req := renderOne(t, rulesWith(`{destination: crm, timeout: 5m}`), basePayload())
+	req := renderOne(t, rulesWith(`{destination: crm, timeout: 5m}`), actionstest.BasePayload())
 	require.EqualValues(t, 300000, req.TimeoutMS)
 }
 
