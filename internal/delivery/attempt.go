@@ -22,7 +22,7 @@ const maxErrorText = 1024
 func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 	log := d.opt.Logger.With("job", j.ID, "event", j.EventID, "rule", j.Rule, "action", j.Action,
 		"dest", j.Destination, "attempt", j.Attempts+1)
-	req, enqueued, err := DecodeRequest(j.Request)
+	req, err := DecodeRequest(j.Request)
 	if err != nil {
 		d.finish(ctx, log, j, d.dead(err), 0)
 		return
@@ -64,7 +64,7 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 	err = send(sctx, sender, req)
 	cancel()
 	end := d.opt.Now()
-	d.finish(ctx, log, j, d.result(j, enqueued, err, end), end.Sub(start))
+	d.finish(ctx, log, j, d.result(j, err, end), end.Sub(start))
 }
 
 // send calls s.Send, turning a panic into an error: a faulty sender must
@@ -79,7 +79,7 @@ func send(ctx context.Context, s actions.Sender, r actions.Request) (err error) 
 }
 
 // result classifies the outcome of an attempt that ended at now.
-func (d *Deliverer) result(j store.Job, enqueued time.Time, err error, now time.Time) store.Result {
+func (d *Deliverer) result(j store.Job, err error, now time.Time) store.Result {
 	r := store.Result{Outcome: store.OutcomeDone, At: now}
 	if err == nil {
 		return r
@@ -90,7 +90,7 @@ func (d *Deliverer) result(j store.Job, enqueued time.Time, err error, now time.
 	switch {
 	case actions.IsPermanent(err):
 		r.Outcome, r.Error = store.OutcomeDead, msg
-	case !enqueued.IsZero() && now.Sub(enqueued) > d.opt.MaxAge:
+	case !j.QueuedAt.IsZero() && now.Sub(j.QueuedAt) > d.opt.MaxAge:
 		r.Outcome = store.OutcomeDead
 		r.Error = truncate(fmt.Sprintf("gave up %s after the job was enqueued: %s", d.opt.MaxAge, msg), maxErrorText)
 	case errors.As(err, &later):

@@ -56,7 +56,8 @@ type Options struct {
 	// MaxAttempts is the most attempts of a job (snoozes from Retry-After
 	// not counted) before it is dead; 0 means 10.
 	MaxAttempts int
-	// MaxAge is how long after it was enqueued a job may still be retried;
+	// MaxAge is how long after it was enqueued (or replayed) a job may
+	// still be retried;
 	// a job that fails (or is snoozed) when older is dead. 0 means 72h.
 	MaxAge time.Duration
 	// Now returns the current time; nil means time.Now.

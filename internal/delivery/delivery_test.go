@@ -31,20 +31,17 @@ func TestBackoff_Ceiling(t *testing.T) {
 }
 
 func TestEncodeRequest_RoundTrip(t *testing.T) {
-	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	in := actions.Request{Kind: "slack", Destination: "sales", Body: []byte(`{"text":"hi"}`), Key: "not stored"}
-	data, err := delivery.EncodeRequest(in, at)
+	data, err := delivery.EncodeRequest(in)
 	require.NoError(t, err)
-	require.JSONEq(t, `{"kind":"slack","destination":"sales","request":{"text":"hi"},"enqueued":"2026-11-24T10:00:00Z"}`, string(data))
-	out, enqueued, err := delivery.DecodeRequest(data)
+	require.JSONEq(t, `{"kind":"slack","destination":"sales","request":{"text":"hi"}}`, string(data))
+	out, err := delivery.DecodeRequest(data)
 	require.NoError(t, err)
 	in.Key = ""
 	require.Equal(t, in, out)
-	require.Equal(t, at, enqueued)
 
-	_, enqueued, err = delivery.DecodeRequest([]byte(`{"kind":"log","request":{}}`))
-	require.NoError(t, err)
-	require.True(t, enqueued.IsZero(), "a plain Request has no age")
+	_, err = delivery.DecodeRequest([]byte(`{"kind":`))
+	require.Error(t, err)
 }
 
 func TestDeliver_SuccessIsDone(t *testing.T) {

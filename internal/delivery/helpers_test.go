@@ -42,7 +42,7 @@ func enqueue(t *testing.T, s *store.Store, dests ...string) []string {
 		ev, err := s.Append(ctx, store.NewEvent{Body: fmt.Appendf(nil, `{"n":%d}`, i)})
 		require.NoError(t, err)
 		req := actions.Request{Kind: "http", Destination: dest, Body: fmt.Appendf(nil, `{"n":%d}`, i)}
-		data, err := delivery.EncodeRequest(req, time.Now())
+		data, err := delivery.EncodeRequest(req)
 		require.NoError(t, err)
 		key := fmt.Sprintf("%d:r:0", ev.ID)
 		results = append(results, store.Evaluated{EventID: ev.ID, RulesetVersion: "v1", Matched: []string{"r"},

@@ -71,7 +71,7 @@ func newJob(eventID int64, rule string, a engine.Rendered, now time.Time) (store
 	if a.Err != nil {
 		return store.NewJob{}, a.Err
 	}
-	data, err := delivery.EncodeRequest(a.Request, now)
+	data, err := delivery.EncodeRequest(a.Request)
 	if err != nil {
 		return store.NewJob{}, err
 	}

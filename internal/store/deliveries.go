@@ -45,14 +45,26 @@ type Job struct {
 	// LeaseUntil is when the claim lapses and another Claim may take the job;
 	// zero when not leased.
 	LeaseUntil time.Time
+	// QueuedAt is when the job was enqueued, or requeued by a replay: the
+	// delivery's age limit counts from it.
+	QueuedAt time.Time
 }
 
 const jobColumns = `id, event_id, rule, ruleset_version, action, kind, destination,
-	request, idempotency_key, attempts, next_attempt_at, lease_until`
+	request, idempotency_key, attempts, next_attempt_at, lease_until, queued_at`
 
-func (j *Job) scanArgs(next, lease *int64) []any {
+// scanArgs are the destinations of jobColumns; the times are scanned as
+// unix milliseconds into t and converted by t.set.
+func (j *Job) scanArgs(t *jobTimes) []any {
 	return []any{&j.ID, &j.EventID, &j.Rule, &j.RulesetVersion, &j.Action, &j.Kind, &j.Destination,
-		&j.Request, &j.IdempotencyKey, &j.Attempts, next, lease}
+		&j.Request, &j.IdempotencyKey, &j.Attempts, &t.next, &t.lease, &t.queued}
+}
+
+// jobTimes holds a job's times as stored, in unix milliseconds.
+type jobTimes struct{ next, lease, queued int64 }
+
+func (t *jobTimes) set(j *Job) {
+	j.NextAttemptAt, j.LeaseUntil, j.QueuedAt = fromMS(t.next), fromMS(t.lease), fromMS(t.queued)
 }
 
 // Claim leases up to max jobs that are due (pending or retry, next attempt at
@@ -81,13 +93,13 @@ func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Du
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				j           Job
-				next, until int64
+				j  Job
+				tm jobTimes
 			)
-			if err := rows.Scan(j.scanArgs(&next, &until)...); err != nil {
+			if err := rows.Scan(j.scanArgs(&tm)...); err != nil {
 				return err
 			}
-			j.NextAttemptAt, j.LeaseUntil = fromMS(next), fromMS(until)
+			tm.set(&j)
 			jobs = append(jobs, j)
 		}
 		return rows.Err()
@@ -301,14 +313,15 @@ func (s *Store) ListDeliveries(ctx context.Context, f Filter) ([]Delivery, error
 	var out []Delivery
 	for rows.Next() {
 		var (
-			d                             Delivery
-			next, until, created, updated int64
+			d                Delivery
+			tm               jobTimes
+			created, updated int64
 		)
-		dest := append(d.Job.scanArgs(&next, &until), &d.State, &d.LastStatus, &d.LastError, &created, &updated)
+		dest := append(d.Job.scanArgs(&tm), &d.State, &d.LastStatus, &d.LastError, &created, &updated)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("list deliveries: %w", err)
 		}
-		d.NextAttemptAt, d.LeaseUntil = fromMS(next), fromMS(until)
+		tm.set(&d.Job)
 		d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
 		out = append(out, d)
 	}
@@ -323,8 +336,8 @@ func (s *Store) ListDeliveries(ctx context.Context, f Filter) ([]Delivery, error
 // dead or done job has that id.
 func (s *Store) Requeue(ctx context.Context, id int64) error {
 	err := s.write(ctx, func(w *wtx) error {
-		res, err := w.exec(`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0, updated_at = ?
-			WHERE id = ? AND state IN ('dead', 'done')`, ms(w.now), ms(w.now), id)
+		res, err := w.exec(`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0, updated_at = ?, queued_at = ?
+			WHERE id = ? AND state IN ('dead', 'done')`, ms(w.now), ms(w.now), ms(w.now), id)
 		if err != nil {
 			return err
 		}
@@ -360,8 +373,8 @@ func (s *Store) RequeueDead(ctx context.Context, f Filter) (int, error) {
 	}
 	var n int64
 	err = s.write(ctx, func(w *wtx) error {
-		res, err := w.exec(`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0, updated_at = ?
-			WHERE id IN (`+sel+`)`, append([]any{ms(w.now), ms(w.now)}, args...)...)
+		res, err := w.exec(`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0, updated_at = ?, queued_at = ?
+			WHERE id IN (`+sel+`)`, append([]any{ms(w.now), ms(w.now), ms(w.now)}, args...)...)
 		if err != nil {
 			return err
 		}

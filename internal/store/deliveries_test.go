@@ -284,3 +284,28 @@ func TestOnlyAppendsAreFsynced(t *testing.T) {
 	after := stats()
 	require.Equal(t, mid.Durable+2, after.Durable, "appends and quarantine are fsynced")
 }
+
+// TestRequeue_RestartsTheAgeClock: a replayed dead letter is judged by the
+// age limit from its replay, not from its first enqueue.
+func TestRequeue_RestartsTheAgeClock(t *testing.T) {
+	now := t0
+	opt := quiet
+	opt.Now = func() time.Time { return now }
+	dir := t.TempDir()
+	s := jobsT(t, dir, "a")
+	require.NoError(t, s.Close())
+	s = openT(t, dir, opt)
+	jobs, err := s.Claim(t.Context(), now, 1, time.Minute)
+	require.NoError(t, err)
+	queued := jobs[0].QueuedAt
+	require.False(t, queued.IsZero())
+	require.NoError(t, s.Finish(t.Context(), jobs[0].ID, Result{Outcome: OutcomeDead, Error: "too old"}))
+
+	now = now.Add(100 * time.Hour)
+	require.NoError(t, s.Requeue(t.Context(), jobs[0].ID))
+	again, err := s.Claim(t.Context(), now, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	require.Equal(t, now, again[0].QueuedAt)
+	require.True(t, again[0].QueuedAt.After(queued))
+}

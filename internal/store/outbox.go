@@ -130,10 +130,10 @@ func commitTx(w *wtx, cursor int64, results []Evaluated) (freed int64, err error
 				req = []byte{}
 			}
 			_, err := w.exec(`INSERT INTO jobs (event_id, rule, ruleset_version, action, kind, destination,
-					request, idempotency_key, state, attempts, next_attempt_at, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+					request, idempotency_key, state, attempts, next_attempt_at, created_at, updated_at, queued_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`,
 				r.EventID, j.Rule, r.RulesetVersion, j.Action, j.Kind, j.Destination,
-				req, key, next, now, now)
+				req, key, next, now, now, now)
 			if err != nil {
 				return 0, fmt.Errorf("insert job of event %d, rule %q, action %d: %w", r.EventID, j.Rule, j.Action, err)
 			}

@@ -101,6 +101,12 @@ CREATE TABLE quarantine (
 	`
 ALTER TABLE events ADD COLUMN duplicate_of INTEGER NULL;
 `,
+	// 3: when a job was (re)queued, from which the delivery's age limit
+	// counts: a replayed dead letter starts a new life.
+	`
+ALTER TABLE jobs ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET queued_at = created_at;
+`,
 }
 
 // migrate brings the schema on conn up to date.
