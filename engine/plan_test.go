@@ -183,8 +183,12 @@ func TestIndexMatchesLinearScan(t *testing.T) {
 		func() string { return fmt.Sprintf("(type == %q || direction == %q)", pick(types), pick(dirs)) },
 		func() string { return fmt.Sprintf("chat_id == %q", pick(ids)) },
 		func() string { return fmt.Sprintf("chat_id endsWith %q", []string{"@g.us", "@c.us"}[rng.IntN(2)]) },
-		func() string { return fmt.Sprintf("icontains(text, %q)", []string{"urgent", "URGENT", "Invoice", "x"}[rng.IntN(4)]) },
-		func() string { return fmt.Sprintf("message.text contains %q", []string{"urgent", "URGENT", "Hello"}[rng.IntN(3)]) },
+		func() string {
+			return fmt.Sprintf("icontains(text, %q)", []string{"urgent", "URGENT", "Invoice", "x"}[rng.IntN(4)])
+		},
+		func() string {
+			return fmt.Sprintf("message.text contains %q", []string{"urgent", "URGENT", "Hello"}[rng.IntN(3)])
+		},
 		func() string { return fmt.Sprintf("sender.phone startsWith %q", []string{"44", "1", ""}[rng.IntN(3)]) },
 		func() string { return "is_group" },
 		func() string { return fmt.Sprintf("lower(text) == %q", pick(texts)) },

@@ -52,10 +52,10 @@ type Rule struct {
 	File  string
 	Line  int
 
-	prog        *vm.Program
-	node        *yaml.Node
-	pinned      map[string][]string // indexed field -> allowed values
-	pre         precheck
+	prog   *vm.Program
+	node   *yaml.Node
+	pinned map[string][]string // indexed field -> allowed values
+	pre    precheck
 
 	explainOnce sync.Once
 	parts       []explainPart
