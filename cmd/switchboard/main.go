@@ -47,6 +47,8 @@ func commands() []command {
 		{"serve", "run the service: webhook endpoint, durable store, evaluation, delivery", runServe},
 		{"deliveries", "list recent and dead deliveries of a running server", runDeliveries},
 		{"replay", "queue dead (or done) deliveries again on a running server", runReplay},
+		{"status", "show a running server's rules, last reload and queue", runStatus},
+		{"diff", "show what new rules would do differently with a server's recent events", runDiff},
 		{"notify-test", "send a test message through a destination and print the outcome", runNotifyTest},
 		{"version", "print the version", runVersion},
 	}

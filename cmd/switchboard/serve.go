@@ -19,7 +19,8 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	fs := newFlags(s, "serve", "",
 		"Run the service: the webhook URL Cooby posts to, the durable store, rule evaluation and\n"+
 			"delivery with retries. Every flag can also be set by an environment variable, shown in\n"+
-			"brackets; a flag on the command line wins. SIGHUP reloads the rules; SIGTERM stops\n"+
+			"brackets; a flag on the command line wins. The rules are reloaded when their files\n"+
+			"change, on SIGHUP and on POST /-/reload, only if they are valid; SIGTERM stops\n"+
 			"gracefully (accepted events are never lost: unfinished work resumes on restart).")
 	var rules stringList
 	fs.Var(&rules, "rules", "rules file or directory (repeatable) [SWITCHBOARD_RULES, comma-separated]")
@@ -37,6 +38,10 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	maxAge := fs.Duration("max-age", 72*time.Hour, "age after which a failing delivery becomes a dead letter [SWITCHBOARD_MAX_AGE]")
 	sendTimeout := fs.Duration("send-timeout", 30*time.Second, "timeout of one delivery attempt when the action sets none [SWITCHBOARD_SEND_TIMEOUT]")
 	shutdown := fs.Duration("shutdown-timeout", 20*time.Second, "bound on a graceful stop [SWITCHBOARD_SHUTDOWN_TIMEOUT]")
+	watch := fs.Bool("watch", true, "reload the rules when their files change (their directories are watched) [SWITCHBOARD_WATCH]")
+	debounce := fs.Duration("reload-debounce", 200*time.Millisecond, "quiet time after a rules file event before the files are read [SWITCHBOARD_RELOAD_DEBOUNCE]")
+	poll := fs.Duration("reload-poll", 30*time.Second, "interval of the rules checksum poll that catches changes no file event announced; 0 for none [SWITCHBOARD_RELOAD_POLL]")
+	requireTests := fs.Bool("reload-require-tests", true, "refuse rules whose tests: fail, at startup and on every reload [SWITCHBOARD_RELOAD_REQUIRE_TESTS]")
 	logFormat := fs.String("log-format", "text", "log format: text or json [SWITCHBOARD_LOG_FORMAT]")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the service stops (for performance work)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error [SWITCHBOARD_LOG_LEVEL]")
@@ -61,6 +66,10 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
 		ShutdownTimeout: *shutdown, Logger: logger,
+		NoWatch: !*watch, ReloadDebounce: *debounce, ReloadPoll: *poll, AllowFailingTests: !*requireTests,
+	}
+	if *poll == 0 {
+		cfg.ReloadPoll = -1 // none
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -96,7 +105,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			_, _ = a.Reload()
+			_, _ = a.Reload(ctx, "SIGHUP")
 		}
 	}()
 	if err := a.Run(ctx); err != nil {

@@ -24,7 +24,7 @@ import (
 //	POST /hooks/cooby/{token}, POST /hooks/cooby   Cooby webhooks (ingest)
 //	GET  /healthz, /readyz, /metrics, /status      operations
 //	POST /-/reload                                  reload the rules (admin)
-//	/api/...                                        deliveries, replay, quarantine, dry-run (admin)
+//	/api/...                                        deliveries, replay, quarantine, dry-run, diff (admin)
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	hook := ingest.New(ingest.Options{
@@ -52,6 +52,7 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("GET /api/quarantine/{id}", a.admin(a.getQuarantine))
 	mux.HandleFunc("POST /api/quarantine/{id}/replay", a.admin(a.replayQuarantine))
 	mux.HandleFunc("POST /api/dryrun", a.admin(a.postDryrun))
+	mux.HandleFunc("POST /api/diff", a.admin(a.postDiff))
 	return mux
 }
 
@@ -103,8 +104,10 @@ func (a *App) getStatus(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
-func (a *App) postReload(w http.ResponseWriter, _ *http.Request) {
-	st, err := a.Reload()
+// postReload reloads the rules and answers with the outcome: 200 and the
+// new status, or 422 and every error with its file:line:col.
+func (a *App) postReload(w http.ResponseWriter, r *http.Request) {
+	st, err := a.Reload(r.Context(), "POST /-/reload")
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, st)
 		return

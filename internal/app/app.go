@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/dispatch"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
+	"github.com/switchboard-dev/switchboard/internal/reload"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
@@ -26,7 +27,7 @@ type App struct {
 
 	active   atomic.Pointer[active]
 	status   atomic.Pointer[ReloadStatus]
-	reloadMu reloadGuard
+	reloader *reload.Reloader
 
 	dispatcher *dispatch.Dispatcher
 	deliverer  *delivery.Deliverer
@@ -70,10 +71,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.log.Info("resuming deliveries left unfinished by the previous run", "deliveries", n)
 	}
 	a.metrics = newMetrics(a.store)
-	if _, err := a.Reload(); err != nil {
+	sum, err := a.reloadNow(ctx, "startup")
+	if err != nil {
 		a.store.Close()
 		return nil, err
 	}
+	a.reloader = a.newReloader(sum)
 	a.dispatcher = dispatch.New(dispatch.Options{
 		Log:    a.store,
 		Rules:  a.Rules,
@@ -127,8 +130,10 @@ func (a *App) Listen() (net.Addr, error) {
 }
 
 // Run serves until ctx is done or the store fails, then shuts down in
-// order: stop accepting (drain HTTP), stop evaluating, let in-flight
-// deliveries finish, close the store. It returns nil after a clean stop.
+// order: stop accepting (drain HTTP), stop reloading, stop evaluating, let
+// in-flight deliveries finish, close the store. It returns nil after a
+// clean stop. While it runs, the rules are reloaded when their files
+// change (see internal/reload).
 func (a *App) Run(ctx context.Context) error {
 	if a.listener == nil {
 		if _, err := a.Listen(); err != nil {
@@ -158,6 +163,15 @@ func (a *App) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
+	reloadCtx, stopReload := context.WithCancel(context.Background())
+	defer stopReload()
+	reloaded := make(chan struct{})
+	go func() {
+		defer close(reloaded)
+		if err := a.reloader.Run(reloadCtx); err != nil {
+			a.log.Error("rules reloading stopped", "err", err)
+		}
+	}()
 	a.ready.Store(true)
 	var runErr error
 	failed := a.watchStore(ctx)
@@ -172,6 +186,11 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		a.log.Warn("http drain incomplete", "err", err)
+	}
+	stopReload()
+	select {
+	case <-reloaded:
+	case <-shutCtx.Done():
 	}
 	stopWork()
 	done := make(chan struct{})

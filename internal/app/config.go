@@ -56,6 +56,19 @@ type Config struct {
 	SendTimeout time.Duration
 	// ShutdownTimeout bounds a graceful stop; default 20s.
 	ShutdownTimeout time.Duration
+	// ReloadDebounce is how long the rules files must stay quiet after a
+	// file-system event before they are read again; default 200ms.
+	ReloadDebounce time.Duration
+	// ReloadPoll is the interval of the checksum poll that catches changes
+	// no event announced (NFS, missed events); default 30s, negative: none.
+	ReloadPoll time.Duration
+	// NoWatch turns off watching the rules' directories; SIGHUP, POST
+	// /-/reload and the poll still reload.
+	NoWatch bool
+	// AllowFailingTests takes rules whose `tests:` fail. By default such a
+	// set is refused like an invalid one: at startup (New fails) and on
+	// every reload (the running rules stay).
+	AllowFailingTests bool
 	// Logger receives the service's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// LookupEnv resolves ${VAR} in rules; nil means os.LookupEnv.
@@ -101,6 +114,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 20 * time.Second
+	}
+	if c.ReloadDebounce <= 0 {
+		c.ReloadDebounce = 200 * time.Millisecond
+	}
+	if c.ReloadPoll == 0 {
+		c.ReloadPoll = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

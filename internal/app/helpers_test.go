@@ -49,7 +49,7 @@ func (s *syncBuffer) String() string {
 }
 
 // start runs a service on rules (written to a file) until the test ends.
-func start(t *testing.T, rules string, mod func(*app.Config)) *service {
+func start(t testing.TB, rules string, mod func(*app.Config)) *service {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
@@ -125,7 +125,7 @@ func (s *service) api(t *testing.T, method, path string, out any) int {
 
 // waitFor polls cond for up to 30 s: loopback work is fast, but the
 // machines are shared, so deadlines are generous and never asserted.
-func waitFor(t *testing.T, cond func() bool) {
+func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

@@ -24,9 +24,14 @@ type metrics struct {
 	latency    *prometheus.HistogramVec
 	evaluated  prometheus.Counter
 
-	reloadOK   prometheus.Gauge
-	reloadTime prometheus.Gauge
-	rulesInfo  *prometheus.GaugeVec
+	reloadOK       prometheus.Gauge
+	reloadTime     prometheus.Gauge
+	reloadAttempt  prometheus.Gauge
+	reloadErrors   prometheus.Gauge
+	reloads        *prometheus.CounterVec
+	reloadDuration prometheus.Histogram
+	rulesLoaded    prometheus.Gauge
+	rulesInfo      *prometheus.GaugeVec
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -47,8 +52,17 @@ func newMetrics(st *store.Store) *metrics {
 	}, []string{"kind"})
 	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_rules_last_reload_successful", Help: "1 if the last rules (re)load succeeded."})
 	m.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_rules_last_reload_success_timestamp_seconds", Help: "Time of the last successful rules load."})
+	m.reloadAttempt = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_rules_last_reload_timestamp_seconds", Help: "Time of the last rules (re)load, successful or not."})
+	m.reloadErrors = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_rules_last_reload_errors", Help: "Errors (each with its file:line:col, see GET /status) of the last rules (re)load; 0 if it succeeded."})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_rules_reloads_total", Help: "Rules loads (startup included) by result: success, failure."}, []string{"result"})
+	m.reloadDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "switchboard_rules_reload_duration_seconds", Help: "Duration of one rules (re)load: read, compile, validate, run the tests, swap.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+	})
+	m.rulesLoaded = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_rules_loaded", Help: "Rules in the running rule set."})
 	m.rulesInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchboard_rules_info", Help: "The running rules version (1 for the current one)."}, []string{"version"})
-	for _, c := range []prometheus.Collector{m.accepted, m.duplicates, m.rejected, m.storeFull, m.matches, m.evaluated, m.deliveries, m.latency, m.reloadOK, m.reloadTime, m.rulesInfo} {
+	for _, c := range []prometheus.Collector{m.accepted, m.duplicates, m.rejected, m.storeFull, m.matches, m.evaluated, m.deliveries, m.latency, m.reloadOK, m.reloadTime,
+		m.reloadAttempt, m.reloadErrors, m.reloads, m.reloadDuration, m.rulesLoaded, m.rulesInfo} {
 		f(c)
 	}
 	stats := func(pick func(store.Stats) int64) func() float64 {

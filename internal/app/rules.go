@@ -1,14 +1,13 @@
 package app
 
 import (
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/actions/builtin"
 	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/reload"
 	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
@@ -22,22 +21,19 @@ type active struct {
 
 type senderKey struct{ kind, dest string }
 
-// ReloadStatus describes the last (re)load of the rules.
-type ReloadStatus struct {
-	OK       bool      `json:"ok"`
-	At       time.Time `json:"at"`
-	Version  string    `json:"version"`
-	Files    []string  `json:"files"`
-	Rules    int       `json:"rules"`
-	Errors   []string  `json:"errors,omitempty"`
-	LastGood time.Time `json:"last_good"`
+// engineOptions are the options every rules load of the service uses.
+func (a *App) engineOptions() engine.Options {
+	return engine.Options{Kinds: builtin.Kinds(), LookupEnv: a.cfg.LookupEnv}
 }
 
-// loadActive loads the rules and builds a sender for every destination and
-// one per kind for actions without a destination. Nothing is swapped if
-// any step fails.
-func (a *App) loadActive() (*active, error) {
-	rs, err := engine.LoadFiles(engine.Options{Kinds: builtin.Kinds(), LookupEnv: a.cfg.LookupEnv}, a.cfg.Rules...)
+// loadActive checks a snapshot of the rules files exactly as `switchboard
+// check` does (engine.Load: YAML, names, expressions, templates,
+// destinations, environment variables), builds a sender for every
+// destination and one per kind for actions without a destination, and
+// (unless Config.AllowFailingTests) runs the rules' tests. It returns every
+// problem, each with its file:line:col; nothing is swapped here.
+func (a *App) loadActive(snap *reload.Snapshot) (*active, error) {
+	rs, err := engine.Load(a.engineOptions(), snap.Sources...)
 	if err != nil {
 		return nil, err
 	}
@@ -67,54 +63,27 @@ func (a *App) loadActive() (*active, error) {
 		}
 		act.senders[senderKey{dest.Kind, name}] = s
 	}
+	if !a.cfg.AllowFailingTests {
+		errs.Add(testFailures(rs)...)
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	return act, nil
 }
 
-// Reload loads the rules again and, only if everything loads, replaces the
-// running set. On failure the running set stays and the errors are
-// returned (and shown by /status and the metrics).
-func (a *App) Reload() (ReloadStatus, error) {
-	a.reloadMu.Lock()
-	defer a.reloadMu.Unlock()
-	act, err := a.loadActive()
-	now := time.Now().UTC()
-	st := a.Status()
-	st.At = now
-	if err != nil {
-		st.OK = false
-		st.Errors = nil
-		for _, e := range yamlx.Flatten(err) {
-			st.Errors = append(st.Errors, e.Error())
+// testFailures runs the rules' tests: and returns one positioned error per
+// failure, so that a set that breaks an agreed behaviour is refused like an
+// invalid one.
+func testFailures(rs *engine.RuleSet) []*yamlx.Error {
+	var out []*yamlx.Error
+	for _, res := range rs.RunTests() {
+		for _, f := range res.Failures {
+			out = append(out, &yamlx.Error{File: res.Case.File, Line: res.Case.Line, Column: 1,
+				Msg: fmt.Sprintf("test %q fails: %s", res.Case.Name, rs.Redact(f))})
 		}
-		a.status.Store(&st)
-		a.metrics.reloadOK.Set(0)
-		for _, e := range st.Errors {
-			a.log.Error("rules reload failed; the running rules stay", "err", e)
-		}
-		return st, err
 	}
-	prev := a.active.Swap(act)
-	st = ReloadStatus{OK: true, At: now, LastGood: now, Version: act.rules.Version, Files: act.rules.Files, Rules: len(act.rules.Rules)}
-	a.status.Store(&st)
-	a.metrics.reloadOK.Set(1)
-	a.metrics.reloadTime.Set(float64(now.Unix()))
-	if prev != nil {
-		a.metrics.rulesInfo.DeleteLabelValues(prev.rules.Version)
-	}
-	a.metrics.rulesInfo.WithLabelValues(act.rules.Version).Set(1)
-	a.log.Info("rules loaded", "version", act.rules.Version, "rules", len(act.rules.Rules), "files", act.rules.Files)
-	return st, nil
-}
-
-// Status returns the state of the last rules load.
-func (a *App) Status() ReloadStatus {
-	if s := a.status.Load(); s != nil {
-		return *s
-	}
-	return ReloadStatus{}
+	return out
 }
 
 // Rules returns the running rule set.
@@ -132,8 +101,3 @@ func (a *App) sender(kind, dest string) (actions.Sender, error) {
 	}
 	return nil, actions.Permanent(fmt.Errorf("destination %q (%s) is not in the running rules (version %s)", dest, kind, act.rules.Version))
 }
-
-var errNoRules = errors.New("no rules loaded")
-
-// reloadGuard serialises reloads.
-type reloadGuard = sync.Mutex

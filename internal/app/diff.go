@@ -1,0 +1,251 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/store"
+)
+
+// DiffRequest is the body of POST /api/diff: the new rules files, by the
+// name their errors should carry and their content.
+type DiffRequest struct {
+	Files []DiffFile `json:"files"`
+}
+
+// DiffFile is one rules file of a DiffRequest.
+type DiffFile struct {
+	Name    string `json:"name"`
+	Content string `json:"content"`
+}
+
+// DiffReport is the answer of POST /api/diff: what the new rules would do
+// differently from the running ones with the stored events of a period.
+type DiffReport struct {
+	Running string    `json:"running_version"`
+	New     string    `json:"new_version"`
+	Since   time.Time `json:"since"`
+	// Events is the number of stored events replayed; Changed how many of
+	// them would get different actions, listed in Diffs (at most limit:
+	// Truncated says more changed, or more than max events were stored).
+	Events    int         `json:"events"`
+	Changed   int         `json:"changed"`
+	Truncated bool        `json:"truncated,omitempty"`
+	Diffs     []EventDiff `json:"diffs"`
+	// TestFailures are the new rules' failing tests: a reload would refuse
+	// them (unless tests are not required).
+	TestFailures []string `json:"test_failures,omitempty"`
+}
+
+// EventDiff is one event whose actions differ.
+type EventDiff struct {
+	EventID    int64        `json:"event_id"`
+	ReceivedAt time.Time    `json:"received_at"`
+	Summary    string       `json:"summary"`
+	Added      []ActionDiff `json:"added,omitempty"`
+	Removed    []ActionDiff `json:"removed,omitempty"`
+	Changed    []ActionDiff `json:"changed,omitempty"`
+}
+
+// ActionDiff is one action (the Action-th of Rule) that the new rules add,
+// remove or render differently. Old and New are its wire form, exactly as
+// it would be sent, secrets redacted; an action that fails to render is
+// {"error": "..."}.
+type ActionDiff struct {
+	Rule        string          `json:"rule"`
+	Action      int             `json:"action"`
+	Kind        string          `json:"kind"`
+	Destination string          `json:"destination,omitempty"`
+	Old         json.RawMessage `json:"old,omitempty"`
+	New         json.RawMessage `json:"new,omitempty"`
+}
+
+// postDiff replays the stored events received in the last ?since= (default
+// 24h) through the running rules and the posted ones and reports, per
+// event, the actions added, removed or rendered differently. Nothing is
+// stored or sent. ?limit= bounds the events listed (default 100), ?max=
+// the events replayed (default 100000).
+func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	since, limit, maxEvents := 24*time.Hour, 100, 100000
+	if v := q.Get("since"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("since: expected a duration such as 24h, got %q", v))
+			return
+		}
+		since = d
+	}
+	for key, dst := range map[string]*int{"limit": &limit, "max": &maxEvents} {
+		if v := q.Get(key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("%s: expected a positive number, got %q", key, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	var req DiffRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 32<<20)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("body: expected {\"files\": [{\"name\", \"content\"}]}: %w", err))
+		return
+	}
+	if len(req.Files) == 0 {
+		writeError(w, http.StatusBadRequest, errors.New("body: no rules files"))
+		return
+	}
+	srcs := make([]engine.Source, len(req.Files))
+	for i, f := range req.Files {
+		srcs[i] = engine.Source{Name: f.Name, Data: []byte(f.Content)}
+	}
+	next, err := engine.Load(a.engineOptions(), srcs...)
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "the new rules do not load", "errors": errorLines(err)})
+		return
+	}
+	running := a.Rules()
+	from := time.Now().Add(-since).UTC()
+	rep := &DiffReport{Running: running.Version, New: next.Version, Since: from, Diffs: []EventDiff{}}
+	for _, e := range testFailures(next) {
+		rep.TestFailures = append(rep.TestFailures, e.Error())
+	}
+	err = a.eachEventSince(r.Context(), from, func(e store.Event) bool {
+		if rep.Events == maxEvents {
+			rep.Truncated = true
+			return false
+		}
+		rep.Events++
+		if d, ok := diffEvent(running, next, e); ok {
+			rep.Changed++
+			if len(rep.Diffs) < limit {
+				rep.Diffs = append(rep.Diffs, d)
+			} else {
+				rep.Truncated = true
+			}
+		}
+		return true
+	})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// eachEventSince calls fn with every stored event received at or after
+// from, in id order, until fn returns false. It pages through the store's
+// events and adds nothing to it.
+func (a *App) eachEventSince(ctx context.Context, from time.Time, fn func(store.Event) bool) error {
+	for after := int64(0); ; {
+		events, err := a.store.ReadEvents(ctx, after, 500)
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		after = events[len(events)-1].ID
+		for _, e := range events {
+			if !e.ReceivedAt.Before(from) && !fn(e) {
+				return nil
+			}
+		}
+	}
+}
+
+// diffEvent plans one stored event with both rule sets, as the dispatcher
+// would have when it arrived, and compares the actions' wire forms.
+func diffEvent(old, next *engine.RuleSet, e store.Event) (EventDiff, bool) {
+	ev, err := engine.Decode(e.Body)
+	if err != nil {
+		return EventDiff{}, false
+	}
+	opts := engine.PlanOptions{Now: e.ReceivedAt, Duplicate: e.DuplicateOf != 0}
+	before, after := planned(old, ev, opts), planned(next, ev, opts)
+	d := EventDiff{EventID: e.ID, ReceivedAt: e.ReceivedAt,
+		Summary: fmt.Sprintf("%s %s %s in %q", ev.Direction, ev.Message.Type, ev.Message.ID, ev.ChatTitle)}
+	seen := map[actionKey]bool{}
+	for _, n := range after.list {
+		seen[n.key] = true
+		o, ok := before.byKey[n.key]
+		switch {
+		case !ok:
+			d.Added = append(d.Added, n.diff(nil, n.wire))
+		case !bytes.Equal(o.wire, n.wire):
+			d.Changed = append(d.Changed, n.diff(o.wire, n.wire))
+		}
+	}
+	for _, o := range before.list {
+		if !seen[o.key] {
+			d.Removed = append(d.Removed, o.diff(o.wire, nil))
+		}
+	}
+	return d, len(d.Added)+len(d.Removed)+len(d.Changed) > 0
+}
+
+type actionKey struct {
+	rule   string
+	action int
+}
+
+type plannedAction struct {
+	key        actionKey
+	kind, dest string
+	wire       json.RawMessage
+}
+
+func (p plannedAction) diff(old, next json.RawMessage) ActionDiff {
+	return ActionDiff{Rule: p.key.rule, Action: p.key.action, Kind: p.kind, Destination: p.dest, Old: old, New: next}
+}
+
+type plannedActions struct {
+	list  []plannedAction
+	byKey map[actionKey]plannedAction
+}
+
+// planned renders every action rs would take for ev in its wire form.
+func planned(rs *engine.RuleSet, ev *engine.Event, opts engine.PlanOptions) plannedActions {
+	out := plannedActions{byKey: map[actionKey]plannedAction{}}
+	plan, err := rs.Plan(ev, opts)
+	if err != nil {
+		return out
+	}
+	for _, m := range plan.Matches {
+		for _, r := range m.Actions {
+			p := plannedAction{key: actionKey{m.Rule.Name, r.Action.Index}, kind: r.Action.Kind, dest: r.Action.Destination, wire: wireJSON(rs, r)}
+			out.list = append(out.list, p)
+			out.byKey[p.key] = p
+		}
+	}
+	return out
+}
+
+// wireJSON is a rendered action exactly as it would be sent, redacted.
+func wireJSON(rs *engine.RuleSet, r engine.Rendered) json.RawMessage {
+	errJSON := func(err error) json.RawMessage {
+		data, _ := json.Marshal(map[string]string{"error": rs.Redact(err.Error())})
+		return data
+	}
+	if r.Err != nil {
+		return errJSON(r.Err)
+	}
+	wire, err := rs.Wire(r.Request)
+	if err != nil {
+		return errJSON(err)
+	}
+	data, err := actions.JSON(wire)
+	if err != nil {
+		return errJSON(err)
+	}
+	out := json.RawMessage(rs.Redact(string(data)))
+	if !json.Valid(out) {
+		out, _ = json.Marshal(string(out))
+	}
+	return out
+}

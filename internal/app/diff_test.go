@@ -1,0 +1,149 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-dev/switchboard/internal/app"
+)
+
+const diffOld = `destinations:
+  crm: {kind: http, url: "https://crm.example.com/api", headers: {Authorization: "Bearer ${CRM_TOKEN}"}}
+rules:
+  - name: to-crm
+    when: direction == "received"
+    actions: [{http: {destination: crm, url: "/m/{{ message.id }}", body: {text: "{{ text }}"}}}]
+  - name: note
+    when: "true"
+    actions: [{log: {message: "note {{ message.id }}"}}]
+  - name: going-away
+    when: type == "image"
+    actions: [{log: {message: "image"}}]
+`
+
+const diffNew = `destinations:
+  crm: {kind: http, url: "https://crm.example.com/api", headers: {Authorization: "Bearer ${CRM_TOKEN}"}}
+rules:
+  - name: to-crm
+    when: direction == "received"
+    actions: [{http: {destination: crm, url: "/m/{{ message.id }}", body: {text: "{{ upper(text) }}"}}}]
+  - name: note
+    when: "true"
+    actions: [{log: {message: "note {{ message.id }}"}}]
+  - name: sent-too
+    when: direction == "sent"
+    actions: [{log: {message: "sent {{ message.id }}"}}]
+`
+
+func (s *service) diff(t *testing.T, query string, files ...app.DiffFile) (int, []byte) {
+	t.Helper()
+	body, err := json.Marshal(app.DiffRequest{Files: files})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, s.base+"/api/diff"+query, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.admin)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, buf.Bytes()
+}
+
+// TestDiffReplaysStoredEvents: the stored events are planned with the
+// running and the new rules; added, removed and re-rendered actions are
+// reported per event, secrets redacted, and nothing is stored or sent.
+func TestDiffReplaysStoredEvents(t *testing.T) {
+	svc := start(t, diffOld, func(cfg *app.Config) { cfg.LookupEnv = canaryEnv })
+	for _, name := range []string{"received-chat.json", "sent-chat.json", "received-image.json"} {
+		status, _ := svc.post(t, readPayload(t, name))
+		require.Equal(t, http.StatusAccepted, status, name)
+	}
+	waitFor(t, func() bool { q := svc.status(t).Queue; return q.Events == 3 && q.BacklogBytes == 0 })
+	var before []app.DeliveryView
+	svc.api(t, http.MethodGet, "/api/deliveries?limit=1000", &before)
+
+	status, body := svc.diff(t, "?since=1h", app.DiffFile{Name: "new.yaml", Content: diffNew})
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.NotContains(t, string(body), canary)
+	var rep app.DiffReport
+	require.NoError(t, json.Unmarshal(body, &rep))
+	require.Equal(t, svc.app.Rules().Version, rep.Running)
+	require.NotEqual(t, rep.Running, rep.New)
+	require.Equal(t, 3, rep.Events)
+	require.Equal(t, 3, rep.Changed)
+	byID := map[int64]app.EventDiff{}
+	for _, d := range rep.Diffs {
+		byID[d.EventID] = d
+	}
+	// Event 1, a received chat: the CRM body is rendered differently.
+	chat := byID[1]
+	require.Contains(t, chat.Summary, "received chat")
+	require.Empty(t, chat.Added)
+	require.Empty(t, chat.Removed)
+	require.Len(t, chat.Changed, 1)
+	c := chat.Changed[0]
+	require.Equal(t, "to-crm", c.Rule)
+	require.Equal(t, "http", c.Kind)
+	require.Equal(t, "crm", c.Destination)
+	require.Contains(t, string(c.Old), "***", "the token is redacted")
+	require.NotEqual(t, string(c.Old), string(c.New))
+	// Event 2, a sent chat: a new rule adds an action.
+	require.Len(t, byID[2].Added, 1)
+	require.Equal(t, "sent-too", byID[2].Added[0].Rule)
+	require.Empty(t, byID[2].Added[0].Old)
+	require.Contains(t, string(byID[2].Added[0].New), "sent ")
+	// Event 3, a received image: a rule is gone, the CRM body changes.
+	require.Len(t, byID[3].Removed, 1)
+	require.Equal(t, "going-away", byID[3].Removed[0].Rule)
+	require.Len(t, byID[3].Changed, 1)
+
+	// Nothing was stored or sent.
+	var after []app.DeliveryView
+	svc.api(t, http.MethodGet, "/api/deliveries?limit=1000", &after)
+	require.Equal(t, len(before), len(after))
+	require.Equal(t, int64(3), svc.status(t).Queue.Events)
+
+	// The same rules: nothing changes. A short period: no events.
+	status, body = svc.diff(t, "", app.DiffFile{Name: "same.yaml", Content: diffOld})
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, json.Unmarshal(body, &rep))
+	require.Equal(t, 3, rep.Events)
+	require.Zero(t, rep.Changed)
+	time.Sleep(5 * time.Millisecond)
+	status, body = svc.diff(t, "?since=1ms", app.DiffFile{Name: "new.yaml", Content: diffNew})
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, json.Unmarshal(body, &rep))
+	require.Zero(t, rep.Events)
+
+	// ?limit lists fewer events and says so.
+	status, body = svc.diff(t, "?limit=1", app.DiffFile{Name: "new.yaml", Content: diffNew})
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, json.Unmarshal(body, &rep))
+	require.Len(t, rep.Diffs, 1)
+	require.Equal(t, 3, rep.Changed)
+	require.True(t, rep.Truncated)
+}
+
+func TestDiffRefusesInvalidRules(t *testing.T) {
+	svc := start(t, logRule("a"), nil)
+	status, body := svc.diff(t, "", app.DiffFile{Name: "new.yaml", Content: "rules:\n  - name: a\n    when: direction == 5\n    actions: [{log: {message: x}}]\n"})
+	require.Equal(t, http.StatusUnprocessableEntity, status)
+	var out struct {
+		Error  string
+		Errors []string
+	}
+	require.NoError(t, json.Unmarshal(body, &out))
+	require.Equal(t, []string{"new.yaml:3:21: invalid operation: == (mismatched types string and int)"}, out.Errors)
+
+	status, _ = svc.diff(t, "?since=yesterday", app.DiffFile{Name: "new.yaml", Content: logRule("a")})
+	require.Equal(t, http.StatusBadRequest, status)
+	status, _ = svc.diff(t, "")
+	require.Equal(t, http.StatusBadRequest, status)
+}

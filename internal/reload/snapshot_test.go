@@ -1,0 +1,69 @@
+package reload_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-dev/switchboard/actions/builtin"
+	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/reload"
+)
+
+// TestReadMatchesLoadFiles: a snapshot holds the files engine.LoadFiles
+// loads, in its order, under its names, and loads to the same version.
+func TestReadMatchesLoadFiles(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "b.yml"), "rules:\n  - {name: b, when: \"true\", actions: [{log: {message: b}}]}\n")
+	write(t, filepath.Join(dir, "a.yaml"), "rules:\n  - {name: a, when: \"true\", actions: [{log: {message: a}}]}\n")
+	write(t, filepath.Join(dir, "c.txt"), "not rules")
+	single := filepath.Join(t.TempDir(), "one.yaml")
+	write(t, single, "rules: []\n")
+
+	opts := engine.Options{Kinds: builtin.Kinds()}
+	want, err := engine.LoadFiles(opts, dir, single)
+	require.NoError(t, err)
+	snap, err := reload.Read(dir, single)
+	require.NoError(t, err)
+	require.Equal(t, want.Files, snap.Files())
+	got, err := engine.Load(opts, snap.Sources...)
+	require.NoError(t, err)
+	require.Equal(t, want.Version, got.Version)
+}
+
+func TestSumFollowsContent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	write(t, path, "v1")
+	s1 := current(t, path)
+	require.Equal(t, s1, current(t, path), "stable")
+	write(t, path, "v2")
+	require.NotEqual(t, s1, current(t, path))
+
+	// Through a symlink, the target's content counts.
+	link := filepath.Join(dir, "link.yaml")
+	require.NoError(t, os.Symlink(path, link))
+	s2 := current(t, link)
+	write(t, path, "v3")
+	require.NotEqual(t, s2, current(t, link))
+}
+
+func TestReadMissing(t *testing.T) {
+	dir := t.TempDir()
+	_, err := reload.Read(filepath.Join(dir, "nope.yaml"))
+	require.ErrorIs(t, err, reload.ErrMissing)
+	require.ErrorContains(t, err, "reading rules: stat")
+	require.NotContains(t, err.Error(), "missing", "the message is the engine's")
+
+	_, err = reload.Read(dir)
+	require.ErrorIs(t, err, reload.ErrMissing)
+	require.EqualError(t, err, "reading rules: no *.yaml or *.yml file in "+dir)
+
+	// Not a missing file: a directory where a file should be read.
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "d.yaml"), 0o755))
+	_, err = reload.Read(dir)
+	require.Error(t, err)
+	require.NotErrorIs(t, err, reload.ErrMissing)
+}
