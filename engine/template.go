@@ -8,10 +8,16 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/checker"
+	exprcompiler "github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 
@@ -240,25 +246,93 @@ func closing(s string) int {
 }
 
 // compileExpr compiles one expression against the event environment.
+// Programs are immutable, so they are memoized by source across loads: a
+// reload recompiles only the expressions that changed.
 func compileExpr(code string, asBool bool) (*vm.Program, error) {
 	if len(code) > maxExprLen {
 		return nil, fmt.Errorf("expression is %d bytes long; the limit is %d", len(code), maxExprLen)
 	}
-	if asBool {
-		return compile(code, boolOptions())
+	key := progKey{code: code, asBool: asBool}
+	if p, ok := programs.Load(key); ok {
+		return p.(*vm.Program), nil
 	}
-	return compile(code, valueOptions())
+	c := configs.Get().(*exprConfigs)
+	defer configs.Put(c)
+	cfg := c.value
+	if asBool {
+		cfg = c.bool
+	}
+	p, err := compile(code, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if programs.n.Add(1) > maxPrograms {
+		programs.Clear() // a crude bound: rules files hold far fewer
+		programs.n.Store(0)
+	}
+	programs.Store(key, p)
+	return p, nil
 }
 
-// compile wraps expr.Compile so that a panic inside the compiler can never
-// take the process down on a bad rules file.
-func compile(code string, opts []expr.Option) (p *vm.Program, err error) {
+type progKey struct {
+	code   string
+	asBool bool
+}
+
+// programs memoizes compiled programs (progKey -> *vm.Program).
+var programs struct {
+	sync.Map
+	n atomic.Int64
+}
+
+// maxPrograms bounds the program cache.
+const maxPrograms = 100_000
+
+// exprConfigs are built expr configurations, one for templates and one for
+// conditions. Building one (the environment's type information, the
+// builtins) costs more than compiling a typical expression, so they are
+// reused; a config is used by one goroutine at a time, hence the pool.
+type exprConfigs struct{ value, bool *conf.Config }
+
+var configs = sync.Pool{New: func() any {
+	return &exprConfigs{value: newConfig(valueOptions()), bool: newConfig(boolOptions())}
+}}
+
+// newConfig applies options the way expr.Compile does.
+func newConfig(opts []expr.Option) *conf.Config {
+	cfg := conf.CreateNew()
+	for _, op := range opts {
+		op(cfg)
+	}
+	for name := range cfg.Disabled {
+		delete(cfg.Builtins, name)
+	}
+	cfg.Check()
+	return cfg
+}
+
+// compile is expr.Compile with a prepared config. A panic inside the
+// compiler is an error: a bad rules file never takes the process down.
+func compile(code string, cfg *conf.Config) (p *vm.Program, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("cannot compile expression: %v", r)
 		}
 	}()
-	return expr.Compile(code, opts...)
+	tree, err := checker.ParseCheck(code, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Optimize {
+		if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
+			var fe *file.Error
+			if errors.As(err, &fe) {
+				return nil, fe.Bind(tree.Source)
+			}
+			return nil, err
+		}
+	}
+	return exprcompiler.Compile(tree, cfg)
 }
 
 // maxExprLen bounds the source of one expression.
