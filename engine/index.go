@@ -39,6 +39,7 @@ const (
 // cond is one conjunct the precheck evaluates: op applied to a string field.
 type cond struct {
 	field  string // canonical path: "type", "chat_id", "sender.phone", ...
+	get    func(*Event) string
 	op     int
 	values []string
 }
@@ -66,6 +67,7 @@ func compilePrecheck(src string) (precheck, map[string][]string) {
 			p.complete = false
 			continue
 		}
+		c.get = eventFields[c.field]
 		p.conds = append(p.conds, c)
 		if c.op == opIn && isIndexed(c.field) {
 			if prev, ok := pinned[c.field]; ok {
@@ -161,51 +163,31 @@ func stringField(n ast.Node) string {
 	case "message.type", "message.text", "message.caption", "message.file_name":
 		p = strings.TrimPrefix(p, "message.")
 	}
-	if _, ok := eventString(&Event{}, p); ok {
+	if _, ok := eventFields[p]; ok {
 		return p
 	}
 	return ""
 }
 
-// eventString returns the string field at canonical path p.
-func eventString(ev *Event, p string) (string, bool) {
-	switch p {
-	case "type":
-		return ev.Message.Type, true
-	case "direction":
-		return ev.Direction, true
-	case "chat_type":
-		return ev.ChatType, true
-	case "chat_id":
-		return ev.ChatID, true
-	case "chat_title":
-		return ev.ChatTitle, true
-	case "user_phone":
-		return ev.UserPhone, true
-	case "user_email":
-		return ev.UserEmail, true
-	case "timestamp":
-		return ev.Timestamp, true
-	case "text":
-		return ev.Message.Text, true
-	case "caption":
-		return ev.Message.Caption, true
-	case "file_name":
-		return ev.Message.FileName, true
-	case "message.id":
-		return ev.Message.ID, true
-	case "message.file_url":
-		return ev.Message.FileURL, true
-	case "message.error_code":
-		return ev.Message.ErrorCode, true
-	case "message.error_message":
-		return ev.Message.ErrorMessage, true
-	case "sender.phone":
-		return ev.Sender.Phone, true
-	case "sender.wa_name":
-		return ev.Sender.WaName, true
-	}
-	return "", false
+// eventFields reads the string fields of an event by canonical path.
+var eventFields = map[string]func(*Event) string{
+	"type":                  func(ev *Event) string { return ev.Message.Type },
+	"direction":             func(ev *Event) string { return ev.Direction },
+	"chat_type":             func(ev *Event) string { return ev.ChatType },
+	"chat_id":               func(ev *Event) string { return ev.ChatID },
+	"chat_title":            func(ev *Event) string { return ev.ChatTitle },
+	"user_phone":            func(ev *Event) string { return ev.UserPhone },
+	"user_email":            func(ev *Event) string { return ev.UserEmail },
+	"timestamp":             func(ev *Event) string { return ev.Timestamp },
+	"text":                  func(ev *Event) string { return ev.Message.Text },
+	"caption":               func(ev *Event) string { return ev.Message.Caption },
+	"file_name":             func(ev *Event) string { return ev.Message.FileName },
+	"message.id":            func(ev *Event) string { return ev.Message.ID },
+	"message.file_url":      func(ev *Event) string { return ev.Message.FileURL },
+	"message.error_code":    func(ev *Event) string { return ev.Message.ErrorCode },
+	"message.error_message": func(ev *Event) string { return ev.Message.ErrorMessage },
+	"sender.phone":          func(ev *Event) string { return ev.Sender.Phone },
+	"sender.wa_name":        func(ev *Event) string { return ev.Sender.WaName },
 }
 
 // allows reports whether the event satisfies every cond. env supplies the
@@ -213,7 +195,7 @@ func eventString(ev *Event, p string) (string, bool) {
 func (p *precheck) allows(ev *Event, env map[string]any) bool {
 	for i := range p.conds {
 		c := &p.conds[i]
-		v, _ := eventString(ev, c.field)
+		v := c.get(ev)
 		switch c.op {
 		case opIn:
 			ok := false

@@ -92,13 +92,19 @@ func (t *textTemplate) single() *vm.Program {
 // runProgram runs p against env, turning a panic into an error: expr
 // already recovers inside its VM, this guards everything around it.
 func runProgram(p *vm.Program, env actions.Env) (out any, err error) {
+	m := machines.Get().(*vm.VM)
 	defer func() {
+		machines.Put(m)
 		if r := recover(); r != nil {
 			err = fmt.Errorf("evaluation panicked: %v", r)
 		}
 	}()
-	return expr.Run(p, env)
+	return m.Run(p, env)
 }
+
+// machines are reusable VMs: a vm.VM is not safe for concurrent use, but
+// one per running evaluation is.
+var machines = sync.Pool{New: func() any { return new(vm.VM) }}
 
 // formatValue turns an expression's result into template text.
 func formatValue(v any) string {
