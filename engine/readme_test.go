@@ -1,0 +1,67 @@
+package engine_test
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-dev/switchboard/engine"
+)
+
+func readme(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	return string(data)
+}
+
+// TestEnvNamesDocumented: every name a condition can use is in the README's
+// table of names, and every name the table lists exists.
+func TestEnvNamesDocumented(t *testing.T) {
+	doc := readme(t)
+	start := strings.Index(doc, "#### Names in conditions and templates")
+	require.Positive(t, start)
+	table := doc[start:]
+	table = table[:strings.Index(table, "\n\n`type` shadows")]
+	env := engine.NewEnv(&engine.Event{}, engine.Event{}.Time)
+	for name := range env {
+		if strings.HasPrefix(name, "__") {
+			continue
+		}
+		require.Contains(t, table, "`"+name+"`", "README does not document %q", name)
+	}
+	for _, fn := range []string{"icontains(s, sub)", "phone(s)", "now()"} {
+		require.Contains(t, table, "`"+fn+"`")
+	}
+	// Every name in the table's first column is real.
+	for _, m := range regexp.MustCompile("(?m)^\\| (`[^|]+`) \\|").FindAllStringSubmatch(table, -1) {
+		for _, name := range regexp.MustCompile("`([a-z_]+)").FindAllStringSubmatch(m[1], -1) {
+			if _, ok := env[name[1]]; !ok && !strings.Contains("icontains phone now", name[1]) {
+				t.Errorf("README documents %q, which is not in the environment", name[1])
+			}
+		}
+	}
+}
+
+// TestReadmeExamplesLoad: every complete rules example in the README (a
+// yaml block with a rules: key) loads.
+func TestReadmeExamplesLoad(t *testing.T) {
+	doc := readme(t)
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(doc, -1)
+	n := 0
+	for _, b := range blocks {
+		src := b[1]
+		if !strings.Contains(src, "rules:") || strings.Contains(src, "tests:") {
+			continue
+		}
+		n++
+		o := opts()
+		o.LookupEnv = func(string) (string, bool) { return "https://hooks.slack.com/services/T/B/x", true }
+		_, err := engine.Load(o, engine.Source{Name: "README.md", Data: []byte(src)})
+		require.NoError(t, err, "README example:\n%s", src)
+	}
+	require.GreaterOrEqual(t, n, 4, "the README's examples were not found")
+}
