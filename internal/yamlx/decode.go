@@ -51,7 +51,17 @@ var (
 	durationType = reflect.TypeFor[time.Duration]()
 )
 
+// maxErrors bounds the problems one Decode reports: past it, a file is
+// broken enough, and a hostile one must not fill memory with messages.
+const maxErrors = 200
+
 func (d *Decoder) decode(l *List, n *yaml.Node, v reflect.Value) {
+	if l.Len() >= maxErrors {
+		if l.Len() == maxErrors {
+			l.Addf(n, "too many problems; stopping here")
+		}
+		return
+	}
 	limit := d.MaxNodes
 	if limit <= 0 {
 		limit = 1_000_000
