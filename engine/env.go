@@ -131,11 +131,7 @@ func NormalizePhone(s string) string {
 			b.WriteByte(c)
 		}
 	}
-	out := b.String()
-	if strings.HasPrefix(out, "00") {
-		out = out[2:]
-	}
-	return out
+	return strings.TrimPrefix(b.String(), "00")
 }
 
 // containsFold reports whether sub is within s, ignoring case.

@@ -333,7 +333,7 @@ func TestDeliver_ShutdownFinishesInFlightAndLeavesTheRestToTheLease(t *testing.T
 		// A fresh Deliverer (a restart) leaves the leased job alone until the
 		// lease lapses, then sends it with the same idempotency key.
 		start(t, delivery.New(delivery.Options{Outbox: s, Senders: senders(slow), Logger: quiet}))
-		time.Sleep(waiting.LeaseUntil.Sub(time.Now()) - time.Second)
+		time.Sleep(time.Until(waiting.LeaseUntil) - time.Second)
 		synctest.Wait()
 		require.Len(t, rec.Calls(), 1, "not while the lease holds")
 
