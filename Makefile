@@ -31,8 +31,11 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# lint: vet, formatting and staticcheck (pinned; fetched by go run).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) run $(STATICCHECK) ./...
 
 # bench: Go benchmarks; compare runs with benchstat (golang.org/x/perf/cmd/benchstat).
 bench:
