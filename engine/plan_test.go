@@ -291,3 +291,22 @@ rules:
 	require.Contains(t, body, "&lt;@U024BE7LH&gt;")
 	require.Contains(t, body, `<!here> &lt;!channel&gt;`, "the author's own <!here> stays")
 }
+
+// TestTestsInASeparateFile: `tests:` may name a YAML file of cases,
+// relative to the rules file; its problems are reported in that file.
+func TestTestsInASeparateFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644))
+	}
+	write("rules.yaml", "rules:\n  - name: files\n    when: type == \"document\"\n    actions: [{log: {message: x}}]\ntests: cases.yaml\n")
+	write("cases.yaml", "- name: a document\n  payload: {message: {type: document}}\n  expect: [files]\n")
+	rs, err := engine.LoadFiles(opts(), filepath.Join(dir, "rules.yaml"))
+	require.NoError(t, err)
+	require.Len(t, rs.Tests, 1)
+	require.True(t, rs.RunTest(rs.Tests[0]).Passed())
+
+	write("cases.yaml", "- name: broken\n  payload: {message: {type: document}}\n  expct: [files]\n")
+	_, err = engine.LoadFiles(opts(), filepath.Join(dir, "rules.yaml"))
+	require.ErrorContains(t, err, filepath.Join(dir, "cases.yaml")+`:3:3: unknown field "expct" (did you mean "expect"?)`)
+}
