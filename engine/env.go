@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,9 +40,28 @@ func envPrototype() map[string]any {
 }
 
 // NewEnv builds the evaluation environment of ev, with now as the time
-// `now()` returns. The map must not be changed once a rule reads it.
+// `now()` returns, no conversation state and an empty team directory. The
+// map must not be changed once a rule reads it.
 func NewEnv(ev *Event, now time.Time) map[string]any {
+	return newEnv(ev, now, nil, nil)
+}
+
+// newEnv builds the environment with the chat's state (nil: an empty
+// chat) and the team directory (nil: nobody).
+func newEnv(ev *Event, now time.Time, chat *ChatState, isTeam func(string) bool) map[string]any {
 	m := ev.Message
+	sender, participants := ev.Sender, nonNil(ev.Participants)
+	if isTeam != nil {
+		sender.IsTeam = sender.Phone != "" && isTeam(sender.Phone)
+		participants = slices.Clone(participants)
+		for i := range participants {
+			participants[i].IsTeam = participants[i].Phone != "" && isTeam(participants[i].Phone)
+		}
+	}
+	var state ChatState
+	if chat != nil {
+		state = *chat
+	}
 	env := map[string]any{
 		"chat_id":      ev.ChatID,
 		"chat_type":    ev.ChatType,
@@ -52,14 +72,16 @@ func NewEnv(ev *Event, now time.Time) map[string]any {
 		"message":      m,
 		"timestamp":    ev.Timestamp,
 		"time":         ev.Time,
-		"participants": nonNil(ev.Participants),
-		"sender":       ev.Sender,
+		"participants": participants,
+		"sender":       sender,
 		"type":         m.Type,
 		"text":         m.Text,
 		"caption":      m.Caption,
 		"file_name":    m.FileName,
 		"is_group":     ev.ChatType == "group" || strings.HasSuffix(ev.ChatID, "@g.us"),
 		"is_error":     m.IsError,
+		"from_team":    FromTeam(ev, isTeam),
+		"chat":         state,
 		keyNow:         now,
 	}
 	for _, f := range lowerable {

@@ -16,6 +16,9 @@ import (
 type Person struct {
 	Phone  string `json:"phone" expr:"phone"`
 	WaName string `json:"wa_name" expr:"wa_name"`
+	// IsTeam: the number is a team member's (see the team directory). It
+	// is never read from a payload.
+	IsTeam bool `json:"-" expr:"is_team"`
 }
 
 // Message is the WhatsApp message a payload describes. Missing fields are

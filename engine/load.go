@@ -33,6 +33,7 @@ type Source struct {
 // fileSpec is the top level of a rules file.
 type fileSpec struct {
 	Destinations *yaml.Node `yaml:"destinations"`
+	Team         []string   `yaml:"team"`
 	Rules        []ruleSpec `yaml:"rules"`
 	Tests        *yaml.Node `yaml:"tests"`
 }
@@ -168,6 +169,13 @@ func (l *loader) loadFile(src Source) {
 					}
 				}
 			}
+		}
+	}
+	for _, p := range spec.Team {
+		if n := NormalizePhone(p); n != "" {
+			l.rs.Team = append(l.rs.Team, n)
+		} else {
+			fileErrs.Addf(doc.Content[0], "team: %q is not a phone number", p)
 		}
 	}
 	if spec.Destinations != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,6 +27,10 @@ type RuleSet struct {
 	Destinations map[string]*Destination
 	// Tests are the `tests:` cases of the files.
 	Tests []*TestCase
+	// Team holds the team members' numbers listed under `team:`
+	// (normalized with NormalizePhone), in addition to every member whose
+	// Cooby posts to the service.
+	Team []string
 
 	redactor *redactor
 	kinds    map[string]actions.Kind
@@ -107,6 +112,22 @@ func (rs *RuleSet) Wire(r actions.Request) (any, error) {
 	return k.Wire(dest, r)
 }
 
+// IsTeam reports whether phone is listed under the rules' `team:`.
+func (rs *RuleSet) IsTeam(phone string) bool {
+	return slices.Contains(rs.Team, NormalizePhone(phone))
+}
+
+// teamCheck combines the rules' `team:` with the directory the caller
+// keeps.
+func (rs *RuleSet) teamCheck(directory func(string) bool) func(string) bool {
+	if len(rs.Team) == 0 {
+		return directory
+	}
+	return func(phone string) bool {
+		return rs.IsTeam(phone) || (directory != nil && directory(phone))
+	}
+}
+
 // Kind returns the action kind registered under name, or nil.
 func (rs *RuleSet) Kind(name string) actions.Kind { return rs.kinds[name] }
 
@@ -131,6 +152,12 @@ type PlanOptions struct {
 	// message.id, direction and chat_id, posted again or by another team
 	// member): only rules with `dedupe: false` are evaluated.
 	Duplicate bool
+	// Chat is the chat's state with this message taken into account
+	// (`chat` in conditions); nil is an empty chat.
+	Chat *ChatState
+	// IsTeam tells a team member's number from a customer's (the team
+	// directory); nil knows nobody but the rules file's `team:`.
+	IsTeam func(phone string) bool
 }
 
 // Plan is the outcome of evaluating one event: the rules that matched, in
@@ -174,7 +201,7 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	env := NewEnv(ev, now)
+	env := newEnv(ev, now, opts.Chat, rs.teamCheck(opts.IsTeam))
 	p := &Plan{Version: rs.Version}
 	for _, r := range rs.match(ev, env, opts.Duplicate) {
 		m := Match{Rule: r, Actions: make([]Rendered, len(r.Actions))}

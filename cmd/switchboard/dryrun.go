@@ -44,6 +44,7 @@ func runDryrun(_ context.Context, s *stdio, args []string) int {
 		return 1
 	}
 	code := 0
+	var session dryrun.Session // conversation state across the payloads
 	for _, p := range payloads {
 		inputs, err := expandPayloads(p, s.in)
 		if err != nil {
@@ -52,7 +53,7 @@ func runDryrun(_ context.Context, s *stdio, args []string) int {
 			continue
 		}
 		for _, in := range inputs {
-			rep := dryrun.Run(rs, in.name, in.data, opts)
+			rep := session.Run(rs, in.name, in.data, opts)
 			if rep.Error != "" {
 				code = 1
 			}

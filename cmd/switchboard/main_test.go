@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -173,4 +174,52 @@ func TestHelpAndVersion(t *testing.T) {
 	code, _, errOut := cli(t, "", "nope")
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, `unknown command "nope"`)
+}
+
+// TestDryrunKeepsConversationState: payloads of one run share conversation
+// state, ordered by their timestamps, not by the order they are given.
+func TestDryrunKeepsConversationState(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+		return p
+	}
+	rules := write("rules.yaml", `
+rules:
+  - name: waiting
+    when: chat.awaiting_reply && !from_team
+    actions: [{log: {message: "{{ chat.id }} waiting {{ chat.waiting_for }}"}}]
+`)
+	reply := write("1-reply.json", `{"chat_id":"1@c.us","direction":"sent","user_phone":"99","message":{"id":"R","type":"chat"},"timestamp":"2000","sender":{"phone":"99"}}`)
+	question := write("2-question.json", `{"chat_id":"1@c.us","direction":"received","user_phone":"99","message":{"id":"Q","type":"chat"},"timestamp":"1000","sender":{"phone":"1"}}`)
+	later := write("3-later.json", `{"chat_id":"1@c.us","direction":"received","user_phone":"99","message":{"id":"L","type":"chat"},"timestamp":"3000","sender":{"phone":"1"}}`)
+	code, out, _ := cli(t, "", "dryrun", "--json", "--at", "1970-01-01T01:00:00Z", "-r", rules, reply, question, later)
+	require.Equal(t, 0, code)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3)
+	var reps []struct {
+		Chat struct {
+			AwaitingReply bool  `json:"awaiting_reply"`
+			WaitingFor    int64 `json:"waiting_for"`
+		}
+		Matched []struct{ Rule string }
+	}
+	for _, l := range lines {
+		var rep struct {
+			Chat struct {
+				AwaitingReply bool  `json:"awaiting_reply"`
+				WaitingFor    int64 `json:"waiting_for"`
+			}
+			Matched []struct{ Rule string }
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &rep))
+		reps = append(reps, rep)
+	}
+	require.False(t, reps[0].Chat.AwaitingReply)
+	require.False(t, reps[1].Chat.AwaitingReply, "the question was answered by the reply given before it")
+	require.Empty(t, reps[1].Matched)
+	require.True(t, reps[2].Chat.AwaitingReply)
+	require.Equal(t, int64(600*time.Second), reps[2].Chat.WaitingFor)
+	require.Len(t, reps[2].Matched, 1)
 }

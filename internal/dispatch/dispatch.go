@@ -31,6 +31,9 @@ type Log interface {
 type Options struct {
 	// Log is the event log and outbox (a *store.Store).
 	Log Log
+	// State reads conversation states and the team directory; nil means
+	// Log, if it has them (a *store.Store does), else none are kept.
+	State State
 	// Rules returns the current rules. It is called once per batch, so every
 	// event of a batch is decided by one version. While it returns nil
 	// nothing is evaluated and the cursor stays put.
@@ -56,6 +59,13 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
+	if o.State == nil {
+		if st, ok := o.Log.(State); ok {
+			o.State = st
+		} else {
+			o.State = noState{}
+		}
+	}
 	if o.Batch <= 0 {
 		o.Batch = 256
 	}
@@ -81,7 +91,15 @@ type Dispatcher struct {
 	// cursor is the last committed event id as this worker knows it; -1
 	// means unknown (read it from the log before the next batch).
 	cursor int64
+	// team is the team directory (normalized numbers), read once.
+	team map[string]bool
 }
+
+// noState keeps no conversation state.
+type noState struct{}
+
+func (noState) Chats(context.Context, []string) (map[string][]byte, error) { return nil, nil }
+func (noState) TeamPhones(context.Context) ([]string, error)               { return nil, nil }
 
 // New returns a Dispatcher. It does nothing until Run.
 func New(opts Options) *Dispatcher {
@@ -149,7 +167,10 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	if err != nil || len(events) == 0 {
 		return 0, err
 	}
-	results, jobs := d.evaluate(rs, events)
+	results, jobs, err := d.evaluate(ctx, rs, events)
+	if err != nil {
+		return 0, err
+	}
 	last := events[len(events)-1].ID
 	if err := d.opt.Log.Commit(ctx, last, results); err != nil {
 		// The commit may have happened anyway (a canceled ctx): re-read the

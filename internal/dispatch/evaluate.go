@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -20,29 +21,43 @@ func idempotencyKey(eventID int64, rule string, action int) string {
 // could decode, and the number of jobs among them. An event that cannot be
 // decoded or evaluated is logged and left out: it must not hold up the
 // cursor, and evaluating it again would fail again.
-func (d *Dispatcher) evaluate(rs *engine.RuleSet, events []store.Event) ([]store.Evaluated, int) {
+func (d *Dispatcher) evaluate(ctx context.Context, rs *engine.RuleSet, events []store.Event) ([]store.Evaluated, int, error) {
+	decoded := make([]*engine.Event, len(events))
+	for i, e := range events {
+		ev, err := engine.Decode(e.Body)
+		if err != nil {
+			d.opt.Logger.Error("dispatch: skipping an event that cannot be decoded", "event", e.ID, "err", err)
+			continue
+		}
+		decoded[i] = ev
+	}
+	state, err := d.loadState(ctx, rs, decoded)
+	if err != nil {
+		return nil, 0, err
+	}
 	results := make([]store.Evaluated, 0, len(events))
 	jobs := 0
-	for _, e := range events {
-		r, ok := d.evaluateOne(rs, e)
+	for i, e := range events {
+		if decoded[i] == nil {
+			continue
+		}
+		r, ok := d.evaluateOne(rs, e, decoded[i], state.observe(d, e, decoded[i]), state.isTeam)
 		if !ok {
 			continue
 		}
 		jobs += len(r.Jobs)
 		results = append(results, r)
 	}
-	return results, jobs
+	if err := state.attach(results); err != nil {
+		return nil, 0, err
+	}
+	return results, jobs, nil
 }
 
-func (d *Dispatcher) evaluateOne(rs *engine.RuleSet, e store.Event) (store.Evaluated, bool) {
+func (d *Dispatcher) evaluateOne(rs *engine.RuleSet, e store.Event, ev *engine.Event, chat *engine.ChatState, isTeam func(string) bool) (store.Evaluated, bool) {
 	log := d.opt.Logger.With("event", e.ID)
-	ev, err := engine.Decode(e.Body)
-	if err != nil {
-		log.Error("dispatch: skipping an event that cannot be decoded", "err", err)
-		return store.Evaluated{}, false
-	}
 	now := d.opt.Now()
-	plan, err := rs.Plan(ev, engine.PlanOptions{Now: now, Duplicate: isDuplicate(e)})
+	plan, err := rs.Plan(ev, engine.PlanOptions{Now: now, Duplicate: isDuplicate(e), Chat: chat, IsTeam: isTeam})
 	if err != nil {
 		log.Error("dispatch: skipping an event that cannot be evaluated", "err", rs.Redact(err.Error()))
 		return store.Evaluated{}, false

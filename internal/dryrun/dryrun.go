@@ -27,11 +27,14 @@ type Options struct {
 // Report is the outcome of one payload. Its JSON form is what
 // `switchboard dryrun --json` prints, one object per line.
 type Report struct {
-	Payload string    `json:"payload"`
-	Error   string    `json:"error,omitempty"`
-	Version string    `json:"version,omitempty"`
-	Matched []Matched `json:"matched"`
-	Misses  []Miss    `json:"not_matched,omitempty"`
+	Payload string `json:"payload"`
+	Error   string `json:"error,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Chat is the conversation state the rules saw (`chat`), with this
+	// payload taken into account.
+	Chat    *engine.ChatState `json:"chat,omitempty"`
+	Matched []Matched         `json:"matched"`
+	Misses  []Miss            `json:"not_matched,omitempty"`
 
 	formatted [][]string // readable form of each action, by match
 }
@@ -58,16 +61,42 @@ type Miss struct {
 	Reason string `json:"reason"`
 }
 
-// Run evaluates one raw payload. name is how the payload is shown (its
-// path). A payload that cannot be decoded gives a Report with Error set.
+// Session is one dry run over several payloads: like the service, it keeps
+// each chat's conversation state and the team directory (every user_phone
+// seen) from one payload to the next, in the order they are run. The zero
+// value is an empty session.
+type Session struct {
+	chats map[string]*engine.Conversation
+	team  map[string]bool
+}
+
+// Run evaluates one raw payload on its own. name is how the payload is
+// shown (its path). A payload that cannot be decoded gives a Report with
+// Error set.
 func Run(rs *engine.RuleSet, name string, raw []byte, opts Options) *Report {
+	var s Session
+	return s.Run(rs, name, raw, opts)
+}
+
+// Run evaluates one raw payload after those already run in the session.
+func (s *Session) Run(rs *engine.RuleSet, name string, raw []byte, opts Options) *Report {
 	rep := &Report{Payload: name, Version: rs.Version, Matched: []Matched{}}
 	ev, err := engine.Decode(raw)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep
 	}
-	plan, err := rs.Plan(ev, engine.PlanOptions{Now: opts.Now, Explain: opts.Explain})
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
+	isTeam := s.observe(rs, ev, now)
+	var chat *engine.ChatState
+	if c, ok := s.chats[ev.ChatID]; ok {
+		st := c.State(now)
+		chat, rep.Chat = &st, &st
+	}
+	plan, err := rs.Plan(ev, engine.PlanOptions{Now: now, Explain: opts.Explain, Chat: chat, IsTeam: isTeam})
 	if err != nil {
 		rep.Error = rs.Redact(err.Error())
 		return rep
@@ -102,6 +131,30 @@ func Run(rs *engine.RuleSet, name string, raw []byte, opts Options) *Report {
 	return rep
 }
 
+// observe takes a payload into the session's state and returns the team
+// check to evaluate it with.
+func (s *Session) observe(rs *engine.RuleSet, ev *engine.Event, now time.Time) func(string) bool {
+	if s.chats == nil {
+		s.chats, s.team = map[string]*engine.Conversation{}, map[string]bool{}
+	}
+	if p := engine.NormalizePhone(ev.UserPhone); p != "" {
+		s.team[p] = true
+	}
+	isTeam := func(phone string) bool {
+		n := engine.NormalizePhone(phone)
+		return s.team[n] || rs.IsTeam(n)
+	}
+	if ev.ChatID != "" {
+		c, ok := s.chats[ev.ChatID]
+		if !ok {
+			c = &engine.Conversation{}
+			s.chats[ev.ChatID] = c
+		}
+		c.Observe(ev, engine.FromTeam(ev, isTeam), engine.MessageTime(ev, now))
+	}
+	return isTeam
+}
+
 // FormatWire prints a request's wire form (data is its JSON) in its kind's
 // readable form (actions.Formatter), or as indented JSON.
 func FormatWire(k actions.Kind, wire any, data []byte) string {
@@ -119,6 +172,14 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.Error != "" {
 		fmt.Fprintf(w, "error: %s\n\n", r.Error)
 		return
+	}
+	if c := r.Chat; c != nil {
+		if c.AwaitingReply {
+			fmt.Fprintf(w, "chat %s: awaiting a reply since %s (%s); %d received, %d sent\n", c.ID,
+				c.AwaitingSince.Format(time.RFC3339), c.WaitingFor.Round(time.Second), c.ReceivedCount, c.SentCount)
+		} else {
+			fmt.Fprintf(w, "chat %s: answered; %d received, %d sent\n", c.ID, c.ReceivedCount, c.SentCount)
+		}
 	}
 	if len(r.Matched) == 0 {
 		fmt.Fprintln(w, "no rule matched")

@@ -65,27 +65,25 @@ func Generate(kinds map[string]actions.Kind) ([]byte, error) {
 		})
 	}
 	actionSchema := obj{"oneOf": acts}
-	_, rule, test := engine.SpecTypes()
+	file, rule, test := engine.SpecTypes()
 	testSchema := typeSchema(reflect.TypeOf(test), map[string]any{
 		"payload": obj{"type": []string{"string", "object"}, "description": "a JSON file relative to the rules file, or an inline payload"},
 		"expect":  obj{"type": "array", "items": obj{"type": "string"}, "description": "matched rule names, in order"},
 		"at":      obj{"type": "string", "format": "date-time"},
 	})
-	root := obj{
-		"$schema":              "http://json-schema.org/draft-07/schema#",
-		"$id":                  "https://raw.githubusercontent.com/switchboard-dev/switchboard/main/schema/rules.schema.json",
-		"title":                "Switchboard rules file",
-		"type":                 "object",
-		"additionalProperties": false,
-		"properties": obj{
-			"destinations": obj{"type": "object", "additionalProperties": obj{"oneOf": dests}},
-			"rules":        obj{"type": "array", "items": typeSchema(reflect.TypeOf(rule), ruleOverrides(actionSchema))},
-			"tests": obj{"oneOf": []any{
-				obj{"type": "string", "description": "a YAML file of test cases, relative to the rules file"},
-				obj{"type": "array", "items": testSchema},
-			}},
-		},
-	}
+	// The top level comes from the file's Go type too, so that a new key
+	// appears here without a change to the generator.
+	root := typeSchema(reflect.TypeOf(file), map[string]any{
+		"destinations": obj{"type": "object", "additionalProperties": obj{"oneOf": dests}},
+		"rules":        obj{"type": "array", "items": typeSchema(reflect.TypeOf(rule), ruleOverrides(actionSchema))},
+		"tests": obj{"oneOf": []any{
+			obj{"type": "string", "description": "a YAML file of test cases, relative to the rules file"},
+			obj{"type": "array", "items": testSchema},
+		}},
+	})
+	root["$schema"] = "http://json-schema.org/draft-07/schema#"
+	root["$id"] = "https://raw.githubusercontent.com/switchboard-dev/switchboard/main/schema/rules.schema.json"
+	root["title"] = "Switchboard rules file"
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

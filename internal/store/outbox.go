@@ -16,6 +16,11 @@ type Evaluated struct {
 	Matched []string
 	// Jobs are the deliveries to make: one per action of a matched rule.
 	Jobs []NewJob
+	// Chats are chats' new conversation states (chat id -> the engine's
+	// JSON), written with the results; a later result's state wins.
+	Chats map[string][]byte
+	// TeamPhones are team members' numbers to add to the team directory.
+	TeamPhones []string
 }
 
 // NewJob is a delivery job to enqueue.
@@ -106,6 +111,18 @@ func commitTx(w *wtx, cursor int64, results []Evaluated) (freed int64, err error
 	}
 	now := ms(w.now)
 	for _, r := range results {
+		for id, state := range r.Chats {
+			_, err := w.exec(`INSERT INTO chats (chat_id, state, updated_at) VALUES (?, ?, ?)
+				ON CONFLICT (chat_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`, id, state, now)
+			if err != nil {
+				return 0, fmt.Errorf("store the state of chat %q: %w", id, err)
+			}
+		}
+		for _, p := range r.TeamPhones {
+			if _, err := w.exec(`INSERT INTO team (phone, first_seen) VALUES (?, ?) ON CONFLICT (phone) DO NOTHING`, p, now); err != nil {
+				return 0, fmt.Errorf("add team member: %w", err)
+			}
+		}
 		if r.EventID <= old || r.EventID > cursor {
 			return 0, fmt.Errorf("event %d is outside the range being committed (%d, %d]", r.EventID, old, cursor)
 		}

@@ -120,3 +120,22 @@ func TestCommit_RejectsBadInputAndWritesNothing(t *testing.T) {
 	require.NoError(t, s.Err(), "a rejected Commit does not fail the store")
 	require.NoError(t, s.Commit(t.Context(), ids[3], []Evaluated{{EventID: ids[3], Jobs: []NewJob{httpJob("r", 0)}}}))
 }
+
+func TestCommit_StoresChatStatesAndTeam(t *testing.T) {
+	s := openT(t, t.TempDir(), quiet)
+	ctx := t.Context()
+	a, err := s.Append(ctx, NewEvent{Body: []byte(`{}`)})
+	require.NoError(t, err)
+	b, err := s.Append(ctx, NewEvent{Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.NoError(t, s.Commit(ctx, b.ID, []Evaluated{
+		{EventID: a.ID, Chats: map[string][]byte{"1@c.us": []byte(`{"v":1}`)}, TeamPhones: []string{"44"}},
+		{EventID: b.ID, Chats: map[string][]byte{"1@c.us": []byte(`{"v":2}`), "2@c.us": []byte(`{"v":3}`)}, TeamPhones: []string{"44", "45"}},
+	}))
+	got, err := s.Chats(ctx, []string{"1@c.us", "2@c.us", "3@c.us"})
+	require.NoError(t, err)
+	require.Equal(t, map[string][]byte{"1@c.us": []byte(`{"v":2}`), "2@c.us": []byte(`{"v":3}`)}, got, "the later state wins")
+	team, err := s.TeamPhones(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"44", "45"}, team)
+}

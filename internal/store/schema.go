@@ -107,6 +107,19 @@ ALTER TABLE events ADD COLUMN duplicate_of INTEGER NULL;
 ALTER TABLE jobs ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0;
 UPDATE jobs SET queued_at = created_at;
 `,
+	// 4: conversation state per chat (the engine's JSON), and the team
+	// directory: every team member's number seen.
+	`
+CREATE TABLE chats (
+	chat_id    TEXT PRIMARY KEY,
+	state      BLOB    NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE TABLE team (
+	phone      TEXT PRIMARY KEY,
+	first_seen INTEGER NOT NULL
+);
+`,
 }
 
 // migrate brings the schema on conn up to date.

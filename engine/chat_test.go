@@ -1,0 +1,85 @@
+package engine_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-dev/switchboard/engine"
+)
+
+func msg(direction, senderPhone string, at int64) *engine.Event {
+	return &engine.Event{ChatID: "447441369136@c.us", Direction: direction, Sender: engine.Person{Phone: senderPhone},
+		Message: engine.Message{Type: "chat", Text: direction}, Time: time.Unix(at, 0).UTC()}
+}
+
+func TestConversationIsOrderIndependent(t *testing.T) {
+	const customer, teammate = "447441369136", "447441368384"
+	team := func(p string) bool { return engine.NormalizePhone(p) == teammate }
+	tests := []struct {
+		name     string
+		msgs     []*engine.Event
+		awaiting bool
+		since    int64
+	}{
+		{"a question", []*engine.Event{msg("received", customer, 100)}, true, 100},
+		{"question then reply", []*engine.Event{msg("received", customer, 100), msg("sent", teammate, 200)}, false, 0},
+		{"the reply arrives first", []*engine.Event{msg("sent", teammate, 200), msg("received", customer, 100)}, false, 0},
+		{"two questions: waiting since the first", []*engine.Event{msg("received", customer, 300), msg("received", customer, 100)}, true, 100},
+		{"a reply, then a new question", []*engine.Event{msg("received", customer, 100), msg("sent", teammate, 200), msg("received", customer, 300)}, true, 300},
+		{"a late reply answers only what came before it", []*engine.Event{msg("received", customer, 100), msg("received", customer, 300), msg("sent", teammate, 200)}, true, 300},
+		{"a teammate's group message, received by another member, is a reply", []*engine.Event{msg("received", customer, 100), msg("received", "+44 7441 368384", 200)}, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c engine.Conversation
+			for _, m := range tt.msgs {
+				c.Observe(m, engine.FromTeam(m, team), m.Time)
+			}
+			s := c.State(time.Unix(1000, 0))
+			require.Equal(t, tt.awaiting, s.AwaitingReply)
+			if tt.awaiting {
+				require.Equal(t, time.Unix(tt.since, 0).UTC(), s.AwaitingSince)
+				require.Equal(t, time.Duration(1000-tt.since)*time.Second, s.WaitingFor)
+			} else {
+				require.True(t, s.AwaitingSince.IsZero())
+			}
+			require.Equal(t, len(tt.msgs), s.ReceivedCount+s.SentCount)
+		})
+	}
+}
+
+func TestChatStateInConditions(t *testing.T) {
+	rs := load(t, `
+team: ["+44 7441 368384"]
+rules:
+  - name: waiting
+    when: chat.awaiting_reply && chat.waiting_for > duration("30m") && !from_team
+    actions: [{log: {message: "{{ chat.id }} waiting since {{ chat.awaiting_since }}"}}]
+  - name: teammate
+    when: sender.is_team
+    actions: [{log: {message: x}}]
+`)
+	ev := msg("received", "447441369136", 1000)
+	var c engine.Conversation
+	c.Observe(ev, false, ev.Time)
+	state := c.State(time.Unix(1000+3600, 0))
+	p, err := rs.Plan(ev, engine.PlanOptions{Now: time.Unix(1000+3600, 0), Chat: &state})
+	require.NoError(t, err)
+	require.Len(t, p.Matches, 1)
+	require.Equal(t, "waiting", p.Matches[0].Rule.Name)
+
+	// The rules' team: makes a received group message a teammate's.
+	mate := msg("received", "447441368384", 2000)
+	p, err = rs.Plan(mate, engine.PlanOptions{})
+	require.NoError(t, err)
+	require.Len(t, p.Matches, 1)
+	require.Equal(t, "teammate", p.Matches[0].Rule.Name)
+	require.True(t, engine.FromTeam(mate, rs.IsTeam))
+
+	// A payload cannot claim to be the team.
+	ev2, err := engine.Decode([]byte(`{"direction":"received","sender":{"phone":"1","is_team":true}}`))
+	require.NoError(t, err)
+	require.False(t, ev2.Sender.IsTeam)
+}
