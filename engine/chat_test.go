@@ -83,3 +83,41 @@ rules:
 	require.NoError(t, err)
 	require.False(t, ev2.Sender.IsTeam)
 }
+
+// TestDelayedRule: a rule with after: is not acted on when it matches; it
+// is due after the message's time, and a recheck then acts only if its
+// condition still holds with the state of that moment.
+func TestDelayedRule(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: unanswered
+    when: direction == "received" && chat.awaiting_reply && chat.awaiting_since == time
+    after: 30m
+    actions: [{log: {message: "{{ chat.id }} unanswered for {{ chat.waiting_for }}"}}]
+`)
+	q := msg("received", "1", 1000)
+	var c engine.Conversation
+	c.Observe(q, false, q.Time)
+	st := c.State(q.Time)
+	p, err := rs.Plan(q, engine.PlanOptions{Now: q.Time, Chat: &st})
+	require.NoError(t, err)
+	require.Len(t, p.Matches, 1)
+	require.Empty(t, p.Matches[0].Actions, "nothing is done yet")
+	due := p.Matches[0].DueAt
+	require.Equal(t, q.Time.Add(30*time.Minute), due)
+
+	// Still unanswered at the due time: it acts.
+	st = c.State(due)
+	p, err = rs.Plan(q, engine.PlanOptions{Now: due, Chat: &st, Recheck: "unanswered"})
+	require.NoError(t, err)
+	require.Len(t, p.Matches, 1)
+	require.Len(t, p.Matches[0].Actions, 1)
+	require.Contains(t, string(p.Matches[0].Actions[0].Request.Body), "unanswered for 30m0s")
+
+	// Answered in the meantime: the recheck does nothing.
+	c.Observe(msg("sent", "2", 1500), true, time.Unix(1500, 0))
+	st = c.State(due)
+	p, err = rs.Plan(q, engine.PlanOptions{Now: due, Chat: &st, Recheck: "unanswered"})
+	require.NoError(t, err)
+	require.Empty(t, p.Matches)
+}

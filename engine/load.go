@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -40,13 +41,14 @@ type fileSpec struct {
 
 // ruleSpec is one entry of `rules:` as written.
 type ruleSpec struct {
-	Name        *yaml.Node   `yaml:"name"`
-	Description string       `yaml:"description"`
-	When        *yaml.Node   `yaml:"when"`
-	Actions     []*yaml.Node `yaml:"actions"`
-	Enabled     *bool        `yaml:"enabled"`
-	Stop        bool         `yaml:"stop"`
-	Dedupe      *bool        `yaml:"dedupe"`
+	Name        *yaml.Node    `yaml:"name"`
+	Description string        `yaml:"description"`
+	When        *yaml.Node    `yaml:"when"`
+	Actions     []*yaml.Node  `yaml:"actions"`
+	Enabled     *bool         `yaml:"enabled"`
+	Stop        bool          `yaml:"stop"`
+	Dedupe      *bool         `yaml:"dedupe"`
+	After       time.Duration `yaml:"after"`
 	node        *yaml.Node
 }
 
@@ -264,6 +266,7 @@ func (l *loader) loadRule(spec *ruleSpec, file string, errs *yamlx.List) {
 	r := &Rule{
 		File: file, Enabled: spec.Enabled == nil || *spec.Enabled, Stop: spec.Stop, Description: spec.Description,
 		Dedupe: spec.Dedupe == nil || *spec.Dedupe,
+		After:  spec.After,
 	}
 	at := spec.node
 	if at != nil {

@@ -49,7 +49,11 @@ type Rule struct {
 	Stop bool
 	// Dedupe (the default) means the rule acts once per WhatsApp message;
 	// false means once per copy the team members' Coobys post.
-	Dedupe  bool
+	Dedupe bool
+	// After delays the rule: when its condition holds for a message, it is
+	// checked again After past the message's time, with the state of that
+	// moment, and acts only if it still holds.
+	After   time.Duration
 	Actions []Action
 	// Index is the rule's position in evaluation order; File and Line say
 	// where it is written.
@@ -158,6 +162,9 @@ type PlanOptions struct {
 	// IsTeam tells a team member's number from a customer's (the team
 	// directory); nil knows nobody but the rules file's `team:`.
 	IsTeam func(phone string) bool
+	// Recheck names a delayed rule whose time has come: only it is
+	// evaluated, and if it holds its actions are rendered now.
+	Recheck string
 }
 
 // Plan is the outcome of evaluating one event: the rules that matched, in
@@ -172,7 +179,11 @@ type Plan struct {
 
 // Match is one matched rule and its rendered actions.
 type Match struct {
-	Rule    *Rule
+	Rule *Rule
+	// DueAt is set for a delayed rule (`after:`): its condition held now
+	// and is to be checked again at DueAt; its actions are not rendered
+	// yet.
+	DueAt   time.Time
 	Actions []Rendered
 }
 
@@ -203,7 +214,22 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 	}
 	env := newEnv(ev, now, opts.Chat, rs.teamCheck(opts.IsTeam))
 	p := &Plan{Version: rs.Version}
-	for _, r := range rs.match(ev, env, opts.Duplicate) {
+	matched := rs.match(ev, env, opts.Duplicate)
+	if opts.Recheck != "" {
+		matched = rs.recheck(opts.Recheck, ev, env)
+	}
+	for _, r := range matched {
+		if r.After > 0 && opts.Recheck == "" {
+			at := ev.Time
+			if at.IsZero() {
+				at = now
+			}
+			p.Matches = append(p.Matches, Match{Rule: r, DueAt: at.Add(r.After)})
+			if r.Stop {
+				break
+			}
+			continue
+		}
 		m := Match{Rule: r, Actions: make([]Rendered, len(r.Actions))}
 		for i := range r.Actions {
 			a := &r.Actions[i]
@@ -222,6 +248,24 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 		p.Misses = rs.explain(env, p)
 	}
 	return p, nil
+}
+
+// recheck evaluates one rule by name; it returns it if it is enabled and
+// its condition holds.
+func (rs *RuleSet) recheck(name string, ev *Event, env map[string]any) []*Rule {
+	r := rs.Rule(name)
+	if r == nil || !r.Enabled || !r.pre.allows(ev, env) {
+		return nil
+	}
+	b, _ := rs.bufs.Get().(*planBuf)
+	if b == nil {
+		b = &planBuf{}
+	}
+	defer rs.bufs.Put(b)
+	if ok, err := r.eval(&b.vm, env); err != nil || !ok {
+		return nil
+	}
+	return []*Rule{r}
 }
 
 // match returns the enabled rules whose conditions hold, in order, up to

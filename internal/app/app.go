@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/dispatch"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/reload"
+	"github.com/switchboard-dev/switchboard/internal/schedule"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
@@ -31,6 +32,7 @@ type App struct {
 
 	dispatcher *dispatch.Dispatcher
 	deliverer  *delivery.Deliverer
+	scheduler  *schedule.Scheduler
 	handler    http.Handler
 
 	listener net.Listener
@@ -89,6 +91,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			}
 		},
 	})
+	a.scheduler = schedule.New(schedule.Options{
+		Store:  a.store,
+		Rules:  a.Rules,
+		Logger: a.log,
+		OnJobs: func() { a.deliverer.Wake() },
+	})
 	a.deliverer = delivery.New(delivery.Options{
 		Outbox:         a.store,
 		Senders:        a.sender,
@@ -144,8 +152,14 @@ func (a *App) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-	wg.Add(2)
+	errc := make(chan error, 4)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := a.scheduler.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("schedule: %w", err)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := a.dispatcher.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/engine"
@@ -65,18 +66,30 @@ func (d *Dispatcher) evaluateOne(rs *engine.RuleSet, e store.Event, ev *engine.E
 	out := store.Evaluated{EventID: e.ID, RulesetVersion: plan.Version}
 	for _, m := range plan.Matches {
 		out.Matched = append(out.Matched, m.Rule.Name)
-		for _, a := range m.Actions {
-			job, err := newJob(e.ID, m.Rule.Name, a, now)
-			if err != nil {
-				// The match is recorded; the action is not performed.
-				log.Warn("dispatch: action not rendered; no delivery",
-					"rule", m.Rule.Name, "action", a.Action.Index, "err", rs.Redact(err.Error()))
-				continue
-			}
-			out.Jobs = append(out.Jobs, job)
+		if !m.DueAt.IsZero() { // a delayed rule: checked again when due
+			out.Timers = append(out.Timers, store.NewTimer{Rule: m.Rule.Name, DueAt: m.DueAt})
+			continue
 		}
+		out.Jobs = append(out.Jobs, Jobs(rs, log, e.ID, m, now)...)
 	}
 	return out, true
+}
+
+// Jobs makes the delivery jobs of a match's rendered actions, due now. An
+// action that failed to render is logged (redacted) and gets no job; the
+// match itself stands.
+func Jobs(rs *engine.RuleSet, log *slog.Logger, eventID int64, m engine.Match, now time.Time) []store.NewJob {
+	var out []store.NewJob
+	for _, a := range m.Actions {
+		job, err := newJob(eventID, m.Rule.Name, a, now)
+		if err != nil {
+			log.Warn("dispatch: action not rendered; no delivery",
+				"rule", m.Rule.Name, "action", a.Action.Index, "err", rs.Redact(err.Error()))
+			continue
+		}
+		out = append(out, job)
+	}
+	return out
 }
 
 // newJob makes the delivery job of one rendered action, due now. The stored

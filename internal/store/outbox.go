@@ -21,6 +21,14 @@ type Evaluated struct {
 	Chats map[string][]byte
 	// TeamPhones are team members' numbers to add to the team directory.
 	TeamPhones []string
+	// Timers are delayed checks of rules (`after:`) for this event.
+	Timers []NewTimer
+}
+
+// NewTimer is a delayed check of one rule for the event it is stored with.
+type NewTimer struct {
+	Rule  string
+	DueAt time.Time
 }
 
 // NewJob is a delivery job to enqueue.
@@ -123,6 +131,13 @@ func commitTx(w *wtx, cursor int64, results []Evaluated) (freed int64, err error
 				return 0, fmt.Errorf("add team member: %w", err)
 			}
 		}
+		for _, tm := range r.Timers {
+			_, err := w.exec(`INSERT INTO timers (rule, event_id, due_at) VALUES (?, ?, ?) ON CONFLICT (rule, event_id) DO NOTHING`,
+				tm.Rule, r.EventID, ms(tm.DueAt))
+			if err != nil {
+				return 0, fmt.Errorf("insert timer of event %d, rule %q: %w", r.EventID, tm.Rule, err)
+			}
+		}
 		if r.EventID <= old || r.EventID > cursor {
 			return 0, fmt.Errorf("event %d is outside the range being committed (%d, %d]", r.EventID, old, cursor)
 		}
@@ -133,27 +148,8 @@ func commitTx(w *wtx, cursor int64, results []Evaluated) (freed int64, err error
 				return 0, fmt.Errorf("insert match of event %d, rule %q: %w", r.EventID, rule, err)
 			}
 		}
-		for _, j := range r.Jobs {
-			key := j.IdempotencyKey
-			if key == "" {
-				key = fmt.Sprintf("%d:%s:%d", r.EventID, j.Rule, j.Action)
-			}
-			next := now
-			if !j.NextAttemptAt.IsZero() {
-				next = ms(j.NextAttemptAt)
-			}
-			req := j.Request
-			if req == nil {
-				req = []byte{}
-			}
-			_, err := w.exec(`INSERT INTO jobs (event_id, rule, ruleset_version, action, kind, destination,
-					request, idempotency_key, state, attempts, next_attempt_at, created_at, updated_at, queued_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`,
-				r.EventID, j.Rule, r.RulesetVersion, j.Action, j.Kind, j.Destination,
-				req, key, next, now, now, now)
-			if err != nil {
-				return 0, fmt.Errorf("insert job of event %d, rule %q, action %d: %w", r.EventID, j.Rule, j.Action, err)
-			}
+		if err := insertJobs(w, r.EventID, r.RulesetVersion, r.Jobs, now); err != nil {
+			return 0, err
 		}
 	}
 	if _, err := w.exec(`UPDATE cursors SET position = ? WHERE name = ?`, cursor, dispatchCursor); err != nil {
@@ -164,6 +160,33 @@ func commitTx(w *wtx, cursor int64, results []Evaluated) (freed int64, err error
 		return 0, fmt.Errorf("measure dispatched events: %w", err)
 	}
 	return freed, nil
+}
+
+// insertJobs enqueues the jobs of one event.
+func insertJobs(w *wtx, eventID int64, version string, jobs []NewJob, now int64) error {
+	for _, j := range jobs {
+		key := j.IdempotencyKey
+		if key == "" {
+			key = fmt.Sprintf("%d:%s:%d", eventID, j.Rule, j.Action)
+		}
+		next := now
+		if !j.NextAttemptAt.IsZero() {
+			next = ms(j.NextAttemptAt)
+		}
+		req := j.Request
+		if req == nil {
+			req = []byte{}
+		}
+		_, err := w.exec(`INSERT INTO jobs (event_id, rule, ruleset_version, action, kind, destination,
+				request, idempotency_key, state, attempts, next_attempt_at, created_at, updated_at, queued_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`,
+			eventID, j.Rule, version, j.Action, j.Kind, j.Destination,
+			req, key, next, now, now, now)
+		if err != nil {
+			return fmt.Errorf("insert job of event %d, rule %q, action %d: %w", eventID, j.Rule, j.Action, err)
+		}
+	}
+	return nil
 }
 
 // Cursor returns the id of the last event whose evaluation was committed;

@@ -120,6 +120,19 @@ CREATE TABLE team (
 	first_seen INTEGER NOT NULL
 );
 `,
+	// 5: delayed rules (after:): a check of one rule for one event, due at
+	// a time; done once it ran (whatever it found).
+	`
+CREATE TABLE timers (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	rule     TEXT    NOT NULL,
+	event_id INTEGER NOT NULL,
+	due_at   INTEGER NOT NULL,
+	done     INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (rule, event_id)
+);
+CREATE INDEX timers_due ON timers (done, due_at);
+`,
 }
 
 // migrate brings the schema on conn up to date.
