@@ -26,6 +26,12 @@ type TestCase struct {
 	At time.Time
 	// Expect lists the rule names that must match, in order.
 	Expect []string
+	// Context and Later are other messages of the conversation: received
+	// before the payload, and after it (before delayed checks run).
+	Context, Later [][]byte
+	// Fired, if set, lists the delayed rules (after:) that must act when
+	// checked at their due time.
+	Fired *[]string
 	// Actions are optional expectations on rendered requests.
 	Actions []ActionExpect
 	File    string
@@ -45,8 +51,11 @@ type ActionExpect struct {
 type testSpec struct {
 	Name    string         `yaml:"name"`
 	Payload *yaml.Node     `yaml:"payload"`
+	Context []*yaml.Node   `yaml:"context"`
+	Later   []*yaml.Node   `yaml:"later"`
 	At      string         `yaml:"at"`
 	Expect  *[]string      `yaml:"expect"`
+	Fired   *[]string      `yaml:"fired"`
 	Actions []ActionExpect `yaml:"actions"`
 }
 
@@ -104,31 +113,46 @@ func loadTestList(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
 			}
 			tc.At = t
 		}
-		switch p := s.Payload; {
-		case p == nil:
+		tc.Fired = s.Fired
+		if s.Payload == nil {
 			errs.Addf(at, "test %q has no payload (a file path or an inline mapping)", tc.Name)
-		case p.Kind == yaml.ScalarNode:
-			tc.PayloadFile = relative(file, p.Value)
-			data, err := os.ReadFile(tc.PayloadFile)
-			if err != nil {
-				errs.Addf(p, "test %q: payload: %v", tc.Name, err)
+		} else {
+			tc.Payload = payloadOf(s.Payload, file, tc.Name, errs)
+			if s.Payload.Kind == yaml.ScalarNode {
+				tc.PayloadFile = relative(file, s.Payload.Value)
 			}
-			tc.Payload = data
-		default:
-			var v any
-			if err := p.Decode(&v); err != nil {
-				errs.Addf(p, "test %q: payload: %v", tc.Name, err)
-				break
-			}
-			data, err := json.Marshal(normalizeYAML(v))
-			if err != nil {
-				errs.Addf(p, "test %q: payload cannot be JSON: %v", tc.Name, err)
-			}
-			tc.Payload = data
+		}
+		for _, n := range s.Context {
+			tc.Context = append(tc.Context, payloadOf(n, file, tc.Name, errs))
+		}
+		for _, n := range s.Later {
+			tc.Later = append(tc.Later, payloadOf(n, file, tc.Name, errs))
 		}
 		out = append(out, tc)
 	}
 	return out
+}
+
+// payloadOf reads a test payload: a JSON file (relative to the rules
+// file) or an inline mapping.
+func payloadOf(p *yaml.Node, file, test string, errs *yamlx.List) []byte {
+	if p.Kind == yaml.ScalarNode {
+		data, err := os.ReadFile(relative(file, p.Value))
+		if err != nil {
+			errs.Addf(p, "test %q: payload: %v", test, err)
+		}
+		return data
+	}
+	var v any
+	if err := p.Decode(&v); err != nil {
+		errs.Addf(p, "test %q: payload: %v", test, err)
+		return nil
+	}
+	data, err := json.Marshal(normalizeYAML(v))
+	if err != nil {
+		errs.Addf(p, "test %q: payload cannot be JSON: %v", test, err)
+	}
+	return data
 }
 
 // normalizeYAML turns YAML-decoded values (map[string]any, time.Time for
@@ -159,8 +183,10 @@ func relative(file, p string) string {
 // TestResult is the outcome of one TestCase.
 type TestResult struct {
 	Case *TestCase
-	// Got are the matched rule names, in order.
+	// Got are the matched rule names, in order; GotFired the delayed
+	// rules that acted when checked.
 	Got      []string
+	GotFired []string
 	Failures []string
 }
 
@@ -191,7 +217,13 @@ func (rs *RuleSet) RunTest(tc *TestCase) TestResult {
 	if now.IsZero() {
 		now = time.Unix(0, 0).UTC()
 	}
-	plan, err := rs.Plan(ev, PlanOptions{Now: now})
+	conv, err := newTestConversation(rs, tc, ev)
+	if err != nil {
+		res.Failures = append(res.Failures, err.Error())
+		return res
+	}
+	arrival := conv.state(ev.ChatID, conv.arrived, time.Time{}, now)
+	plan, err := rs.Plan(ev, PlanOptions{Now: now, Chat: arrival, IsTeam: conv.isTeam})
 	if err != nil {
 		res.Failures = append(res.Failures, err.Error())
 		return res
@@ -202,6 +234,27 @@ func (rs *RuleSet) RunTest(tc *TestCase) TestResult {
 	}
 	if !slices.Equal(res.Got, tc.Expect) {
 		res.Failures = append(res.Failures, fmt.Sprintf("matched rules: expected %s, got %s", list(tc.Expect), list(res.Got)))
+	}
+	// Delayed rules: checked at their due time with every message of the
+	// conversation written by then; their actions are those checked below.
+	res.GotFired = []string{}
+	for i, m := range plan.Matches {
+		if m.DueAt.IsZero() {
+			continue
+		}
+		st := conv.state(ev.ChatID, conv.all, m.DueAt, m.DueAt)
+		later, err := rs.Plan(ev, PlanOptions{Now: m.DueAt, Chat: st, IsTeam: conv.isTeam, Recheck: m.Rule.Name})
+		if err != nil {
+			res.Failures = append(res.Failures, err.Error())
+			continue
+		}
+		if len(later.Matches) > 0 {
+			res.GotFired = append(res.GotFired, m.Rule.Name)
+			plan.Matches[i] = later.Matches[0]
+		}
+	}
+	if tc.Fired != nil && !slices.Equal(res.GotFired, *tc.Fired) {
+		res.Failures = append(res.Failures, fmt.Sprintf("delayed rules that acted: expected %s, got %s", list(*tc.Fired), list(res.GotFired)))
 	}
 	for _, ae := range tc.Actions {
 		res.Failures = append(res.Failures, checkAction(rs, plan, ae)...)
@@ -305,4 +358,69 @@ func jsonPath(v any, path string) (any, bool) {
 		return jsonPath(x[i], rest)
 	}
 	return nil, false
+}
+
+// testConversation holds the messages of a test case's conversation.
+type testConversation struct {
+	arrived []observedMsg // context and the payload: what the service had seen
+	all     []observedMsg // and the later messages
+	isTeam  func(string) bool
+}
+
+type observedMsg struct {
+	ev       *Event
+	at       time.Time
+	fromTeam bool
+}
+
+func newTestConversation(rs *RuleSet, tc *TestCase, ev *Event) (*testConversation, error) {
+	team := map[string]bool{}
+	var context, later []*Event
+	for i, raw := range tc.Context {
+		e, err := Decode(raw)
+		if err != nil {
+			return nil, fmt.Errorf("context %d: %w", i+1, err)
+		}
+		context = append(context, e)
+	}
+	for i, raw := range tc.Later {
+		e, err := Decode(raw)
+		if err != nil {
+			return nil, fmt.Errorf("later %d: %w", i+1, err)
+		}
+		later = append(later, e)
+	}
+	for _, e := range append(append(slices.Clone(context), ev), later...) {
+		if p := NormalizePhone(e.UserPhone); p != "" {
+			team[p] = true
+		}
+	}
+	c := &testConversation{isTeam: func(p string) bool { n := NormalizePhone(p); return team[n] || rs.IsTeam(n) }}
+	obs := func(e *Event) observedMsg {
+		return observedMsg{ev: e, at: MessageTime(e, e.Time), fromTeam: FromTeam(e, c.isTeam)}
+	}
+	for _, e := range append(context, ev) {
+		c.arrived = append(c.arrived, obs(e))
+	}
+	c.all = slices.Clone(c.arrived)
+	for _, e := range later {
+		c.all = append(c.all, obs(e))
+	}
+	return c, nil
+}
+
+// state is the chat's state at now from msgs written up to cutoff (zero:
+// all), or nil for a payload without a chat.
+func (c *testConversation) state(chatID string, msgs []observedMsg, cutoff, now time.Time) *ChatState {
+	if chatID == "" {
+		return nil
+	}
+	var conv Conversation
+	for _, m := range msgs {
+		if m.ev.ChatID == chatID && (cutoff.IsZero() || !m.at.After(cutoff)) {
+			conv.Observe(m.ev, m.fromTeam, m.at)
+		}
+	}
+	st := conv.State(now)
+	return &st
 }

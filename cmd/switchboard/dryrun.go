@@ -67,6 +67,18 @@ func runDryrun(_ context.Context, s *stdio, args []string) int {
 			}
 		}
 	}
+	// The delayed checks (after:) of the payloads, with the state at
+	// their due times.
+	for _, rep := range session.Finish(rs, opts) {
+		if *asJSON {
+			if err := rep.WriteJSON(s.out); err != nil {
+				fmt.Fprintf(s.err, "switchboard dryrun: %v\n", err)
+				return 1
+			}
+		} else {
+			rep.WriteText(s.out)
+		}
+	}
 	return code
 }
 

@@ -103,7 +103,10 @@ func TestDryrunJSON(t *testing.T) {
 	code, out, errOut := cli(t, "", "dryrun", "--json", "-r", example, "../../testdata/cooby")
 	require.Equal(t, 0, code, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 13)
+	// One report per payload, then one per delayed check (after:).
+	require.Len(t, lines, 15)
+	require.Contains(t, lines[13], "unanswered-for-30-minutes after: checked at")
+	lines = lines[:13]
 	byPayload := map[string][]string{}
 	for _, l := range lines {
 		var rep struct {
@@ -124,7 +127,7 @@ func TestDryrunJSON(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, []string{"customer-files-to-crm"}, byPayload["received-pdf.json"])
+	require.Equal(t, []string{"customer-files-to-crm"}, byPayload["received-pdf.json"], "already awaiting: only the first message of a wait is followed up")
 	require.Equal(t, []string{"urgent-group-messages-to-slack"}, byPayload["received-group-chat.json"])
 	require.Equal(t, []string{"delivery-failures-by-email"}, byPayload["sent-error.json"])
 	require.Equal(t, []string{"ignore-reactions-and-deletions"}, byPayload["received-reaction.json"])

@@ -41,10 +41,13 @@ type Report struct {
 
 // Matched is one rule that matched, with its rendered actions.
 type Matched struct {
-	Rule    string   `json:"rule"`
-	File    string   `json:"file"`
-	Line    int      `json:"line"`
-	Actions []Action `json:"actions"`
+	Rule string `json:"rule"`
+	File string `json:"file"`
+	Line int    `json:"line"`
+	// DueAt is set for a delayed rule (after:): nothing is done now; the
+	// rule is checked again at DueAt (see Session.Finish).
+	DueAt   *time.Time `json:"due_at,omitempty"`
+	Actions []Action   `json:"actions"`
 }
 
 // Action is one rendered action, or the error that stopped it.
@@ -66,8 +69,25 @@ type Miss struct {
 // seen) from one payload to the next, in the order they are run. The zero
 // value is an empty session.
 type Session struct {
-	chats map[string]*engine.Conversation
+	chats map[string][]observed // by chat id, in the order run
 	team  map[string]bool
+	// pending are the delayed checks (`after:`) of the payloads run.
+	pending []delayed
+}
+
+// observed is one message taken into a chat's state.
+type observed struct {
+	ev       *engine.Event
+	at       time.Time
+	fromTeam bool
+}
+
+// delayed is a check of a rule with after: for one payload.
+type delayed struct {
+	name string
+	ev   *engine.Event
+	rule string
+	due  time.Time
 }
 
 // Run evaluates one raw payload on its own. name is how the payload is
@@ -91,18 +111,63 @@ func (s *Session) Run(rs *engine.RuleSet, name string, raw []byte, opts Options)
 		now = time.Now().UTC()
 	}
 	isTeam := s.observe(rs, ev, now)
-	var chat *engine.ChatState
-	if c, ok := s.chats[ev.ChatID]; ok {
-		st := c.State(now)
-		chat, rep.Chat = &st, &st
-	}
+	chat := s.state(ev.ChatID, time.Time{}, now)
+	rep.Chat = chat
 	plan, err := rs.Plan(ev, engine.PlanOptions{Now: now, Explain: opts.Explain, Chat: chat, IsTeam: isTeam})
 	if err != nil {
 		rep.Error = rs.Redact(err.Error())
 		return rep
 	}
+	rep.add(rs, plan)
+	for _, m := range plan.Matches {
+		if !m.DueAt.IsZero() {
+			s.pending = append(s.pending, delayed{name: name, ev: ev, rule: m.Rule.Name, due: m.DueAt})
+		}
+	}
+	for _, miss := range plan.Misses {
+		rep.Misses = append(rep.Misses, Miss{Rule: miss.Rule.Name, Reason: rs.Redact(miss.Reason)})
+	}
+	return rep
+}
+
+// Finish runs the delayed checks of the session that are due by the
+// evaluation time (opts.Now, default the current time), each with the
+// conversation state at its due time, and returns one Report per check.
+// Checks not yet due are reported as such.
+func (s *Session) Finish(rs *engine.RuleSet, opts Options) []*Report {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
+	var out []*Report
+	for _, d := range s.pending {
+		name := fmt.Sprintf("%s (%s after: checked at %s)", d.name, d.rule, d.due.Format(time.RFC3339))
+		rep := &Report{Payload: name, Version: rs.Version, Matched: []Matched{}}
+		out = append(out, rep)
+		if d.due.After(now) {
+			rep.Error = fmt.Sprintf("not due yet at %s (pass a later --at)", now.Format(time.RFC3339))
+			continue
+		}
+		chat := s.state(d.ev.ChatID, d.due, d.due)
+		rep.Chat = chat
+		plan, err := rs.Plan(d.ev, engine.PlanOptions{Now: d.due, Chat: chat, IsTeam: s.isTeam(rs), Recheck: d.rule})
+		if err != nil {
+			rep.Error = rs.Redact(err.Error())
+			continue
+		}
+		rep.add(rs, plan)
+	}
+	return out
+}
+
+// add records a plan's matches and their rendered requests.
+func (rep *Report) add(rs *engine.RuleSet, plan *engine.Plan) {
 	for _, m := range plan.Matches {
 		mr := Matched{Rule: m.Rule.Name, File: m.Rule.File, Line: m.Rule.Line, Actions: []Action{}}
+		if !m.DueAt.IsZero() {
+			due := m.DueAt
+			mr.DueAt = &due
+		}
 		var texts []string
 		for _, a := range m.Actions {
 			out := Action{Kind: a.Action.Kind, Destination: a.Action.Destination}
@@ -125,34 +190,46 @@ func (s *Session) Run(rs *engine.RuleSet, name string, raw []byte, opts Options)
 		rep.Matched = append(rep.Matched, mr)
 		rep.formatted = append(rep.formatted, texts)
 	}
-	for _, miss := range plan.Misses {
-		rep.Misses = append(rep.Misses, Miss{Rule: miss.Rule.Name, Reason: rs.Redact(miss.Reason)})
-	}
-	return rep
 }
 
 // observe takes a payload into the session's state and returns the team
 // check to evaluate it with.
 func (s *Session) observe(rs *engine.RuleSet, ev *engine.Event, now time.Time) func(string) bool {
 	if s.chats == nil {
-		s.chats, s.team = map[string]*engine.Conversation{}, map[string]bool{}
+		s.chats, s.team = map[string][]observed{}, map[string]bool{}
 	}
 	if p := engine.NormalizePhone(ev.UserPhone); p != "" {
 		s.team[p] = true
 	}
-	isTeam := func(phone string) bool {
+	isTeam := s.isTeam(rs)
+	if ev.ChatID != "" {
+		s.chats[ev.ChatID] = append(s.chats[ev.ChatID], observed{ev: ev, at: engine.MessageTime(ev, now), fromTeam: engine.FromTeam(ev, isTeam)})
+	}
+	return isTeam
+}
+
+func (s *Session) isTeam(rs *engine.RuleSet) func(string) bool {
+	return func(phone string) bool {
 		n := engine.NormalizePhone(phone)
 		return s.team[n] || rs.IsTeam(n)
 	}
-	if ev.ChatID != "" {
-		c, ok := s.chats[ev.ChatID]
-		if !ok {
-			c = &engine.Conversation{}
-			s.chats[ev.ChatID] = c
-		}
-		c.Observe(ev, engine.FromTeam(ev, isTeam), engine.MessageTime(ev, now))
+}
+
+// state is a chat's state at now, from the messages written up to cutoff
+// (zero: all of them), or nil for a payload without a chat.
+func (s *Session) state(chatID string, cutoff, now time.Time) *engine.ChatState {
+	msgs, ok := s.chats[chatID]
+	if !ok {
+		return nil
 	}
-	return isTeam
+	var c engine.Conversation
+	for _, m := range msgs {
+		if cutoff.IsZero() || !m.at.After(cutoff) {
+			c.Observe(m.ev, m.fromTeam, m.at)
+		}
+	}
+	st := c.State(now)
+	return &st
 }
 
 // FormatWire prints a request's wire form (data is its JSON) in its kind's
@@ -186,6 +263,9 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	for i, m := range r.Matched {
 		fmt.Fprintf(w, "matched %s (%s:%d)\n", m.Rule, m.File, m.Line)
+		if m.DueAt != nil {
+			fmt.Fprintf(w, "  delayed: checked again at %s; acts only if it still holds then\n", m.DueAt.Format(time.RFC3339))
+		}
 		for j, a := range m.Actions {
 			dest := ""
 			if a.Destination != "" {
