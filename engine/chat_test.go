@@ -121,3 +121,58 @@ rules:
 	require.NoError(t, err)
 	require.Empty(t, p.Matches)
 }
+
+// TestScheduleAcrossDST: a weekday 09:00 schedule in Europe/London fires
+// at 09:00 local on both sides of the change to summer time (29 March 2026),
+// which is 09:00 UTC before and 08:00 UTC after.
+func TestScheduleAcrossDST(t *testing.T) {
+	rs := load(t, `
+timezone: Europe/London
+rules:
+  - name: digest
+    schedule: "0 9 * * MON-FRI"
+    when: digest.received > 0
+    actions: [{log: {message: "{{ digest.received }} since {{ digest.since }}"}}]
+`)
+	r := rs.Rule("digest")
+	require.NotNil(t, r.Schedule)
+	at := time.Date(2026, 3, 26, 12, 0, 0, 0, time.UTC) // Thursday
+	var got []string
+	for range 4 {
+		at = r.Schedule.Next(at)
+		got = append(got, at.UTC().Format("Mon 2006-01-02 15:04Z"))
+	}
+	require.Equal(t, []string{
+		"Fri 2026-03-27 09:00Z",
+		"Mon 2026-03-30 08:00Z",
+		"Tue 2026-03-31 08:00Z",
+		"Wed 2026-04-01 08:00Z",
+	}, got)
+
+	// It never matches a message, and runs with the digest.
+	p, err := rs.Plan(msg("received", "1", 1000), engine.PlanOptions{})
+	require.NoError(t, err)
+	require.Empty(t, p.Matches)
+	p, err = rs.PlanScheduled(r, &engine.Digest{Received: 3, Since: time.Unix(0, 0).UTC()}, engine.PlanOptions{})
+	require.NoError(t, err)
+	require.Len(t, p.Matches, 1)
+	require.Contains(t, string(p.Matches[0].Actions[0].Request.Body), "3 since 1970-01-01T00:00:00Z")
+	p, err = rs.PlanScheduled(r, &engine.Digest{}, engine.PlanOptions{})
+	require.NoError(t, err)
+	require.Empty(t, p.Matches, "nothing to report: the condition is false")
+}
+
+func TestScheduleErrors(t *testing.T) {
+	for src, want := range map[string]string{
+		"schedule: \"61 * * * *\"":                            "schedule: ",
+		"schedule: \"CRON_TZ=UTC\"":                           "write the time zone as timezone:",
+		"schedule: \"0 9 * * *\"\n    timezone: Mars/Olympus": `unknown time zone "Mars/Olympus"`,
+		"schedule: \"0 0 31 2 *\"":                            "never fires",
+		"schedule: \"@daily\"\n    missed: later":             "missed: expected run or skip",
+		"schedule: \"@daily\"\n    after: 5m":                 "cannot also have after:",
+		"timezone: UTC":                                       "timezone: and missed: go with schedule:",
+	} {
+		got := loadErr(t, "rules:\n  - name: s\n    "+src+"\n    when: \"true\"\n    actions: [{log: {message: x}}]\n")
+		require.Contains(t, got, want, src)
+	}
+}

@@ -82,6 +82,7 @@ func newEnv(ev *Event, now time.Time, chat *ChatState, isTeam func(string) bool)
 		"is_error":     m.IsError,
 		"from_team":    FromTeam(ev, isTeam),
 		"chat":         state,
+		"digest":       Digest{},
 		keyNow:         now,
 	}
 	for _, f := range lowerable {

@@ -36,6 +36,8 @@ func (rs *RuleSet) explain(env map[string]any, p *Plan) []Miss {
 		switch {
 		case !r.Enabled:
 			reason = "disabled (enabled: false)"
+		case r.Schedule != nil:
+			reason = "a scheduled rule: it runs on its schedule, not on messages"
 		case stopper != nil && r.Index > stopper.Index:
 			reason = fmt.Sprintf("not evaluated: rule %q matched first and has stop: true", stopper.Name)
 		default:

@@ -281,7 +281,7 @@ func (rs *RuleSet) buildIndex() {
 	ix := &rs.index
 	ix.by = map[string]map[string][]int{}
 	for i, r := range rs.Rules {
-		if !r.Enabled {
+		if !r.Enabled || r.Schedule != nil {
 			continue
 		}
 		field := ""

@@ -35,6 +35,7 @@ type Source struct {
 type fileSpec struct {
 	Destinations *yaml.Node `yaml:"destinations"`
 	Team         []string   `yaml:"team"`
+	Timezone     string     `yaml:"timezone"`
 	Rules        []ruleSpec `yaml:"rules"`
 	Tests        *yaml.Node `yaml:"tests"`
 }
@@ -49,6 +50,9 @@ type ruleSpec struct {
 	Stop        bool          `yaml:"stop"`
 	Dedupe      *bool         `yaml:"dedupe"`
 	After       time.Duration `yaml:"after"`
+	Schedule    *yaml.Node    `yaml:"schedule"`
+	Timezone    string        `yaml:"timezone"`
+	Missed      string        `yaml:"missed"`
 	node        *yaml.Node
 }
 
@@ -185,7 +189,7 @@ func (l *loader) loadFile(src Source) {
 		l.loadDestinations(spec.Destinations, src.Name, &fileErrs)
 	}
 	for i := range spec.Rules {
-		l.loadRule(&spec.Rules[i], src.Name, &fileErrs)
+		l.loadRule(&spec.Rules[i], spec.Timezone, src.Name, &fileErrs)
 	}
 	if spec.Tests != nil {
 		l.rs.Tests = append(l.rs.Tests, loadTests(spec.Tests, src.Name, &fileErrs)...)
@@ -262,7 +266,7 @@ func (l *loader) unknownKind(n *yaml.Node, name string) *yamlx.Error {
 	return yamlx.At(n, "unknown action kind %q (known: %s)", name, l.kindList())
 }
 
-func (l *loader) loadRule(spec *ruleSpec, file string, errs *yamlx.List) {
+func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *yamlx.List) {
 	r := &Rule{
 		File: file, Enabled: spec.Enabled == nil || *spec.Enabled, Stop: spec.Stop, Description: spec.Description,
 		Dedupe: spec.Dedupe == nil || *spec.Dedupe,
@@ -291,6 +295,7 @@ func (l *loader) loadRule(spec *ruleSpec, file string, errs *yamlx.List) {
 	} else if err := r.compileWhen(spec.When); err != nil {
 		errs.AddErr(spec.When, err)
 	}
+	l.loadSchedule(r, spec, zone, errs)
 	if len(spec.Actions) == 0 && at != nil {
 		errs.Addf(at, "rule %q has no actions", r.Name)
 	}
@@ -303,6 +308,36 @@ func (l *loader) loadRule(spec *ruleSpec, file string, errs *yamlx.List) {
 	}
 	r.Index = len(l.rs.Rules)
 	l.rs.Rules = append(l.rs.Rules, r)
+}
+
+// loadSchedule checks a rule's schedule:, timezone: and missed:.
+func (l *loader) loadSchedule(r *Rule, spec *ruleSpec, zone string, errs *yamlx.List) {
+	if spec.Schedule == nil {
+		if spec.Timezone != "" || spec.Missed != "" {
+			errs.Addf(spec.node, "rule %q: timezone: and missed: go with schedule:", r.Name)
+		}
+		return
+	}
+	if spec.Timezone != "" {
+		zone = spec.Timezone
+	}
+	s, err := parseSchedule(spec.Schedule.Value, zone)
+	if err != nil {
+		errs.Addf(spec.Schedule, "%v", err)
+		return
+	}
+	r.Schedule = s
+	switch spec.Missed {
+	case "", MissedRun:
+		r.Missed = MissedRun
+	case MissedSkip:
+		r.Missed = MissedSkip
+	default:
+		errs.Addf(spec.node, "rule %q: missed: expected %s or %s, got %q", r.Name, MissedRun, MissedSkip, spec.Missed)
+	}
+	if spec.After > 0 {
+		errs.Addf(spec.node, "rule %q: a scheduled rule cannot also have after:", r.Name)
+	}
 }
 
 // compileWhen compiles the rule's condition, which must be boolean.

@@ -53,8 +53,13 @@ type Rule struct {
 	// After delays the rule: when its condition holds for a message, it is
 	// checked again After past the message's time, with the state of that
 	// moment, and acts only if it still holds.
-	After   time.Duration
-	Actions []Action
+	After time.Duration
+	// Schedule, if set, makes this a scheduled rule: it runs on its
+	// schedule (see PlanScheduled), never on messages; Missed is its
+	// policy for runs missed while the service was down.
+	Schedule *Schedule
+	Missed   string
+	Actions  []Action
 	// Index is the rule's position in evaluation order; File and Line say
 	// where it is written.
 	Index int
@@ -230,16 +235,7 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 			}
 			continue
 		}
-		m := Match{Rule: r, Actions: make([]Rendered, len(r.Actions))}
-		for i := range r.Actions {
-			a := &r.Actions[i]
-			req, err := a.renderer.Render(env)
-			if err == nil {
-				req.Kind, req.Destination = a.Kind, a.Destination
-			}
-			m.Actions[i] = Rendered{Action: a, Request: req, Err: err}
-		}
-		p.Matches = append(p.Matches, m)
+		p.Matches = append(p.Matches, rs.render(r, env))
 		if r.Stop {
 			break
 		}
@@ -250,11 +246,25 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 	return p, nil
 }
 
+// render renders every action of a matched rule.
+func (rs *RuleSet) render(r *Rule, env map[string]any) Match {
+	m := Match{Rule: r, Actions: make([]Rendered, len(r.Actions))}
+	for i := range r.Actions {
+		a := &r.Actions[i]
+		req, err := a.renderer.Render(env)
+		if err == nil {
+			req.Kind, req.Destination = a.Kind, a.Destination
+		}
+		m.Actions[i] = Rendered{Action: a, Request: req, Err: err}
+	}
+	return m
+}
+
 // recheck evaluates one rule by name; it returns it if it is enabled and
 // its condition holds.
 func (rs *RuleSet) recheck(name string, ev *Event, env map[string]any) []*Rule {
 	r := rs.Rule(name)
-	if r == nil || !r.Enabled || !r.pre.allows(ev, env) {
+	if r == nil || !r.Enabled || r.Schedule != nil || !r.pre.allows(ev, env) {
 		return nil
 	}
 	b, _ := rs.bufs.Get().(*planBuf)

@@ -32,6 +32,10 @@ type TestCase struct {
 	// Fired, if set, lists the delayed rules (after:) that must act when
 	// checked at their due time.
 	Fired *[]string
+	// Run names a scheduled rule to run (at At) with Digest instead of
+	// evaluating a payload; Expect then lists it if it acts.
+	Run    string
+	Digest Digest
 	// Actions are optional expectations on rendered requests.
 	Actions []ActionExpect
 	File    string
@@ -56,7 +60,16 @@ type testSpec struct {
 	At      string         `yaml:"at"`
 	Expect  *[]string      `yaml:"expect"`
 	Fired   *[]string      `yaml:"fired"`
+	Run     string         `yaml:"run"`
+	Digest  testDigest     `yaml:"digest"`
 	Actions []ActionExpect `yaml:"actions"`
+}
+
+// testDigest is the digest a test gives a scheduled rule's run.
+type testDigest struct {
+	Received int `yaml:"received"`
+	Sent     int `yaml:"sent"`
+	Chats    int `yaml:"chats"`
 }
 
 // loadTests reads `tests:`: a list of cases, or the path of a YAML file
@@ -114,6 +127,12 @@ func loadTestList(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
 			tc.At = t
 		}
 		tc.Fired = s.Fired
+		if s.Run != "" {
+			tc.Run = s.Run
+			tc.Digest = Digest{Received: s.Digest.Received, Sent: s.Digest.Sent, Chats: s.Digest.Chats}
+			out = append(out, tc)
+			continue
+		}
 		if s.Payload == nil {
 			errs.Addf(at, "test %q has no payload (a file path or an inline mapping)", tc.Name)
 		} else {
@@ -205,6 +224,9 @@ func (rs *RuleSet) RunTests() []TestResult {
 // RunTest evaluates one case through Plan and compares the outcome.
 func (rs *RuleSet) RunTest(tc *TestCase) TestResult {
 	res := TestResult{Case: tc}
+	if tc.Run != "" {
+		return rs.runScheduledTest(tc)
+	}
 	ev, err := Decode(tc.Payload)
 	if err != nil {
 		res.Failures = append(res.Failures, "payload: "+err.Error())
@@ -423,4 +445,35 @@ func (c *testConversation) state(chatID string, msgs []observedMsg, cutoff, now 
 	}
 	st := conv.State(now)
 	return &st
+}
+
+// runScheduledTest runs a scheduled rule with the case's digest.
+func (rs *RuleSet) runScheduledTest(tc *TestCase) TestResult {
+	res := TestResult{Case: tc, Got: []string{}}
+	r := rs.Rule(tc.Run)
+	if r == nil || r.Schedule == nil {
+		res.Failures = append(res.Failures, fmt.Sprintf("run: %q is not a scheduled rule", tc.Run))
+		return res
+	}
+	now := tc.At
+	if now.IsZero() {
+		now = time.Unix(0, 0).UTC()
+	}
+	d := tc.Digest
+	d.Until = now
+	plan, err := rs.PlanScheduled(r, &d, PlanOptions{Now: now})
+	if err != nil {
+		res.Failures = append(res.Failures, err.Error())
+		return res
+	}
+	for _, m := range plan.Matches {
+		res.Got = append(res.Got, m.Rule.Name)
+	}
+	if !slices.Equal(res.Got, tc.Expect) {
+		res.Failures = append(res.Failures, fmt.Sprintf("acted: expected %s, got %s", list(tc.Expect), list(res.Got)))
+	}
+	for _, ae := range tc.Actions {
+		res.Failures = append(res.Failures, checkAction(rs, plan, ae)...)
+	}
+	return res
 }

@@ -1,5 +1,7 @@
-// Package schedule runs what is due in time rather than on arrival: the
-// delayed checks of rules with `after:`. When a check is due, its rule is
+// Package schedule runs what is due in time rather than on arrival:
+// scheduled rules (`schedule:`), each run recorded once under its rule and
+// scheduled time, and the delayed checks of rules with `after:`. When a
+// check is due, its rule is
 // evaluated again for its message with the conversation state of that
 // moment, through the same RuleSet.Plan as everything else, and acts only
 // if it still holds. Checks live in the store, so they survive restarts,
@@ -96,22 +98,30 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// Once fires the checks due now and returns how many it fired.
+// Once fires the checks and runs the scheduled rules due now, and returns
+// how many it fired and ran.
 func (s *Scheduler) Once(ctx context.Context) (int, error) {
 	rs := s.opt.Rules()
 	if rs == nil {
 		return 0, nil
 	}
 	now := s.opt.Now()
-	due, err := s.opt.Store.DueTimers(ctx, now, 64)
-	if err != nil || len(due) == 0 {
-		return 0, err
-	}
 	team, err := s.teamCheck(ctx, rs)
 	if err != nil {
 		return 0, err
 	}
-	fired, anyJobs := 0, false
+	ran, ranJobs, err := s.runSchedules(ctx, rs, now, team)
+	if err != nil {
+		return ran, err
+	}
+	if ranJobs && s.opt.OnJobs != nil {
+		s.opt.OnJobs()
+	}
+	due, err := s.opt.Store.DueTimers(ctx, now, 64)
+	if err != nil || len(due) == 0 {
+		return ran, err
+	}
+	fired, anyJobs := ran, false
 	for _, t := range due {
 		jobs, err := s.check(ctx, rs, t, now, team)
 		if err != nil {

@@ -133,6 +133,23 @@ CREATE TABLE timers (
 );
 CREATE INDEX timers_due ON timers (done, due_at);
 `,
+	// 6: scheduled rules: where each schedule stands, and one row per run
+	// (rule, scheduled time), so a run happens once. Jobs of a run carry
+	// RunEventID (a negative id).
+	`
+CREATE TABLE schedules (
+	rule    TEXT PRIMARY KEY,
+	last_at INTEGER NOT NULL
+);
+CREATE TABLE runs (
+	rule         TEXT    NOT NULL,
+	scheduled_at INTEGER NOT NULL,
+	ran_at       INTEGER NOT NULL,
+	acted        INTEGER NOT NULL,
+	PRIMARY KEY (rule, scheduled_at)
+);
+CREATE INDEX events_received ON events (received_at);
+`,
 }
 
 // migrate brings the schema on conn up to date.
