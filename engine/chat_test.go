@@ -176,3 +176,19 @@ func TestScheduleErrors(t *testing.T) {
 		require.Contains(t, got, want, src)
 	}
 }
+
+func TestThrottleRenderedKey(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: ping
+    when: "true"
+    throttle: {key: "{{ chat_id }}/{{ direction }}", per: 10m}
+    actions: [{log: {message: x}}]
+`)
+	p, err := rs.Plan(msg("received", "1", 1000), engine.PlanOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "447441369136@c.us/received", p.Matches[0].ThrottleKey)
+	require.Equal(t, 10*time.Minute, rs.Rule("ping").Throttle.Per)
+	require.Contains(t, loadErr(t, "rules:\n  - name: p\n    when: \"true\"\n    throttle: {per: 10m}\n    actions: [{log: {message: x}}]\n"), "throttle: needs key:")
+	require.Contains(t, loadErr(t, "rules:\n  - name: p\n    when: \"true\"\n    throttle: {key: \"{{ chat_idd }}\", per: 10m}\n    actions: [{log: {message: x}}]\n"), "unknown name chat_idd")
+}

@@ -51,6 +51,7 @@ type ruleSpec struct {
 	Dedupe      *bool         `yaml:"dedupe"`
 	After       time.Duration `yaml:"after"`
 	Schedule    *yaml.Node    `yaml:"schedule"`
+	Throttle    *throttleSpec `yaml:"throttle"`
 	Timezone    string        `yaml:"timezone"`
 	Missed      string        `yaml:"missed"`
 	node        *yaml.Node
@@ -296,6 +297,7 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *yamlx.List) {
 		errs.AddErr(spec.When, err)
 	}
 	l.loadSchedule(r, spec, zone, errs)
+	l.loadThrottle(r, spec, errs)
 	if len(spec.Actions) == 0 && at != nil {
 		errs.Addf(at, "rule %q has no actions", r.Name)
 	}
@@ -308,6 +310,33 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *yamlx.List) {
 	}
 	r.Index = len(l.rs.Rules)
 	l.rs.Rules = append(l.rs.Rules, r)
+}
+
+// throttleSpec is a rule's `throttle:`.
+type throttleSpec struct {
+	Key *yaml.Node    `yaml:"key"`
+	Per time.Duration `yaml:"per"`
+}
+
+// loadThrottle checks a rule's throttle:.
+func (l *loader) loadThrottle(r *Rule, spec *ruleSpec, errs *yamlx.List) {
+	t := spec.Throttle
+	if t == nil {
+		return
+	}
+	if t.Key == nil || t.Key.Kind != yaml.ScalarNode || t.Per <= 0 {
+		errs.Addf(spec.node, "rule %q: throttle: needs key: (a template, e.g. \"{{ chat_id }}\") and per: (a duration)", r.Name)
+		return
+	}
+	key, err := compileText(t.Key)
+	if err != nil {
+		errs.AddErr(t.Key, err)
+		return
+	}
+	r.Throttle = &Throttle{Key: key, Per: t.Per}
+	if spec.Schedule != nil {
+		errs.Addf(spec.node, "rule %q: a scheduled rule runs once per time; throttle: does not apply", r.Name)
+	}
 }
 
 // loadSchedule checks a rule's schedule:, timezone: and missed:.

@@ -59,6 +59,9 @@ type Rule struct {
 	// policy for runs missed while the service was down.
 	Schedule *Schedule
 	Missed   string
+	// Throttle drops repeats: the rule acts at most once per key per
+	// window (decided when its actions are enqueued).
+	Throttle *Throttle
 	Actions  []Action
 	// Index is the rule's position in evaluation order; File and Line say
 	// where it is written.
@@ -86,6 +89,13 @@ type Action struct {
 	Line  int
 
 	renderer actions.Renderer
+}
+
+// Throttle limits a rule to one action per key per window: `throttle:
+// {key: "{{ chat_id }}", per: 10m}`.
+type Throttle struct {
+	Key *textTemplate
+	Per time.Duration
 }
 
 // Destination is a named, reusable action target from `destinations:`.
@@ -185,6 +195,8 @@ type Plan struct {
 // Match is one matched rule and its rendered actions.
 type Match struct {
 	Rule *Rule
+	// ThrottleKey is the rendered throttle key of a throttled rule.
+	ThrottleKey string
 	// DueAt is set for a delayed rule (`after:`): its condition held now
 	// and is to be checked again at DueAt; its actions are not rendered
 	// yet.
@@ -235,7 +247,15 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 			}
 			continue
 		}
-		p.Matches = append(p.Matches, rs.render(r, env))
+		m := rs.render(r, env)
+		if r.Throttle != nil {
+			key, err := r.Throttle.Key.Render(env, nil)
+			if err != nil {
+				key = "" // a key that fails to render throttles as the empty key
+			}
+			m.ThrottleKey = key
+		}
+		p.Matches = append(p.Matches, m)
 		if r.Stop {
 			break
 		}

@@ -80,5 +80,6 @@ func newMetrics(st *store.Store) *metrics {
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_dead_letters", Help: "Deliveries that gave up (replay them with switchboard replay)."}, stats(func(s store.Stats) int64 { return s.Dead })))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_backlog_bytes", Help: "Bytes of accepted events not yet evaluated (bounded by the disk budget)."}, stats(func(s store.Stats) int64 { return s.BacklogBytes })))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_quarantined", Help: "Bodies that failed to parse, kept for replay."}, stats(func(s store.Stats) int64 { return s.Quarantined })))
+	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchboard_throttled_total", Help: "Matches whose actions a throttle: dropped (since start)."}, stats(func(s store.Stats) int64 { return s.Throttled })))
 	return m
 }

@@ -70,6 +70,12 @@ func (d *Dispatcher) evaluateOne(rs *engine.RuleSet, e store.Event, ev *engine.E
 			out.Timers = append(out.Timers, store.NewTimer{Rule: m.Rule.Name, DueAt: m.DueAt})
 			continue
 		}
+		if t := m.Rule.Throttle; t != nil {
+			if out.Throttles == nil {
+				out.Throttles = map[string]store.ThrottleCheck{}
+			}
+			out.Throttles[m.Rule.Name] = store.ThrottleCheck{Key: m.ThrottleKey, At: engine.MessageTime(ev, e.ReceivedAt), Per: t.Per}
+		}
 		out.Jobs = append(out.Jobs, Jobs(rs, log, e.ID, m, now)...)
 	}
 	return out, true

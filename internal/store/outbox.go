@@ -23,6 +23,19 @@ type Evaluated struct {
 	TeamPhones []string
 	// Timers are delayed checks of rules (`after:`) for this event.
 	Timers []NewTimer
+	// Throttles are the throttle checks of matched rules, by rule: a rule
+	// whose key already acted within the window has its jobs dropped and
+	// its match marked throttled.
+	Throttles map[string]ThrottleCheck
+}
+
+// ThrottleCheck is one throttled rule's key for an event written At: it
+// acts only if no action for the key started a window still open at At;
+// acting opens a window of Per.
+type ThrottleCheck struct {
+	Key string
+	At  time.Time
+	Per time.Duration
 }
 
 // NewTimer is a delayed check of one rule for the event it is stored with.
@@ -141,14 +154,28 @@ func commitTx(w *wtx, cursor int64, results []Evaluated) (freed int64, err error
 		if r.EventID <= old || r.EventID > cursor {
 			return 0, fmt.Errorf("event %d is outside the range being committed (%d, %d]", r.EventID, old, cursor)
 		}
+		throttled, err := checkThrottles(w, r.Throttles)
+		if err != nil {
+			return 0, err
+		}
 		for _, rule := range r.Matched {
-			_, err := w.exec(`INSERT INTO matches (event_id, rule, ruleset_version, matched_at) VALUES (?, ?, ?, ?)`,
-				r.EventID, rule, r.RulesetVersion, now)
+			_, err := w.exec(`INSERT INTO matches (event_id, rule, ruleset_version, matched_at, throttled) VALUES (?, ?, ?, ?, ?)`,
+				r.EventID, rule, r.RulesetVersion, now, throttled[rule])
 			if err != nil {
 				return 0, fmt.Errorf("insert match of event %d, rule %q: %w", r.EventID, rule, err)
 			}
 		}
-		if err := insertJobs(w, r.EventID, r.RulesetVersion, r.Jobs, now); err != nil {
+		jobs := r.Jobs
+		if len(throttled) > 0 {
+			jobs = nil
+			for _, j := range r.Jobs {
+				if !throttled[j.Rule] {
+					jobs = append(jobs, j)
+				}
+			}
+			w.throttled += len(throttled)
+		}
+		if err := insertJobs(w, r.EventID, r.RulesetVersion, jobs, now); err != nil {
 			return 0, err
 		}
 	}
@@ -160,6 +187,29 @@ func commitTx(w *wtx, cursor int64, results []Evaluated) (freed int64, err error
 		return 0, fmt.Errorf("measure dispatched events: %w", err)
 	}
 	return freed, nil
+}
+
+// checkThrottles opens a window for every check whose key has none open
+// at its time, and returns the rules whose checks found one open.
+func checkThrottles(w *wtx, checks map[string]ThrottleCheck) (map[string]bool, error) {
+	var throttled map[string]bool
+	for rule, c := range checks {
+		res, err := w.exec(`INSERT INTO throttles (rule, key, until) VALUES (?, ?, ?)
+			ON CONFLICT (rule, key) DO UPDATE SET until = excluded.until WHERE throttles.until <= ?`,
+			rule, c.Key, ms(c.At.Add(c.Per)), ms(c.At))
+		if err != nil {
+			return nil, fmt.Errorf("check throttle of %q: %w", rule, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, fmt.Errorf("check throttle of %q: %w", rule, err)
+		} else if n == 0 {
+			if throttled == nil {
+				throttled = map[string]bool{}
+			}
+			throttled[rule] = true
+		}
+	}
+	return throttled, nil
 }
 
 // insertJobs enqueues the jobs of one event.

@@ -150,6 +150,17 @@ CREATE TABLE runs (
 );
 CREATE INDEX events_received ON events (received_at);
 `,
+	// 7: throttled rules: per rule and key, the end of the current window;
+	// a match whose actions a throttle dropped is marked.
+	`
+CREATE TABLE throttles (
+	rule  TEXT    NOT NULL,
+	key   TEXT    NOT NULL,
+	until INTEGER NOT NULL,
+	PRIMARY KEY (rule, key)
+);
+ALTER TABLE matches ADD COLUMN throttled INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate brings the schema on conn up to date.

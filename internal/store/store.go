@@ -130,6 +130,8 @@ type Store struct {
 	events  atomic.Int64 // rows in events
 	commits atomic.Int64 // write transactions committed since Open
 	durable atomic.Int64 // of which with synchronous=FULL
+	// throttled counts matches whose actions a throttle dropped.
+	throttled atomic.Int64
 }
 
 // Open opens (creating if needed) the store in directory dir, applies schema
@@ -324,6 +326,9 @@ type Stats struct {
 	// Durable counts the commits made with synchronous=FULL (fsynced):
 	// those holding an Append or a Quarantine.
 	Durable int64
+	// Throttled counts the matches whose actions a throttle dropped since
+	// Open.
+	Throttled int64
 	// Failed reports whether the store has failed (see ErrFailed).
 	Failed bool
 }
@@ -336,6 +341,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		BacklogBytes: s.backlog.Load(),
 		Commits:      s.commits.Load(),
 		Durable:      s.durable.Load(),
+		Throttled:    s.throttled.Load(),
 		Failed:       s.Err() != nil,
 	}
 	err := s.rdb.QueryRowContext(ctx, `SELECT

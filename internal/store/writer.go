@@ -155,6 +155,7 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 		return
 	}
 	w.now = s.opt.Now()
+	w.throttled = 0
 
 	durable := false
 	for _, r := range live {
@@ -191,6 +192,7 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 		return
 	}
 	s.commits.Add(1)
+	s.throttled.Add(int64(w.throttled))
 	if durable {
 		s.durable.Add(1)
 	}
@@ -264,6 +266,8 @@ type wtx struct {
 	// relaxed is true while the connection runs with synchronous=NORMAL;
 	// it opens with FULL.
 	relaxed bool
+	// throttled counts the matches a throttle dropped in the batch.
+	throttled int
 }
 
 // setSync switches the connection between synchronous=FULL (durable) and
