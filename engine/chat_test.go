@@ -192,3 +192,13 @@ rules:
 	require.Contains(t, loadErr(t, "rules:\n  - name: p\n    when: \"true\"\n    throttle: {per: 10m}\n    actions: [{log: {message: x}}]\n"), "throttle: needs key:")
 	require.Contains(t, loadErr(t, "rules:\n  - name: p\n    when: \"true\"\n    throttle: {key: \"{{ chat_idd }}\", per: 10m}\n    actions: [{log: {message: x}}]\n"), "unknown name chat_idd")
 }
+
+func TestGroupLoadErrors(t *testing.T) {
+	require.Contains(t, loadErr(t, "rules:\n  - name: g\n    when: \"true\"\n    group: {key: \"{{ chat_id }}\"}\n    actions: [{log: {message: x}}]\n"), "group: needs key:")
+	require.Contains(t, loadErr(t, "rules:\n  - name: g\n    when: \"true\"\n    after: 5m\n    group: {key: \"{{ chat_id }}\", window: 1m}\n    actions: [{log: {message: x}}]\n"), "does not combine")
+	rs := load(t, "rules:\n  - name: g\n    when: \"true\"\n    group: {key: \"{{ chat_id }}\", window: 1m}\n    actions: [{log: {message: \"{{ len(group) }}\"}}]\n")
+	p, err := rs.Plan(msg("received", "1", 1000), engine.PlanOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "447441369136@c.us", p.Matches[0].GroupKey)
+	require.Empty(t, p.Matches[0].Actions, "a grouped rule acts when its window closes")
+}

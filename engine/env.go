@@ -83,6 +83,7 @@ func newEnv(ev *Event, now time.Time, chat *ChatState, isTeam func(string) bool)
 		"from_team":    FromTeam(ev, isTeam),
 		"chat":         state,
 		"digest":       Digest{},
+		"group":        []GroupItem{},
 		keyNow:         now,
 	}
 	for _, f := range lowerable {

@@ -52,6 +52,7 @@ type ruleSpec struct {
 	After       time.Duration `yaml:"after"`
 	Schedule    *yaml.Node    `yaml:"schedule"`
 	Throttle    *throttleSpec `yaml:"throttle"`
+	Group       *groupSpec    `yaml:"group"`
 	Timezone    string        `yaml:"timezone"`
 	Missed      string        `yaml:"missed"`
 	node        *yaml.Node
@@ -298,6 +299,7 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *yamlx.List) {
 	}
 	l.loadSchedule(r, spec, zone, errs)
 	l.loadThrottle(r, spec, errs)
+	l.loadGroup(r, spec, errs)
 	if len(spec.Actions) == 0 && at != nil {
 		errs.Addf(at, "rule %q has no actions", r.Name)
 	}
@@ -336,6 +338,33 @@ func (l *loader) loadThrottle(r *Rule, spec *ruleSpec, errs *yamlx.List) {
 	r.Throttle = &Throttle{Key: key, Per: t.Per}
 	if spec.Schedule != nil {
 		errs.Addf(spec.node, "rule %q: a scheduled rule runs once per time; throttle: does not apply", r.Name)
+	}
+}
+
+// groupSpec is a rule's `group:`.
+type groupSpec struct {
+	Key    *yaml.Node    `yaml:"key"`
+	Window time.Duration `yaml:"window"`
+}
+
+// loadGroup checks a rule's group:.
+func (l *loader) loadGroup(r *Rule, spec *ruleSpec, errs *yamlx.List) {
+	g := spec.Group
+	if g == nil {
+		return
+	}
+	if g.Key == nil || g.Key.Kind != yaml.ScalarNode || g.Window <= 0 {
+		errs.Addf(spec.node, "rule %q: group: needs key: (a template, e.g. \"{{ chat_id }}\") and window: (a duration)", r.Name)
+		return
+	}
+	key, err := compileText(g.Key)
+	if err != nil {
+		errs.AddErr(g.Key, err)
+		return
+	}
+	r.Group = &Group{Key: key, Window: g.Window}
+	if spec.Schedule != nil || spec.After > 0 || spec.Throttle != nil {
+		errs.Addf(spec.node, "rule %q: group: does not combine with schedule:, after: or throttle:", r.Name)
 	}
 }
 

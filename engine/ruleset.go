@@ -62,7 +62,10 @@ type Rule struct {
 	// Throttle drops repeats: the rule acts at most once per key per
 	// window (decided when its actions are enqueued).
 	Throttle *Throttle
-	Actions  []Action
+	// Group batches the rule's matches per key over a window into one
+	// action whose templates see them all as `group`.
+	Group   *Group
+	Actions []Action
 	// Index is the rule's position in evaluation order; File and Line say
 	// where it is written.
 	Index int
@@ -96,6 +99,44 @@ type Action struct {
 type Throttle struct {
 	Key *textTemplate
 	Per time.Duration
+}
+
+// Group batches matches: `group: {key: "{{ chat_id }}", window: 10m}`.
+type Group struct {
+	Key    *textTemplate
+	Window time.Duration
+}
+
+// GroupItem is one message of a group, as templates see it in `group`.
+type GroupItem struct {
+	MessageID string    `json:"message_id" expr:"message_id"`
+	ChatID    string    `json:"chat_id" expr:"chat_id"`
+	ChatTitle string    `json:"chat_title" expr:"chat_title"`
+	Direction string    `json:"direction" expr:"direction"`
+	Type      string    `json:"type" expr:"type"`
+	Text      string    `json:"text" expr:"text"`
+	Sender    Person    `json:"sender" expr:"sender"`
+	Time      time.Time `json:"time" expr:"time"`
+}
+
+// ItemOf is a message as a GroupItem.
+func ItemOf(ev *Event) GroupItem {
+	return GroupItem{
+		MessageID: ev.Message.ID, ChatID: ev.ChatID, ChatTitle: ev.ChatTitle, Direction: ev.Direction,
+		Type: ev.Message.Type, Text: ev.Message.Text, Sender: ev.Sender, Time: ev.Time,
+	}
+}
+
+// PlanGroup renders a grouped rule's actions once for its group: the
+// templates see the first message's fields and every message as `group`.
+func (rs *RuleSet) PlanGroup(r *Rule, first *Event, items []GroupItem, opts PlanOptions) *Plan {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
+	env := newEnv(first, now, opts.Chat, rs.teamCheck(opts.IsTeam))
+	env["group"] = items
+	return &Plan{Version: rs.Version, Matches: []Match{rs.render(r, env)}}
 }
 
 // Destination is a named, reusable action target from `destinations:`.
@@ -197,6 +238,9 @@ type Match struct {
 	Rule *Rule
 	// ThrottleKey is the rendered throttle key of a throttled rule.
 	ThrottleKey string
+	// GroupKey is set for a grouped rule: the match joins that key's
+	// group; the actions are rendered when the group's window closes.
+	GroupKey string
 	// DueAt is set for a delayed rule (`after:`): its condition held now
 	// and is to be checked again at DueAt; its actions are not rendered
 	// yet.
@@ -236,6 +280,17 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 		matched = rs.recheck(opts.Recheck, ev, env)
 	}
 	for _, r := range matched {
+		if r.Group != nil {
+			key, err := r.Group.Key.Render(env, nil)
+			if err != nil {
+				key = ""
+			}
+			p.Matches = append(p.Matches, Match{Rule: r, GroupKey: key})
+			if r.Stop {
+				break
+			}
+			continue
+		}
 		if r.After > 0 && opts.Recheck == "" {
 			at := ev.Time
 			if at.IsZero() {

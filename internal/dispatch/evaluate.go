@@ -66,6 +66,10 @@ func (d *Dispatcher) evaluateOne(rs *engine.RuleSet, e store.Event, ev *engine.E
 	out := store.Evaluated{EventID: e.ID, RulesetVersion: plan.Version}
 	for _, m := range plan.Matches {
 		out.Matched = append(out.Matched, m.Rule.Name)
+		if g := m.Rule.Group; g != nil { // a grouped rule: acts when the window closes
+			out.Groups = append(out.Groups, store.GroupJoin{Rule: m.Rule.Name, Key: m.GroupKey, Window: g.Window})
+			continue
+		}
 		if !m.DueAt.IsZero() { // a delayed rule: checked again when due
 			out.Timers = append(out.Timers, store.NewTimer{Rule: m.Rule.Name, DueAt: m.DueAt})
 			continue

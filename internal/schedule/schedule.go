@@ -1,6 +1,7 @@
 // Package schedule runs what is due in time rather than on arrival:
 // scheduled rules (`schedule:`), each run recorded once under its rule and
-// scheduled time, and the delayed checks of rules with `after:`. When a
+// scheduled time, groups (`group:`) whose window has closed, and the
+// delayed checks of rules with `after:`. When a
 // check is due, its rule is
 // evaluated again for its message with the conversation state of that
 // moment, through the same RuleSet.Plan as everything else, and acts only
@@ -114,7 +115,12 @@ func (s *Scheduler) Once(ctx context.Context) (int, error) {
 	if err != nil {
 		return ran, err
 	}
-	if ranJobs && s.opt.OnJobs != nil {
+	flushed, flushJobs, err := s.flushGroups(ctx, rs, now, team)
+	ran += flushed
+	if err != nil {
+		return ran, err
+	}
+	if (ranJobs || flushJobs) && s.opt.OnJobs != nil {
 		s.opt.OnJobs()
 	}
 	due, err := s.opt.Store.DueTimers(ctx, now, 64)

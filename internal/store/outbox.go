@@ -27,6 +27,16 @@ type Evaluated struct {
 	// whose key already acted within the window has its jobs dropped and
 	// its match marked throttled.
 	Throttles map[string]ThrottleCheck
+	// Groups are the groups (of grouped rules) this event joins.
+	Groups []GroupJoin
+}
+
+// GroupJoin adds an event to the open group of Rule and Key, opening one
+// whose window ends Window from now if there is none.
+type GroupJoin struct {
+	Rule   string
+	Key    string
+	Window time.Duration
 }
 
 // ThrottleCheck is one throttled rule's key for an event written At: it
@@ -144,6 +154,11 @@ func commitTx(w *wtx, cursor int64, results []Evaluated) (freed int64, err error
 				return 0, fmt.Errorf("add team member: %w", err)
 			}
 		}
+		for _, g := range r.Groups {
+			if err := joinGroup(w, r.EventID, g, now); err != nil {
+				return 0, err
+			}
+		}
 		for _, tm := range r.Timers {
 			_, err := w.exec(`INSERT INTO timers (rule, event_id, due_at) VALUES (?, ?, ?) ON CONFLICT (rule, event_id) DO NOTHING`,
 				tm.Rule, r.EventID, ms(tm.DueAt))
@@ -187,6 +202,23 @@ func commitTx(w *wtx, cursor int64, results []Evaluated) (freed int64, err error
 		return 0, fmt.Errorf("measure dispatched events: %w", err)
 	}
 	return freed, nil
+}
+
+// joinGroup adds an event to its open group, opening it if needed.
+func joinGroup(w *wtx, eventID int64, g GroupJoin, now int64) error {
+	_, err := w.exec(`INSERT INTO groups (rule, key, window_end) VALUES (?, ?, ?)
+		ON CONFLICT (rule, key) WHERE flushed = 0 DO NOTHING`, g.Rule, g.Key, now+g.Window.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("open group of %q: %w", g.Rule, err)
+	}
+	var id int64
+	if err := w.one(`SELECT id FROM groups WHERE rule = ? AND key = ? AND flushed = 0`, []any{g.Rule, g.Key}, &id); err != nil {
+		return fmt.Errorf("find group of %q: %w", g.Rule, err)
+	}
+	if _, err := w.exec(`INSERT INTO group_items (group_id, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, eventID); err != nil {
+		return fmt.Errorf("join group of %q: %w", g.Rule, err)
+	}
+	return nil
 }
 
 // checkThrottles opens a window for every check whose key has none open

@@ -161,6 +161,24 @@ CREATE TABLE throttles (
 );
 ALTER TABLE matches ADD COLUMN throttled INTEGER NOT NULL DEFAULT 0;
 `,
+	// 8: grouped rules: an open group per rule and key collects events
+	// until its window ends, then acts once for all of them.
+	`
+CREATE TABLE groups (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	rule       TEXT    NOT NULL,
+	key        TEXT    NOT NULL,
+	window_end INTEGER NOT NULL,
+	flushed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX groups_open ON groups (rule, key) WHERE flushed = 0;
+CREATE INDEX groups_due ON groups (flushed, window_end);
+CREATE TABLE group_items (
+	group_id INTEGER NOT NULL,
+	event_id INTEGER NOT NULL,
+	PRIMARY KEY (group_id, event_id)
+);
+`,
 }
 
 // migrate brings the schema on conn up to date.
