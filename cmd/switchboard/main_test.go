@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,4 +226,39 @@ rules:
 	require.True(t, reps[2].Chat.AwaitingReply)
 	require.Equal(t, int64(600*time.Second), reps[2].Chat.WaitingFor)
 	require.Len(t, reps[2].Matched, 1)
+}
+
+// TestDryrunSimulatesThrottleGroupAndSchedule: a dry run over several
+// payloads marks throttled repeats, closes groups and runs scheduled rules
+// at the end, with what the payloads give them.
+func TestDryrunSimulatesThrottleGroupAndSchedule(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte(`
+rules:
+  - name: ping
+    when: direction == "received"
+    throttle: {key: "{{ chat_id }}", per: 10m}
+    actions: [{log: {message: "ping {{ text }}"}}]
+  - name: batch
+    when: direction == "received"
+    group: {key: "{{ chat_id }}", window: 10m}
+    actions: [{log: {message: "{{ len(group) }} messages from {{ chat_id }}"}}]
+  - name: digest
+    schedule: "@daily"
+    when: digest.received > 0
+    actions: [{log: {message: "{{ digest.received }} received in {{ digest.chats }} chats, {{ len(digest.awaiting) }} waiting"}}]
+`), 0o644))
+	var payloads []string
+	for i, ts := range []int{1000, 1100, 1200} {
+		p := filepath.Join(dir, fmt.Sprintf("%d.json", i))
+		require.NoError(t, os.WriteFile(p, fmt.Appendf(nil, `{"chat_id":"1@c.us","direction":"received","message":{"id":"m%d","type":"chat","text":"t%d"},"timestamp":"%d"}`, i, i, ts), 0o644))
+		payloads = append(payloads, p)
+	}
+	code, out, _ := cli(t, "", append([]string{"dryrun", "--at", "1970-01-02T00:00:00Z", "-r", rules}, payloads...)...)
+	require.Equal(t, 0, code, out)
+	require.Equal(t, 2, strings.Count(out, "throttled: a repeat within the window"), out)
+	require.Contains(t, out, `== group "1@c.us" of batch (3 messages)`)
+	require.Contains(t, out, "info 3 messages from 1@c.us")
+	require.Contains(t, out, "info 3 received in 1 chats, 1 waiting")
 }

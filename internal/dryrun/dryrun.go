@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,8 +47,14 @@ type Matched struct {
 	Line int    `json:"line"`
 	// DueAt is set for a delayed rule (after:): nothing is done now; the
 	// rule is checked again at DueAt (see Session.Finish).
-	DueAt   *time.Time `json:"due_at,omitempty"`
-	Actions []Action   `json:"actions"`
+	DueAt *time.Time `json:"due_at,omitempty"`
+	// Group is the key of the group a grouped rule's match joins; it acts
+	// when the group's window closes (see Session.Finish).
+	Group string `json:"group,omitempty"`
+	// Throttled: a throttle dropped the actions (a repeat of the key
+	// within the window); Actions shows what they would have been.
+	Throttled bool     `json:"throttled,omitempty"`
+	Actions   []Action `json:"actions"`
 }
 
 // Action is one rendered action, or the error that stopped it.
@@ -71,6 +78,12 @@ type Miss struct {
 type Session struct {
 	chats map[string][]observed // by chat id, in the order run
 	team  map[string]bool
+	// throttles holds the end of each open throttle window, by rule and key.
+	throttles map[[2]string]time.Time
+	// groups collects the messages of grouped rules, by rule and key.
+	groups map[[2]string][]*engine.Event
+	// first and last bound the payloads' times, for scheduled runs.
+	first, last time.Time
 	// pending are the delayed checks (`after:`) of the payloads run.
 	pending []delayed
 }
@@ -119,9 +132,34 @@ func (s *Session) Run(rs *engine.RuleSet, name string, raw []byte, opts Options)
 		return rep
 	}
 	rep.add(rs, plan)
-	for _, m := range plan.Matches {
-		if !m.DueAt.IsZero() {
+	at := engine.MessageTime(ev, now)
+	if s.first.IsZero() || at.Before(s.first) {
+		s.first = at
+	}
+	if at.After(s.last) {
+		s.last = at
+	}
+	for i, m := range plan.Matches {
+		switch {
+		case !m.DueAt.IsZero():
 			s.pending = append(s.pending, delayed{name: name, ev: ev, rule: m.Rule.Name, due: m.DueAt})
+		case m.Rule.Group != nil:
+			if s.groups == nil {
+				s.groups = map[[2]string][]*engine.Event{}
+			}
+			k := [2]string{m.Rule.Name, m.GroupKey}
+			s.groups[k] = append(s.groups[k], ev)
+			rep.Matched[i].Group = m.GroupKey
+		case m.Rule.Throttle != nil:
+			if s.throttles == nil {
+				s.throttles = map[[2]string]time.Time{}
+			}
+			k := [2]string{m.Rule.Name, m.ThrottleKey}
+			if until, open := s.throttles[k]; open && at.Before(until) {
+				rep.Matched[i].Throttled = true
+			} else {
+				s.throttles[k] = at.Add(m.Rule.Throttle.Per)
+			}
 		}
 	}
 	for _, miss := range plan.Misses {
@@ -140,6 +178,32 @@ func (s *Session) Finish(rs *engine.RuleSet, opts Options) []*Report {
 		now = time.Now().UTC()
 	}
 	var out []*Report
+	for _, evs := range s.sortedGroups() {
+		r := rs.Rule(evs.rule)
+		items := make([]engine.GroupItem, len(evs.events))
+		for i, ev := range evs.events {
+			items[i] = engine.ItemOf(ev)
+		}
+		rep := &Report{Payload: fmt.Sprintf("group %q of %s (%d messages)", evs.key, evs.rule, len(items)), Version: rs.Version, Matched: []Matched{}}
+		rep.add(rs, rs.PlanGroup(r, evs.events[0], items, engine.PlanOptions{Now: now, IsTeam: s.isTeam(rs)}))
+		out = append(out, rep)
+	}
+	// Scheduled rules run once at the evaluation time, with a digest of
+	// the payloads of the run.
+	for _, r := range rs.Rules {
+		if r.Schedule == nil || !r.Enabled || s.first.IsZero() {
+			continue
+		}
+		d := s.digest(now)
+		rep := &Report{Payload: fmt.Sprintf("scheduled %s (%s), run at %s", r.Name, r.Schedule.Spec, now.Format(time.RFC3339)), Version: rs.Version, Matched: []Matched{}}
+		plan, err := rs.PlanScheduled(r, d, engine.PlanOptions{Now: now, IsTeam: s.isTeam(rs)})
+		if err != nil {
+			rep.Error = rs.Redact(err.Error())
+		} else {
+			rep.add(rs, plan)
+		}
+		out = append(out, rep)
+	}
 	for _, d := range s.pending {
 		name := fmt.Sprintf("%s (%s after: checked at %s)", d.name, d.rule, d.due.Format(time.RFC3339))
 		rep := &Report{Payload: name, Version: rs.Version, Matched: []Matched{}}
@@ -158,6 +222,42 @@ func (s *Session) Finish(rs *engine.RuleSet, opts Options) []*Report {
 		rep.add(rs, plan)
 	}
 	return out
+}
+
+type groupOf struct {
+	rule, key string
+	events    []*engine.Event
+}
+
+// sortedGroups lists the session's groups by rule and key.
+func (s *Session) sortedGroups() []groupOf {
+	var out []groupOf
+	for k, evs := range s.groups {
+		out = append(out, groupOf{rule: k[0], key: k[1], events: evs})
+	}
+	slices.SortFunc(out, func(a, b groupOf) int { return strings.Compare(a.rule+"\x00"+a.key, b.rule+"\x00"+b.key) })
+	return out
+}
+
+// digest sums up the session's payloads as a scheduled rule would see them
+// at now: all of them, since the earliest.
+func (s *Session) digest(now time.Time) *engine.Digest {
+	d := &engine.Digest{Since: s.first, Until: now}
+	for id, msgs := range s.chats {
+		d.Chats++
+		for _, m := range msgs {
+			if m.fromTeam {
+				d.Sent++
+			} else {
+				d.Received++
+			}
+		}
+		if st := s.state(id, now, now); st != nil && st.AwaitingReply {
+			d.Awaiting = append(d.Awaiting, *st)
+		}
+	}
+	slices.SortFunc(d.Awaiting, func(a, b engine.ChatState) int { return a.AwaitingSince.Compare(b.AwaitingSince) })
+	return d
 }
 
 // add records a plan's matches and their rendered requests.
@@ -265,6 +365,12 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "matched %s (%s:%d)\n", m.Rule, m.File, m.Line)
 		if m.DueAt != nil {
 			fmt.Fprintf(w, "  delayed: checked again at %s; acts only if it still holds then\n", m.DueAt.Format(time.RFC3339))
+		}
+		if m.Group != "" {
+			fmt.Fprintf(w, "  grouped under %q: acts once when the group's window closes\n", m.Group)
+		}
+		if m.Throttled {
+			fmt.Fprintln(w, "  throttled: a repeat within the window; nothing is sent")
 		}
 		for j, a := range m.Actions {
 			dest := ""
