@@ -104,9 +104,11 @@ func TestDryrunJSON(t *testing.T) {
 	code, out, errOut := cli(t, "", "dryrun", "--json", "-r", example, "../../testdata/cooby")
 	require.Equal(t, 0, code, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	// One report per payload, then one per delayed check (after:).
-	require.Len(t, lines, 15)
-	require.Contains(t, lines[13], "unanswered-for-30-minutes after: checked at")
+	// One report per payload, then the scheduled digest and one report per
+	// delayed check (after:).
+	require.Len(t, lines, 16)
+	require.Contains(t, lines[13], `"payload":"scheduled weekday-morning-digest`)
+	require.Contains(t, lines[14], "unanswered-for-30-minutes after: checked at")
 	lines = lines[:13]
 	byPayload := map[string][]string{}
 	for _, l := range lines {
