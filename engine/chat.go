@@ -39,6 +39,16 @@ type ChatState struct {
 	SentCount     int `json:"sent_count" expr:"sent_count"`
 }
 
+// Episode identifies the chat's current episode for rules that act once
+// per episode: the start of the current wait, or, when nobody waits, the
+// last message.
+func (s ChatState) Episode() string {
+	if s.AwaitingReply {
+		return "awaiting:" + s.AwaitingSince.UTC().Format(time.RFC3339Nano)
+	}
+	return "answered:" + s.LastSentAt.UTC().Format(time.RFC3339Nano)
+}
+
 // maxPending bounds the unanswered customer messages a conversation keeps
 // (only the earliest matters for AwaitingSince, but a late team reply can
 // answer some and not others).

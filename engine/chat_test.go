@@ -170,7 +170,7 @@ func TestScheduleErrors(t *testing.T) {
 		"schedule: \"0 0 31 2 *\"":                            "never fires",
 		"schedule: \"@daily\"\n    missed: later":             "missed: expected run or skip",
 		"schedule: \"@daily\"\n    after: 5m":                 "cannot also have after:",
-		"timezone: UTC":                                       "timezone: and missed: go with schedule:",
+		"timezone: UTC":                                       "timezone:, missed: and for_each: go with schedule:",
 	} {
 		got := loadErr(t, "rules:\n  - name: s\n    "+src+"\n    when: \"true\"\n    actions: [{log: {message: x}}]\n")
 		require.Contains(t, got, want, src)

@@ -55,6 +55,7 @@ type ruleSpec struct {
 	Group       *groupSpec    `yaml:"group"`
 	Timezone    string        `yaml:"timezone"`
 	Missed      string        `yaml:"missed"`
+	ForEach     string        `yaml:"for_each"`
 	node        *yaml.Node
 }
 
@@ -371,10 +372,17 @@ func (l *loader) loadGroup(r *Rule, spec *ruleSpec, errs *yamlx.List) {
 // loadSchedule checks a rule's schedule:, timezone: and missed:.
 func (l *loader) loadSchedule(r *Rule, spec *ruleSpec, zone string, errs *yamlx.List) {
 	if spec.Schedule == nil {
-		if spec.Timezone != "" || spec.Missed != "" {
-			errs.Addf(spec.node, "rule %q: timezone: and missed: go with schedule:", r.Name)
+		if spec.Timezone != "" || spec.Missed != "" || spec.ForEach != "" {
+			errs.Addf(spec.node, "rule %q: timezone:, missed: and for_each: go with schedule:", r.Name)
 		}
 		return
+	}
+	switch spec.ForEach {
+	case "":
+	case "chat":
+		r.ForEachChat = true
+	default:
+		errs.Addf(spec.node, "rule %q: for_each: expected chat, got %q", r.Name, spec.ForEach)
 	}
 	if spec.Timezone != "" {
 		zone = spec.Timezone

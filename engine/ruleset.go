@@ -59,6 +59,10 @@ type Rule struct {
 	// policy for runs missed while the service was down.
 	Schedule *Schedule
 	Missed   string
+	// ForEachChat runs a scheduled rule once per known chat, with `chat`
+	// and the chat's last message; it acts at most once per episode (see
+	// ChatState.Episode).
+	ForEachChat bool
 	// Throttle drops repeats: the rule acts at most once per key per
 	// window (decided when its actions are enqueued).
 	Throttle *Throttle

@@ -88,14 +88,27 @@ func parseSchedule(spec, zone string) (s *Schedule, err error) {
 	return s, nil
 }
 
+// PlanScheduledChat evaluates a for_each: chat rule for one chat: its
+// condition and templates see `chat`, the chat's id and last message (as
+// chat_id, text, sender...), `digest` and `now()`.
+func (rs *RuleSet) PlanScheduledChat(r *Rule, chat ChatState, d *Digest, opts PlanOptions) (*Plan, error) {
+	ev := &Event{ChatID: chat.ID, Sender: chat.LastSender, Message: Message{Type: chat.LastType, Text: chat.LastText}}
+	opts.Chat = &chat
+	return rs.planScheduled(r, ev, d, opts)
+}
+
 // PlanScheduled evaluates a scheduled rule for one run: its condition and
 // templates see `digest`, `now()` and the team; message fields are empty.
 func (rs *RuleSet) PlanScheduled(r *Rule, d *Digest, opts PlanOptions) (*Plan, error) {
+	return rs.planScheduled(r, &Event{}, d, opts)
+}
+
+func (rs *RuleSet) planScheduled(r *Rule, ev *Event, d *Digest, opts PlanOptions) (*Plan, error) {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	env := newEnv(&Event{}, now, nil, rs.teamCheck(opts.IsTeam))
+	env := newEnv(ev, now, opts.Chat, rs.teamCheck(opts.IsTeam))
 	env["digest"] = *d
 	p := &Plan{Version: rs.Version}
 	b, _ := rs.bufs.Get().(*planBuf)

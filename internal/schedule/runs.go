@@ -18,7 +18,7 @@ import (
 type Runs interface {
 	ScheduleStart(ctx context.Context, rule string) (time.Time, bool, error)
 	StartSchedule(ctx context.Context, rule string, at time.Time) error
-	RecordRun(ctx context.Context, rule string, scheduledAt time.Time, version string, jobs []store.NewJob) error
+	RecordRun(ctx context.Context, rule string, scheduledAt time.Time, version string, jobs []store.NewJob, chats []store.ChatRun) error
 	EventsReceived(ctx context.Context, since, until time.Time, max int) ([]store.Event, error)
 	AllChats(ctx context.Context, max int) (map[string][]byte, error)
 }
@@ -64,19 +64,22 @@ func (s *Scheduler) runSchedules(ctx context.Context, rs *engine.RuleSet, now ti
 			due = next
 		}
 		log := s.opt.Logger.With("rule", r.Name, "scheduled", due)
-		var jobs []store.NewJob
+		var (
+			jobs  []store.NewJob
+			chats []store.ChatRun
+		)
 		if r.Missed == engine.MissedSkip && now.Sub(due) > missedGrace {
 			log.Info("schedule: run missed while the service was down; skipped (missed: skip)")
 		} else {
-			if jobs, err = s.runOne(ctx, runs, rs, r, last, due, now, team, log); err != nil {
+			if jobs, chats, err = s.runOne(ctx, runs, rs, r, last, due, now, team, log); err != nil {
 				return n, anyJobs, err
 			}
 		}
-		if err := runs.RecordRun(ctx, r.Name, due, rs.Version, jobs); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := runs.RecordRun(ctx, r.Name, due, rs.Version, jobs, chats); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return n, anyJobs, err
 		}
 		n++
-		anyJobs = anyJobs || len(jobs) > 0
+		anyJobs = anyJobs || len(jobs) > 0 || len(chats) > 0
 	}
 	return n, anyJobs, nil
 }
@@ -84,15 +87,19 @@ func (s *Scheduler) runSchedules(ctx context.Context, rs *engine.RuleSet, now ti
 // runOne evaluates one run of a scheduled rule with its digest.
 func (s *Scheduler) runOne(ctx context.Context, runs Runs, rs *engine.RuleSet, r *engine.Rule, since, until, now time.Time,
 	team func(string) bool, log *slog.Logger,
-) ([]store.NewJob, error) {
+) ([]store.NewJob, []store.ChatRun, error) {
 	d, err := digest(ctx, runs, since, until, team)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if r.ForEachChat {
+		chats, err := s.runPerChat(ctx, runs, rs, r, d, until, now, team, log)
+		return nil, chats, err
 	}
 	plan, err := rs.PlanScheduled(r, d, engine.PlanOptions{Now: now, IsTeam: team})
 	if err != nil {
 		log.Warn("schedule: condition failed", "err", rs.Redact(err.Error()))
-		return nil, nil
+		return nil, nil, nil
 	}
 	var jobs []store.NewJob
 	id := store.RunEventID(until)
@@ -103,7 +110,44 @@ func (s *Scheduler) runOne(ctx context.Context, runs Runs, rs *engine.RuleSet, r
 		}
 	}
 	log.Info("schedule: ran", "acted", len(jobs) > 0, "received", d.Received, "awaiting", len(d.Awaiting))
-	return jobs, nil
+	return jobs, nil, nil
+}
+
+// runPerChat evaluates a for_each: chat rule for every known chat, with
+// the chat's state at the scheduled time.
+func (s *Scheduler) runPerChat(ctx context.Context, runs Runs, rs *engine.RuleSet, r *engine.Rule, d *engine.Digest,
+	until, now time.Time, team func(string) bool, log *slog.Logger,
+) ([]store.ChatRun, error) {
+	stored, err := runs.AllChats(ctx, digestLimit)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(stored))
+	for id := range stored {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var out []store.ChatRun
+	for i, id := range ids {
+		var c engine.Conversation
+		if json.Unmarshal(stored[id], &c) != nil {
+			continue
+		}
+		st := c.State(until)
+		plan, err := rs.PlanScheduledChat(r, st, d, engine.PlanOptions{Now: now, IsTeam: team})
+		if err != nil || len(plan.Matches) == 0 {
+			continue
+		}
+		run := store.ChatRun{ChatID: id, Episode: st.Episode(), EventID: store.ChatRunEventID(until, i)}
+		for _, m := range plan.Matches {
+			for _, j := range dispatch.Jobs(rs, log, run.EventID, m, now) {
+				j.IdempotencyKey = fmt.Sprintf("run:%s:%s:%s:%d", r.Name, id, run.Episode, j.Action)
+				run.Jobs = append(run.Jobs, j)
+			}
+		}
+		out = append(out, run)
+	}
+	return out, nil
 }
 
 // digest sums up the traffic received in (since, until] and the chats

@@ -38,9 +38,11 @@ type world struct {
 	eventIDs map[string]int64
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, rulesYAML) }
+
+func newWorldWith(t *testing.T, rules string) *world {
 	rs, err := engine.Load(engine.Options{Kinds: builtin.Kinds(), LookupEnv: func(string) (string, bool) { return "", false }},
-		engine.Source{Name: "r.yaml", Data: []byte(rulesYAML)})
+		engine.Source{Name: "r.yaml", Data: []byte(rules)})
 	require.NoError(t, err)
 	w := &world{t: t, dir: t.TempDir(), rs: rs, now: time.Unix(1_700_000_000, 0).UTC(), chat: "15551234567@c.us", eventIDs: map[string]int64{}}
 	w.open()
@@ -141,4 +143,32 @@ func TestDelayedCheckSurvivesARestartAndFiresOnce(t *testing.T) {
 	w.open()
 	require.Zero(t, w.tick(time.Hour), "a fired check does not fire again")
 	require.Len(t, w.alerts(), 1)
+}
+
+// TestPerChatScheduleOncePerEpisode: a for_each: chat rule checked every 5
+// minutes reports a chat waiting over 30 minutes once, not at every run,
+// and again only after the chat was answered and waits again.
+func TestPerChatScheduleOncePerEpisode(t *testing.T) {
+	w := newWorldWith(t, `
+rules:
+  - name: waiting
+    schedule: "@every 5m"
+    for_each: chat
+    when: chat.awaiting_reply && chat.waiting_for > duration("30m")
+    actions: [{log: {message: "{{ chat.id }} waiting {{ chat.waiting_for }}"}}]
+`)
+	start := w.now
+	w.tick(0) // the schedule starts counting
+	w.post("q1", "received", start)
+	for range 12 { // an hour, a run every 5 minutes
+		w.tick(5 * time.Minute)
+	}
+	require.Len(t, w.alerts(), 1, "one report for the wait, not one per run")
+	w.post("r", "sent", w.now)
+	w.tick(5 * time.Minute)
+	w.post("q2", "received", w.now)
+	for range 12 {
+		w.tick(5 * time.Minute)
+	}
+	require.Len(t, w.alerts(), 2, "a new wait is a new episode")
 }

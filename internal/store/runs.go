@@ -39,7 +39,7 @@ func (s *Store) StartSchedule(ctx context.Context, rule string, at time.Time) er
 // same transaction, moves the schedule on to it and enqueues the run's jobs
 // (none when the rule's condition was false or the run was skipped). A run
 // recorded before is an error wrapping ErrNotFound: a run happens once.
-func (s *Store) RecordRun(ctx context.Context, rule string, scheduledAt time.Time, version string, jobs []NewJob) error {
+func (s *Store) RecordRun(ctx context.Context, rule string, scheduledAt time.Time, version string, jobs []NewJob, chats []ChatRun) error {
 	err := s.write(ctx, func(w *wtx) error {
 		res, err := w.exec(`INSERT INTO runs (rule, scheduled_at, ran_at, acted) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			rule, ms(scheduledAt), ms(w.now), len(jobs) > 0)
@@ -55,12 +55,45 @@ func (s *Store) RecordRun(ctx context.Context, rule string, scheduledAt time.Tim
 			ON CONFLICT (rule) DO UPDATE SET last_at = MAX(last_at, excluded.last_at)`, rule, ms(scheduledAt)); err != nil {
 			return err
 		}
-		return insertJobs(w, RunEventID(scheduledAt), version, jobs, ms(w.now))
+		if err := insertJobs(w, RunEventID(scheduledAt), version, jobs, ms(w.now)); err != nil {
+			return err
+		}
+		for _, c := range chats {
+			res, err := w.exec(`INSERT INTO episodes (rule, chat_id, episode) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, rule, c.ChatID, c.Episode)
+			if err != nil {
+				return fmt.Errorf("record episode: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				continue // this chat's episode was reported already
+			}
+			if err := insertJobs(w, c.EventID, version, c.Jobs, ms(w.now)); err != nil {
+				return err
+			}
+		}
+		return nil
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("record run of %q at %s: %w", rule, scheduledAt.Format(time.RFC3339), err)
 	}
 	return nil
+}
+
+// ChatRun is what a for_each: chat rule does for one chat in a run: its
+// jobs, enqueued only the first time the chat's episode is seen.
+type ChatRun struct {
+	ChatID  string
+	Episode string
+	// EventID is ChatRunEventID of the run and the chat's position.
+	EventID int64
+	Jobs    []NewJob
+}
+
+// ChatRunEventID is the event id of the jobs of the i-th chat of a
+// per-chat run: negative, and distinct across runs and chats.
+func ChatRunEventID(scheduledAt time.Time, i int) int64 {
+	return -(scheduledAt.Unix()*1_000_000 + int64(i%1_000_000) + 1)
 }
 
 // RunEventID is the event id the jobs of a scheduled run carry: minus the

@@ -179,6 +179,15 @@ CREATE TABLE group_items (
 	PRIMARY KEY (group_id, event_id)
 );
 `,
+	// 9: per-chat scheduled rules act once per chat episode.
+	`
+CREATE TABLE episodes (
+	rule    TEXT NOT NULL,
+	chat_id TEXT NOT NULL,
+	episode TEXT NOT NULL,
+	PRIMARY KEY (rule, chat_id, episode)
+);
+`,
 }
 
 // migrate brings the schema on conn up to date.
