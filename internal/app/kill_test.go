@@ -164,3 +164,84 @@ rules:
 	require.Empty(t, missing(), "of %d events answered 202 across %d kills", len(acked), n)
 	t.Logf("%d events answered 202 across %d kill -9s; all delivered", len(acked), n)
 }
+
+// TestKill9BetweenSchedulingAndFiring: a delayed rule's check is stored
+// when its message is evaluated; the service is killed with SIGKILL before
+// the check is due and restarted: the action fires once.
+func TestKill9BetweenSchedulingAndFiring(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes")
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	sinkSrv := newSink(t, nil)
+	sinkSrv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b struct{ ID string }
+		_ = json.NewDecoder(r.Body).Decode(&b)
+		mu.Lock()
+		got[b.ID]++
+		mu.Unlock()
+	})
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(`
+destinations:
+  sink: {kind: http, url: "`+sinkSrv.URL+`"}
+rules:
+  - name: unanswered
+    when: direction == "received" && chat.awaiting_reply
+    after: 6s
+    actions: [{http: {destination: sink, url: "/in", body: {id: "{{ message.id }}"}}}]
+`), 0o644))
+	start := func() (*exec.Cmd, string) {
+		_ = os.Remove(filepath.Join(dir, "addr"))
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SWITCHBOARD_TEST_CHILD="+dir)
+		cmd.Stderr = os.Stderr
+		require.NoError(t, cmd.Start())
+		var addr string
+		waitFor(t, func() bool {
+			b, err := os.ReadFile(filepath.Join(dir, "addr"))
+			addr = string(b)
+			return err == nil
+		})
+		return cmd, "http://" + addr
+	}
+	cmd, base := start()
+	written := time.Now().Unix()
+	body := fmt.Sprintf(`{"chat_id":"1@c.us","direction":"received","message":{"id":"Q1","type":"chat"},"timestamp":"%d"}`, written)
+	resp, err := http.Post(base+"/hooks/cooby/kill-token-0123456789", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	// Wait until the message is evaluated (the check is stored), then kill.
+	waitFor(t, func() bool {
+		r, err := http.Get(base + "/status")
+		if err != nil {
+			return false
+		}
+		defer r.Body.Close()
+		var st app.StatusReport
+		return json.NewDecoder(r.Body).Decode(&st) == nil && st.Queue.Cursor >= 1
+	})
+	killedAt := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	if killedAt.Before(time.Unix(written+6, 0)) {
+		mu.Lock()
+		require.Zero(t, got["Q1"], "killed before the check was due")
+		mu.Unlock()
+	} else {
+		t.Log("the machine was too slow to kill before the check was due; checking it still fired once")
+	}
+
+	cmd, _ = start()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return got["Q1"] > 0 })
+	time.Sleep(2 * time.Second) // long enough for a second firing to show
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 1, got["Q1"], "the delayed action fired once")
+}
