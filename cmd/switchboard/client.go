@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,41 +30,7 @@ func (c *client) flags(fs *flag.FlagSet) {
 }
 
 func (c *client) do(ctx context.Context, method, path string, query url.Values, out any) error {
-	if c.token == "" {
-		tok, err := app.ReadAdminToken(c.data)
-		if err != nil {
-			return fmt.Errorf("%w (pass --admin-token or --data)", err)
-		}
-		c.token = tok
-	}
-	u := strings.TrimRight(c.server, "/") + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("contacting %s: %w", c.server, errorWithoutURL(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("reading the answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		var e struct{ Error string }
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s: %s", resp.Status, e.Error)
-		}
-		return fmt.Errorf("%s", resp.Status)
-	}
-	return json.Unmarshal(body, out)
+	return c.send(ctx, method, path, query, nil, out, true)
 }
 
 // errorWithoutURL drops the URL Go's HTTP client puts in its errors.

@@ -58,6 +58,24 @@ func runChild(dir string) int {
 	return 0
 }
 
+// startChild runs the service on dir's rules.yaml in a child process and
+// returns it with its base URL.
+func startChild(t *testing.T, dir string) (*exec.Cmd, string) {
+	t.Helper()
+	_ = os.Remove(filepath.Join(dir, "addr"))
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_TEST_CHILD="+dir)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	var addr string
+	waitFor(t, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "addr"))
+		addr = string(b)
+		return err == nil
+	})
+	return cmd, "http://" + addr
+}
+
 // TestKill9LosesNothing kills the service with SIGKILL repeatedly while
 // payloads are being posted, restarts it, and checks that every event that
 // was answered 202 had its action delivered in the end.
@@ -86,18 +104,8 @@ rules:
 `), 0o644))
 
 	startChild := func() (*exec.Cmd, string) {
-		_ = os.Remove(filepath.Join(dir, "addr"))
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SWITCHBOARD_TEST_CHILD="+dir)
-		cmd.Stderr = os.Stderr
-		require.NoError(t, cmd.Start())
-		var addr string
-		waitFor(t, func() bool {
-			b, err := os.ReadFile(filepath.Join(dir, "addr"))
-			addr = string(b)
-			return err == nil
-		})
-		return cmd, "http://" + addr + "/hooks/cooby/kill-token-0123456789"
+		cmd, base := startChild(t, dir)
+		return cmd, base + "/hooks/cooby/kill-token-0123456789"
 	}
 
 	var acked []string
@@ -192,20 +200,7 @@ rules:
     after: 6s
     actions: [{http: {destination: sink, url: "/in", body: {id: "{{ message.id }}"}}}]
 `), 0o644))
-	start := func() (*exec.Cmd, string) {
-		_ = os.Remove(filepath.Join(dir, "addr"))
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SWITCHBOARD_TEST_CHILD="+dir)
-		cmd.Stderr = os.Stderr
-		require.NoError(t, cmd.Start())
-		var addr string
-		waitFor(t, func() bool {
-			b, err := os.ReadFile(filepath.Join(dir, "addr"))
-			addr = string(b)
-			return err == nil
-		})
-		return cmd, "http://" + addr
-	}
+	start := func() (*exec.Cmd, string) { return startChild(t, dir) }
 	cmd, base := start()
 	written := time.Now().Unix()
 	body := fmt.Sprintf(`{"chat_id":"1@c.us","direction":"received","message":{"id":"Q1","type":"chat"},"timestamp":"%d"}`, written)

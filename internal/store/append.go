@@ -189,10 +189,22 @@ func (s *Store) ReadEvents(ctx context.Context, after int64, max int) ([]Event, 
 		return nil, fmt.Errorf("read events: max must be positive, got %d", max)
 	}
 	rows, err := s.rdb.QueryContext(ctx,
-		`SELECT id, received_at, body, dedupe_key, duplicate_of FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, max)
+		`SELECT `+eventColumns+` FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, max)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %d: %w", after, err)
 	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read events after %d: %w", after, err)
+	}
+	return out, nil
+}
+
+// eventColumns are the columns scanEvents reads, in order.
+const eventColumns = `id, received_at, body, dedupe_key, duplicate_of`
+
+// scanEvents reads rows of eventColumns and closes them.
+func scanEvents(rows *sql.Rows) ([]Event, error) {
 	defer rows.Close()
 	var out []Event
 	for rows.Next() {
@@ -203,18 +215,13 @@ func (s *Store) ReadEvents(ctx context.Context, after int64, max int) ([]Event, 
 			dup sql.NullInt64
 		)
 		if err := rows.Scan(&e.ID, &at, &e.Body, &key, &dup); err != nil {
-			return nil, fmt.Errorf("read events after %d: %w", after, err)
+			return nil, err
 		}
 		if e.Body == nil {
 			e.Body = []byte{}
 		}
-		e.ReceivedAt = fromMS(at)
-		e.DedupeKey = key.String
-		e.DuplicateOf = dup.Int64
+		e.ReceivedAt, e.DedupeKey, e.DuplicateOf = fromMS(at), key.String, dup.Int64
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read events after %d: %w", after, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }

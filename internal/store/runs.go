@@ -104,27 +104,16 @@ func RunEventID(scheduledAt time.Time) int64 { return -scheduledAt.Unix() }
 // EventsReceived returns up to max events received in (since, until], in
 // id order, for digests.
 func (s *Store) EventsReceived(ctx context.Context, since, until time.Time, max int) ([]Event, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, received_at, body, dedupe_key, duplicate_of FROM events
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE received_at > ? AND received_at <= ? ORDER BY id LIMIT ?`, ms(since), ms(until), max)
 	if err != nil {
 		return nil, fmt.Errorf("read events received since %s: %w", since.Format(time.RFC3339), err)
 	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var (
-			e   Event
-			at  int64
-			key sql.NullString
-			dup sql.NullInt64
-		)
-		if err := rows.Scan(&e.ID, &at, &e.Body, &key, &dup); err != nil {
-			return nil, fmt.Errorf("read events: %w", err)
-		}
-		e.ReceivedAt, e.DedupeKey, e.DuplicateOf = fromMS(at), key.String, dup.Int64
-		out = append(out, e)
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AllChats returns up to max stored conversation states (chat id -> JSON).
