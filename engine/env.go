@@ -175,6 +175,18 @@ func containsFold(s, sub string) bool {
 type derivedPatcher struct{}
 
 func (derivedPatcher) Visit(node *ast.Node) {
+	// now() and lower() are expr builtins, parsed as BuiltinNode.
+	if b, ok := (*node).(*ast.BuiltinNode); ok {
+		switch {
+		case b.Name == "now" && len(b.Arguments) == 0:
+			ast.Patch(node, &ast.IdentifierNode{Value: keyNow})
+		case b.Name == "lower" && len(b.Arguments) == 1:
+			if f := lowerableField(b.Arguments[0]); f != "" {
+				ast.Patch(node, &ast.IdentifierNode{Value: keyLower + f})
+			}
+		}
+		return
+	}
 	call, ok := (*node).(*ast.CallNode)
 	if !ok {
 		return

@@ -64,8 +64,10 @@ func TestConditions(t *testing.T) {
 		{`phone("+44 7441 369136") == phone(chat_id)`, "received-chat.json", true},
 		{`phone(sender.phone) == "447441369136"`, "received-chat.json", true},
 		{`time.Year() == 2023`, "received-chat.json", true},
-		{`time < now()`, "received-chat.json", true},
-		{`now() - time > duration("1h")`, "received-chat.json", true},
+		// matched() evaluates at 1700000000, the moment this chat was written.
+		{`time <= now()`, "received-chat.json", true},
+		{`now() - time < duration("1h")`, "received-chat.json", true},
+		{`now() - time > duration("1h")`, "received-chat.json", false},
 		{`len(participants) == 2`, "received-chat.json", true},
 		{`any(participants, .wa_name == "Sarah Brown")`, "received-chat.json", true},
 		{`text matches "(?i)invoice"`, "received-document.json", true},
@@ -309,4 +311,42 @@ func TestTestsInASeparateFile(t *testing.T) {
 	write("cases.yaml", "- name: broken\n  payload: {message: {type: document}}\n  expct: [files]\n")
 	_, err = engine.LoadFiles(opts(), filepath.Join(dir, "rules.yaml"))
 	require.ErrorContains(t, err, filepath.Join(dir, "cases.yaml")+`:3:3: unknown field "expct" (did you mean "expect"?)`)
+}
+
+// TestNowIsTheEvaluationTime: now() in conditions and templates is the
+// time the evaluation is for (dry-run --at, a test's at:, a delayed
+// check's due time), not the wall clock. (now() is an expr builtin: a
+// patch that only looked at function calls missed it.)
+func TestNowIsTheEvaluationTime(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: recent
+    when: now() - time < duration("2h")
+    actions: [{log: {message: "{{ now() }}"}}]
+`)
+	ev := payload(t, "received-chat.json") // written 2023-11-14T22:13:20Z
+	p, err := rs.Plan(ev, engine.PlanOptions{Now: ev.Time.Add(time.Hour)})
+	require.NoError(t, err)
+	require.Len(t, p.Matches, 1)
+	require.Contains(t, string(p.Matches[0].Actions[0].Request.Body), "2023-11-14T23:13:20Z")
+	p, err = rs.Plan(ev, engine.PlanOptions{Now: ev.Time.Add(3 * time.Hour)})
+	require.NoError(t, err)
+	require.Empty(t, p.Matches)
+}
+
+// TestLowerTextIsComputedOnce: lower(text) reads the copy made once per
+// payload, so rules the precheck cannot decide still allocate nothing.
+func TestLowerTextIsComputedOnce(t *testing.T) {
+	ev := payload(t, "received-chat.json") // text has capitals
+	allocs := func(n int) float64 {
+		var b strings.Builder
+		b.WriteString("rules:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "  - name: r%d\n    when: 'lower(text) == \"w%d\" || lower(caption) == \"c%d\"'\n    actions: [{log: {message: x}}]\n", i, i, i)
+		}
+		rs := load(t, b.String())
+		return testing.AllocsPerRun(200, func() { _, _ = rs.Plan(ev, engine.PlanOptions{Now: time.Unix(1, 0)}) })
+	}
+	few, many := allocs(10), allocs(500)
+	require.Less(t, many-few, 5.0, "10 rules: %v allocs, 500 rules: %v", few, many)
 }
