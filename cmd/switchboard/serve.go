@@ -31,6 +31,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	origin := fs.String("allow-origin", "*", "CORS Access-Control-Allow-Origin [SWITCHBOARD_ALLOW_ORIGIN]")
 	maxBody := fs.Int64("max-body", 1<<20, "largest webhook body in bytes; larger is answered 413 [SWITCHBOARD_MAX_BODY]")
 	budget := fs.Int64("disk-budget", 1<<30, "bytes of accepted but not yet evaluated events before ingest answers 503; -1 for no limit [SWITCHBOARD_DISK_BUDGET]")
+	dedupeWindow := fs.Duration("dedupe-window", 14*24*time.Hour, "how long a message is remembered to recognise repeats (at least 168h) [SWITCHBOARD_DEDUPE_WINDOW]")
 	commitBatch := fs.Int("commit-batch", 256, "most writes grouped into one fsynced commit [SWITCHBOARD_COMMIT_BATCH]")
 	workers := fs.Int("workers", 8, "concurrent deliveries [SWITCHBOARD_WORKERS]")
 	perDest := fs.Int("per-destination", 4, "concurrent deliveries to one destination [SWITCHBOARD_PER_DESTINATION]")
@@ -63,7 +64,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	}
 	cfg := app.Config{
 		Rules: rules, Addr: *addr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
-		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, Workers: *workers,
+		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, DedupeWindow: *dedupeWindow, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
 		ShutdownTimeout: *shutdown, Logger: logger,
 		NoWatch: !*watch, ReloadDebounce: *debounce, ReloadPoll: *poll, AllowFailingTests: !*requireTests,

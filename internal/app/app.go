@@ -188,6 +188,7 @@ func (a *App) Run(ctx context.Context) error {
 	}()
 	a.ready.Store(true)
 	var runErr error
+	go a.pruneDedupeKeys(workCtx)
 	failed := a.watchStore(ctx)
 	select {
 	case <-ctx.Done():
@@ -218,6 +219,25 @@ func (a *App) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("closing the store: %w", err)
 	}
 	return runErr
+}
+
+// pruneDedupeKeys forgets, every hour, the dedupe keys older than the
+// window (the store never forgets one younger than 7 days).
+func (a *App) pruneDedupeKeys(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.store.Prune(ctx, time.Now().Add(-a.cfg.DedupeWindow)); err != nil && ctx.Err() == nil {
+			a.log.Warn("pruning dedupe keys failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("pruned dedupe keys", "keys", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // watchStore reports a failed store: the process must stop acknowledging

@@ -39,6 +39,9 @@ type Config struct {
 	// DiskBudget bounds the bytes of accepted events not yet evaluated;
 	// past it ingest answers 503. Default 1 GiB; negative: unlimited.
 	DiskBudget int64
+	// DedupeWindow is how long a message's dedupe key is kept (a repeat
+	// within it is recognised); default 14 days, never under 7.
+	DedupeWindow time.Duration
 	// CommitBatch is the most writes grouped into one fsynced commit;
 	// default 256.
 	CommitBatch int
@@ -93,6 +96,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DiskBudget < 0 {
 		c.DiskBudget = 0 // the store's "unlimited"
+	}
+	if c.DedupeWindow <= 0 {
+		c.DedupeWindow = 14 * 24 * time.Hour
 	}
 	if c.CommitBatch <= 0 {
 		c.CommitBatch = 256
