@@ -209,5 +209,9 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 		}
 		return fmt.Errorf("%s", resp.Status)
 	}
+	if raw, ok := out.(*[]byte); ok { // the body as it comes
+		*raw = data
+		return nil
+	}
 	return json.Unmarshal(data, out)
 }

@@ -49,6 +49,7 @@ func commands() []command {
 		{"replay", "queue dead (or done) deliveries again on a running server", runReplay},
 		{"status", "show a running server's rules, last reload and queue", runStatus},
 		{"diff", "show what new rules would do differently with a server's recent events", runDiff},
+		{"quarantine", "list, show or replay the bodies a running server refused as not Cooby payloads", runQuarantine},
 		{"notify-test", "send a test message through a destination and print the outcome", runNotifyTest},
 		{"version", "print the version", runVersion},
 	}

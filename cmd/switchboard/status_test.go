@@ -117,3 +117,22 @@ func TestDiffCommand(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, "--rules NEW is required")
 }
+
+func TestQuarantineCommand(t *testing.T) {
+	base, _, a := server(t, cliRules)
+	resp, err := http.Post(a.IngestURL(base), "application/json", bytes.NewReader([]byte(`{"direction": 5}`)))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	flags := []string{"--server", base, "--admin-token", "cli-admin-token"}
+
+	code, out, errOut := cli(t, "", append([]string{"quarantine", "list"}, flags...)...)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, `payload field "direction": expected a string, got number`)
+	code, out, _ = cli(t, "", append([]string{"quarantine", "show", "1"}, flags...)...)
+	require.Equal(t, 0, code)
+	require.Equal(t, `{"direction": 5}`, out)
+	code, _, errOut = cli(t, "", append([]string{"quarantine", "replay", "1"}, flags...)...)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "still not a Cooby payload")
+}
