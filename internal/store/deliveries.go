@@ -77,7 +77,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Du
 		return nil, fmt.Errorf("claim jobs: max (%d) and lease (%v) must be positive", max, lease)
 	}
 	var jobs []Job
-	err := s.write(ctx, func(w *wtx) error {
+	err := s.writeLean(ctx, func(w *wtx) error {
 		jobs = jobs[:0]
 		rows, err := w.query(`UPDATE jobs SET lease_until = ?, updated_at = ?
 			WHERE id IN (
@@ -103,7 +103,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Du
 			jobs = append(jobs, j)
 		}
 		return rows.Err()
-	}, nil)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
@@ -191,7 +191,8 @@ func (s *Store) Finish(ctx context.Context, id int64, r Result) error {
 		counted, snoozed = 0, 1
 	}
 	errText := truncate(r.Error, maxText)
-	err := s.write(ctx, func(w *wtx) error {
+	// Lean: "not found" is decided by the first statement, before any write.
+	err := s.writeLean(ctx, func(w *wtx) error {
 		var attempts int
 		err := w.one(`UPDATE jobs SET state = ?, attempts = attempts + ?, next_attempt_at = ?, lease_until = 0,
 				last_status = ?, last_error = ?, updated_at = ?
@@ -211,7 +212,7 @@ func (s *Store) Finish(ctx context.Context, id int64, r Result) error {
 			return fmt.Errorf("record attempt: %w", err)
 		}
 		return nil
-	}, nil)
+	})
 	if err != nil {
 		return fmt.Errorf("finish job %d: %w", id, err)
 	}

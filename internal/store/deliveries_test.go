@@ -1,7 +1,9 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -308,4 +310,40 @@ func TestRequeue_RestartsTheAgeClock(t *testing.T) {
 	require.Len(t, again, 1)
 	require.Equal(t, now, again[0].QueuedAt)
 	require.True(t, again[0].QueuedAt.After(queued))
+}
+
+// TestLeanNotFoundDoesNotAbortTheBatch: a Finish that finds no job (a lean
+// request, run without a savepoint) fails alone; the appends batched with
+// it commit.
+func TestLeanNotFoundDoesNotAbortTheBatch(t *testing.T) {
+	s := openT(t, t.TempDir(), quiet)
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for i := range 200 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, err := s.Append(t.Context(), NewEvent{Body: []byte(`{}`)})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			err := s.Finish(t.Context(), int64(100000+i), Result{Outcome: OutcomeDone})
+			if !errors.Is(err, ErrNotFound) {
+				errs <- fmt.Errorf("finish: %v", err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	st, err := s.Stats(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, int64(200), st.Events)
+	require.Less(t, st.Commits, int64(400), "the requests were batched")
+	require.NoError(t, s.Err())
 }

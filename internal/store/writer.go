@@ -17,6 +17,10 @@ type request struct {
 	// only its own writes and the rest of the batch still commits. Appends are
 	// not isolated: their statements fail only when the whole file does.
 	isolated bool
+	// lean requests run without a SAVEPOINT (two statements fewer) and
+	// promise that an error wrapping ErrNotFound means they wrote nothing:
+	// that error is theirs alone; any other aborts the batch.
+	lean bool
 	// durable makes the batch commit with synchronous=FULL (fsync before
 	// COMMIT returns). Only writes whose loss could not be recovered need
 	// it: Append (the 202 promise) and Quarantine (the only copy of a body).
@@ -73,6 +77,13 @@ func (s *Store) submit(ctx context.Context, r *request) (enqueued bool, err erro
 // returns its outcome.
 func (s *Store) write(ctx context.Context, run func(w *wtx) error, finish func(error)) error {
 	_, err := s.submit(ctx, &request{run: run, isolated: true, finish: finish})
+	return err
+}
+
+// writeLean runs a lean request (see request.lean): for the hot delivery
+// bookkeeping, whose only expected failure is "not found".
+func (s *Store) writeLean(ctx context.Context, run func(w *wtx) error) error {
+	_, err := s.submit(ctx, &request{run: run, lean: true})
 	return err
 }
 
@@ -205,7 +216,11 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 // means the transaction can no longer be trusted and the batch must abort.
 func runOne(w *wtx, r *request) (opErr, batchErr error) {
 	if !r.isolated {
-		return nil, r.run(w)
+		err := r.run(w)
+		if r.lean && errors.Is(err, ErrNotFound) {
+			return err, nil // it wrote nothing: the batch goes on
+		}
+		return nil, err
 	}
 	if _, err := w.exec("SAVEPOINT request"); err != nil {
 		return nil, fmt.Errorf("open savepoint: %w", err)
