@@ -68,6 +68,44 @@ type Conversation struct {
 	LastSender     Person      `json:"last_sender"`
 	Received       int         `json:"received"`
 	Sent           int         `json:"sent"`
+	// Reported are the episodes (see ChatState.Episode) that for_each: chat
+	// rules have acted on, by rule, the latest last; at most maxReported
+	// per rule.
+	Reported map[string][]string `json:"reported,omitempty"`
+}
+
+// maxReported bounds the episodes remembered per rule and chat: an episode
+// can only come back after a late message changed the wait twice.
+const maxReported = 8
+
+// reported reports whether rule has acted on episode in this chat.
+func (c *Conversation) reported(rule, episode string) bool {
+	return slices.Contains(c.Reported[rule], episode)
+}
+
+// report records that rule acted on episode.
+func (c *Conversation) report(rule, episode string) {
+	if c.Reported == nil {
+		c.Reported = map[string][]string{}
+	}
+	eps := append(c.Reported[rule], episode)
+	if len(eps) > maxReported {
+		eps = slices.Clone(eps[len(eps)-maxReported:])
+	}
+	c.Reported[rule] = eps
+}
+
+// Clone returns a deep copy of c.
+func (c *Conversation) Clone() *Conversation {
+	out := *c
+	out.Pending = slices.Clone(c.Pending)
+	if c.Reported != nil {
+		out.Reported = make(map[string][]string, len(c.Reported))
+		for k, v := range c.Reported {
+			out.Reported[k] = slices.Clone(v)
+		}
+	}
+	return &out
 }
 
 // MessageTime is when a message happened: its timestamp, or, when that is
@@ -90,7 +128,9 @@ func FromTeam(ev *Event, isTeam func(phone string) bool) bool {
 }
 
 // Observe records one message, written at `at`, by the team or not.
-// Messages may be observed in any order.
+// Messages may be observed in any order. Observe takes every message it is
+// given into account; which messages carry conversation at all is decided
+// by RuleSet.Carries, which the engine asks first.
 func (c *Conversation) Observe(ev *Event, fromTeam bool, at time.Time) {
 	if c.ChatID == "" {
 		c.ChatID = ev.ChatID

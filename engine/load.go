@@ -33,11 +33,12 @@ type Source struct {
 
 // fileSpec is the top level of a rules file.
 type fileSpec struct {
-	Destinations *yaml.Node `yaml:"destinations"`
-	Team         []string   `yaml:"team"`
-	Timezone     string     `yaml:"timezone"`
-	Rules        []ruleSpec `yaml:"rules"`
-	Tests        *yaml.Node `yaml:"tests"`
+	Destinations *yaml.Node        `yaml:"destinations"`
+	Team         []string          `yaml:"team"`
+	Conversation *conversationSpec `yaml:"conversation"`
+	Timezone     string            `yaml:"timezone"`
+	Rules        []ruleSpec        `yaml:"rules"`
+	Tests        *yaml.Node        `yaml:"tests"`
 }
 
 // ruleSpec is one entry of `rules:` as written.
@@ -125,6 +126,7 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 		h.Write(src.Data)
 		l.loadFile(src)
 	}
+	l.checkTestRefs()
 	if l.errs.Len() > 0 {
 		// Error messages may quote configuration values: never a secret.
 		red := newRedactor(l.secrets)
@@ -137,6 +139,9 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	rs.Version = hex.EncodeToString(h.Sum(nil))[:12]
 	rs.redactor = newRedactor(l.secrets)
 	rs.kinds = l.opts.Kinds
+	if rs.quiet == nil {
+		rs.quiet = quietSet(DefaultIgnoreTypes)
+	}
 	rs.buildIndex()
 	return rs, nil
 }
@@ -150,6 +155,8 @@ type loader struct {
 	// badDests are destinations that failed to load: actions that refer to
 	// them are not reported again as referring to an unknown destination.
 	badDests map[string]bool
+	// convFile is where `conversation:` was set ("file:line"), if it was.
+	convFile string
 }
 
 func (l *loader) loadFile(src Source) {
@@ -179,6 +186,9 @@ func (l *loader) loadFile(src Source) {
 				}
 			}
 		}
+	}
+	if spec.Conversation != nil {
+		l.loadConversation(spec.Conversation, doc.Content[0], src.Name, &fileErrs)
 	}
 	for _, p := range spec.Team {
 		if n := NormalizePhone(p); n != "" {

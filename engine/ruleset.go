@@ -31,7 +31,11 @@ type RuleSet struct {
 	// (normalized with NormalizePhone), in addition to every member whose
 	// Cooby posts to the service.
 	Team []string
+	// IgnoreTypes are the message types that carry no conversation (see
+	// Carries); nil means DefaultIgnoreTypes.
+	IgnoreTypes []string
 
+	quiet    map[string]bool
 	redactor *redactor
 	kinds    map[string]actions.Kind
 	index    index
@@ -248,8 +252,11 @@ type Match struct {
 	// DueAt is set for a delayed rule (`after:`): its condition held now
 	// and is to be checked again at DueAt; its actions are not rendered
 	// yet.
-	DueAt   time.Time
-	Actions []Rendered
+	DueAt time.Time
+	// Throttled is set by Step: a throttle dropped the actions (a match of
+	// the same key acted within the window); Actions shows what they were.
+	Throttled bool
+	Actions   []Rendered
 }
 
 // Rendered is one action rendered for an event, or the error that

@@ -34,12 +34,25 @@ type TestCase struct {
 	Fired *[]string
 	// Run names a scheduled rule to run (at At) with Digest instead of
 	// evaluating a payload; Expect then lists it if it acts.
-	Run    string
-	Digest Digest
+	Run string
+	// Digest, if set, gives the run's digest counts (received, sent,
+	// chats); otherwise they are counted from the context messages.
+	Digest *Digest
 	// Actions are optional expectations on rendered requests.
 	Actions []ActionExpect
 	File    string
 	Line    int
+
+	// refs are the rule names the case refers to, with their positions,
+	// checked once every file is loaded (checkTestRefs).
+	refs []ruleRef
+}
+
+// ruleRef is a rule name written in a test, where it is written.
+type ruleRef struct {
+	field string
+	name  string
+	node  *yaml.Node
 }
 
 // ActionExpect checks fields of one rendered action. Field paths are dotted
@@ -61,7 +74,7 @@ type testSpec struct {
 	Expect  *[]string      `yaml:"expect"`
 	Fired   *[]string      `yaml:"fired"`
 	Run     string         `yaml:"run"`
-	Digest  testDigest     `yaml:"digest"`
+	Digest  *testDigest    `yaml:"digest"`
 	Actions []ActionExpect `yaml:"actions"`
 }
 
@@ -127,9 +140,15 @@ func loadTestList(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
 			tc.At = t
 		}
 		tc.Fired = s.Fired
+		tc.refs = testRefs(at)
 		if s.Run != "" {
 			tc.Run = s.Run
-			tc.Digest = Digest{Received: s.Digest.Received, Sent: s.Digest.Sent, Chats: s.Digest.Chats}
+			if s.Digest != nil {
+				tc.Digest = &Digest{Received: s.Digest.Received, Sent: s.Digest.Sent, Chats: s.Digest.Chats}
+			}
+			for _, n := range s.Context {
+				tc.Context = append(tc.Context, payloadOf(n, file, tc.Name, errs))
+			}
 			out = append(out, tc)
 			continue
 		}
@@ -150,6 +169,57 @@ func loadTestList(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
 		out = append(out, tc)
 	}
 	return out
+}
+
+// testRefs collects the rule names a test case's node refers to: in
+// expect:, fired:, run: and actions[].rule.
+func testRefs(n *yaml.Node) []ruleRef {
+	var out []ruleRef
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i].Value, n.Content[i+1]
+		switch k {
+		case "run":
+			out = append(out, ruleRef{k, v.Value, v})
+		case "expect", "fired":
+			for _, e := range v.Content {
+				out = append(out, ruleRef{k, e.Value, e})
+			}
+		case "actions":
+			for _, a := range v.Content {
+				for j := 0; a.Kind == yaml.MappingNode && j+1 < len(a.Content); j += 2 {
+					if a.Content[j].Value == "rule" {
+						out = append(out, ruleRef{"actions: rule", a.Content[j+1].Value, a.Content[j+1]})
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// checkTestRefs reports every rule name a test refers to that names no
+// rule, at its position, with the likely rule meant.
+func (l *loader) checkTestRefs() {
+	names := make([]string, 0, len(l.names))
+	for n := range l.names {
+		names = append(names, n)
+	}
+	for _, tc := range l.rs.Tests {
+		for _, ref := range tc.refs {
+			if _, ok := l.names[ref.name]; ok {
+				continue
+			}
+			e := yamlx.At(ref.node, "test %q: %s: no rule is named %q", tc.Name, ref.field, ref.name)
+			if s := yamlx.Suggest(ref.name, names); s != "" {
+				e.Msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			e.File = tc.File
+			l.errs.Add(e)
+		}
+	}
 }
 
 // payloadOf reads a test payload: a JSON file (relative to the rules
@@ -219,69 +289,6 @@ func (rs *RuleSet) RunTests() []TestResult {
 		out = append(out, rs.RunTest(tc))
 	}
 	return out
-}
-
-// RunTest evaluates one case through Plan and compares the outcome.
-func (rs *RuleSet) RunTest(tc *TestCase) TestResult {
-	res := TestResult{Case: tc}
-	if tc.Run != "" {
-		return rs.runScheduledTest(tc)
-	}
-	ev, err := Decode(tc.Payload)
-	if err != nil {
-		res.Failures = append(res.Failures, "payload: "+err.Error())
-		return res
-	}
-	now := tc.At
-	if now.IsZero() {
-		now = ev.Time
-	}
-	if now.IsZero() {
-		now = time.Unix(0, 0).UTC()
-	}
-	conv, err := newTestConversation(rs, tc, ev)
-	if err != nil {
-		res.Failures = append(res.Failures, err.Error())
-		return res
-	}
-	arrival := conv.state(ev.ChatID, conv.arrived, time.Time{}, now)
-	plan, err := rs.Plan(ev, PlanOptions{Now: now, Chat: arrival, IsTeam: conv.isTeam})
-	if err != nil {
-		res.Failures = append(res.Failures, err.Error())
-		return res
-	}
-	res.Got = []string{}
-	for _, m := range plan.Matches {
-		res.Got = append(res.Got, m.Rule.Name)
-	}
-	if !slices.Equal(res.Got, tc.Expect) {
-		res.Failures = append(res.Failures, fmt.Sprintf("matched rules: expected %s, got %s", list(tc.Expect), list(res.Got)))
-	}
-	// Delayed rules: checked at their due time with every message of the
-	// conversation written by then; their actions are those checked below.
-	res.GotFired = []string{}
-	for i, m := range plan.Matches {
-		if m.DueAt.IsZero() {
-			continue
-		}
-		st := conv.state(ev.ChatID, conv.all, m.DueAt, m.DueAt)
-		later, err := rs.Plan(ev, PlanOptions{Now: m.DueAt, Chat: st, IsTeam: conv.isTeam, Recheck: m.Rule.Name})
-		if err != nil {
-			res.Failures = append(res.Failures, err.Error())
-			continue
-		}
-		if len(later.Matches) > 0 {
-			res.GotFired = append(res.GotFired, m.Rule.Name)
-			plan.Matches[i] = later.Matches[0]
-		}
-	}
-	if tc.Fired != nil && !slices.Equal(res.GotFired, *tc.Fired) {
-		res.Failures = append(res.Failures, fmt.Sprintf("delayed rules that acted: expected %s, got %s", list(*tc.Fired), list(res.GotFired)))
-	}
-	for _, ae := range tc.Actions {
-		res.Failures = append(res.Failures, checkAction(rs, plan, ae)...)
-	}
-	return res
 }
 
 func list(names []string) string {
@@ -380,100 +387,4 @@ func jsonPath(v any, path string) (any, bool) {
 		return jsonPath(x[i], rest)
 	}
 	return nil, false
-}
-
-// testConversation holds the messages of a test case's conversation.
-type testConversation struct {
-	arrived []observedMsg // context and the payload: what the service had seen
-	all     []observedMsg // and the later messages
-	isTeam  func(string) bool
-}
-
-type observedMsg struct {
-	ev       *Event
-	at       time.Time
-	fromTeam bool
-}
-
-func newTestConversation(rs *RuleSet, tc *TestCase, ev *Event) (*testConversation, error) {
-	team := map[string]bool{}
-	var context, later []*Event
-	for i, raw := range tc.Context {
-		e, err := Decode(raw)
-		if err != nil {
-			return nil, fmt.Errorf("context %d: %w", i+1, err)
-		}
-		context = append(context, e)
-	}
-	for i, raw := range tc.Later {
-		e, err := Decode(raw)
-		if err != nil {
-			return nil, fmt.Errorf("later %d: %w", i+1, err)
-		}
-		later = append(later, e)
-	}
-	for _, e := range append(append(slices.Clone(context), ev), later...) {
-		if p := NormalizePhone(e.UserPhone); p != "" {
-			team[p] = true
-		}
-	}
-	c := &testConversation{isTeam: func(p string) bool { n := NormalizePhone(p); return team[n] || rs.IsTeam(n) }}
-	obs := func(e *Event) observedMsg {
-		return observedMsg{ev: e, at: MessageTime(e, e.Time), fromTeam: FromTeam(e, c.isTeam)}
-	}
-	for _, e := range append(context, ev) {
-		c.arrived = append(c.arrived, obs(e))
-	}
-	c.all = slices.Clone(c.arrived)
-	for _, e := range later {
-		c.all = append(c.all, obs(e))
-	}
-	return c, nil
-}
-
-// state is the chat's state at now from msgs written up to cutoff (zero:
-// all), or nil for a payload without a chat.
-func (c *testConversation) state(chatID string, msgs []observedMsg, cutoff, now time.Time) *ChatState {
-	if chatID == "" {
-		return nil
-	}
-	var conv Conversation
-	for _, m := range msgs {
-		if m.ev.ChatID == chatID && (cutoff.IsZero() || !m.at.After(cutoff)) {
-			conv.Observe(m.ev, m.fromTeam, m.at)
-		}
-	}
-	st := conv.State(now)
-	return &st
-}
-
-// runScheduledTest runs a scheduled rule with the case's digest.
-func (rs *RuleSet) runScheduledTest(tc *TestCase) TestResult {
-	res := TestResult{Case: tc, Got: []string{}}
-	r := rs.Rule(tc.Run)
-	if r == nil || r.Schedule == nil {
-		res.Failures = append(res.Failures, fmt.Sprintf("run: %q is not a scheduled rule", tc.Run))
-		return res
-	}
-	now := tc.At
-	if now.IsZero() {
-		now = time.Unix(0, 0).UTC()
-	}
-	d := tc.Digest
-	d.Until = now
-	plan, err := rs.PlanScheduled(r, &d, PlanOptions{Now: now})
-	if err != nil {
-		res.Failures = append(res.Failures, err.Error())
-		return res
-	}
-	for _, m := range plan.Matches {
-		res.Got = append(res.Got, m.Rule.Name)
-	}
-	if !slices.Equal(res.Got, tc.Expect) {
-		res.Failures = append(res.Failures, fmt.Sprintf("acted: expected %s, got %s", list(tc.Expect), list(res.Got)))
-	}
-	for _, ae := range tc.Actions {
-		res.Failures = append(res.Failures, checkAction(rs, plan, ae)...)
-	}
-	return res
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/dispatch"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/reload"
-	"github.com/switchboard-dev/switchboard/internal/schedule"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
@@ -32,7 +31,6 @@ type App struct {
 
 	dispatcher *dispatch.Dispatcher
 	deliverer  *delivery.Deliverer
-	scheduler  *schedule.Scheduler
 	handler    http.Handler
 
 	listener net.Listener
@@ -91,12 +89,6 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			}
 		},
 	})
-	a.scheduler = schedule.New(schedule.Options{
-		Store:  a.store,
-		Rules:  a.Rules,
-		Logger: a.log,
-		OnJobs: func() { a.deliverer.Wake() },
-	})
 	a.deliverer = delivery.New(delivery.Options{
 		Outbox:         a.store,
 		Senders:        a.sender,
@@ -153,13 +145,7 @@ func (a *App) Run(ctx context.Context) error {
 	defer stopWork()
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		if err := a.scheduler.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {
-			errc <- fmt.Errorf("schedule: %w", err)
-		}
-	}()
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		if err := a.dispatcher.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {

@@ -34,9 +34,8 @@ func enqueue(t *testing.T, s *store.Store, dests ...string) []string {
 	t.Helper()
 	ctx := t.Context()
 	var (
-		results []store.Evaluated
-		keys    []string
-		last    int64
+		b    = store.Batch{Version: "v1"}
+		keys []string
 	)
 	for i, dest := range dests {
 		ev, err := s.Append(ctx, store.NewEvent{Body: fmt.Appendf(nil, `{"n":%d}`, i)})
@@ -45,12 +44,12 @@ func enqueue(t *testing.T, s *store.Store, dests ...string) []string {
 		data, err := delivery.EncodeRequest(req)
 		require.NoError(t, err)
 		key := fmt.Sprintf("%d:r:0", ev.ID)
-		results = append(results, store.Evaluated{EventID: ev.ID, RulesetVersion: "v1", Matched: []string{"r"},
-			Jobs: []store.NewJob{{Rule: "r", Kind: "http", Destination: dest, Request: data, IdempotencyKey: key}}})
+		b.Matches = append(b.Matches, store.Match{EventID: ev.ID, Rule: "r"})
+		b.Jobs = append(b.Jobs, store.NewJob{EventID: ev.ID, Rule: "r", Kind: "http", Destination: dest, Request: data, IdempotencyKey: key})
 		keys = append(keys, key)
-		last = ev.ID
+		b.Cursor = ev.ID
 	}
-	require.NoError(t, s.Commit(ctx, last, results))
+	require.NoError(t, s.Commit(ctx, b))
 	return keys
 }
 

@@ -1,9 +1,11 @@
 // Package dispatch is the evaluation worker: it reads the events stored after
-// the dispatch cursor, evaluates them against the current rules, and commits
-// their matches and delivery jobs together with the new cursor, one
-// transaction per batch. A crash before the commit re-evaluates the batch
-// (at least once); the commit itself never half-happens, so no job is
-// enqueued twice.
+// the dispatch cursor and what is due in time (delayed checks, closing
+// groups, scheduled runs), evaluates them with the conversation engine
+// (engine.RuleSet.Step) against the current rules, and commits their
+// matches, delivery jobs and state changes together with the new cursor,
+// one transaction per batch. A crash before the commit re-evaluates the
+// batch (at least once); the commit itself never half-happens, so no job is
+// enqueued twice and nothing due in time runs twice.
 package dispatch
 
 import (
@@ -16,14 +18,25 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
-// Log is what the dispatcher needs from the store.
+// Log is what the dispatcher needs of the event log.
 type Log interface {
 	// ReadEvents returns up to max events with id > after, in id order.
 	ReadEvents(ctx context.Context, after int64, max int) ([]store.Event, error)
-	// Commit writes the results and moves the cursor, in one transaction.
-	Commit(ctx context.Context, cursor int64, results []store.Evaluated) error
+	// Commit writes a batch and moves the cursor, in one transaction.
+	Commit(ctx context.Context, b store.Batch) error
 	// Cursor returns the id of the last committed event.
 	Cursor(ctx context.Context) (int64, error)
+}
+
+// State is what the dispatcher reads of the conversation state; the
+// writes go with Commit.
+type State interface {
+	LoadState(ctx context.Context) (*store.Loaded, error)
+	Chats(ctx context.Context, ids []string) (map[string]store.Chat, error)
+	AllChats(ctx context.Context, max int) (map[string]store.Chat, error)
+	DueTimers(ctx context.Context, now time.Time, max int) ([]store.Timer, error)
+	NextTimer(ctx context.Context) (time.Time, error)
+	EventsReceived(ctx context.Context, since, until time.Time, max int) ([]store.Event, error)
 }
 
 // Options configure a Dispatcher. Log and Rules are required; the other
@@ -31,8 +44,8 @@ type Log interface {
 type Options struct {
 	// Log is the event log and outbox (a *store.Store).
 	Log Log
-	// State reads conversation states and the team directory; nil means
-	// Log, if it has them (a *store.Store does), else none are kept.
+	// State reads the conversation state; nil means Log, which must then
+	// have it (a *store.Store does).
 	State State
 	// Rules returns the current rules. It is called once per batch, so every
 	// event of a batch is decided by one version. While it returns nil
@@ -60,11 +73,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.State == nil {
-		if st, ok := o.Log.(State); ok {
-			o.State = st
-		} else {
-			o.State = noState{}
-		}
+		o.State, _ = o.Log.(State)
 	}
 	if o.Batch <= 0 {
 		o.Batch = 256
@@ -91,15 +100,11 @@ type Dispatcher struct {
 	// cursor is the last committed event id as this worker knows it; -1
 	// means unknown (read it from the log before the next batch).
 	cursor int64
-	// team is the team directory (normalized numbers), read once.
-	team map[string]bool
+	// st is the conversation state in memory (nil: load it before the
+	// next batch): all of it but chats, which are read when a batch needs
+	// them and kept up to maxCachedChats.
+	st *engine.State
 }
-
-// noState keeps no conversation state.
-type noState struct{}
-
-func (noState) Chats(context.Context, []string) (map[string][]byte, error) { return nil, nil }
-func (noState) TeamPhones(context.Context) ([]string, error)               { return nil, nil }
 
 // New returns a Dispatcher. It does nothing until Run.
 func New(opts Options) *Dispatcher {
@@ -120,8 +125,8 @@ func (d *Dispatcher) Wake() {
 // logged and retried after Options.Retry; no event is ever skipped because
 // of one.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	if d.opt.Log == nil || d.opt.Rules == nil {
-		return errors.New("dispatch: Log and Rules are required")
+	if d.opt.Log == nil || d.opt.Rules == nil || d.opt.State == nil {
+		return errors.New("dispatch: Log, State and Rules are required")
 	}
 	tick := time.NewTicker(d.opt.Poll)
 	defer tick.Stop()
@@ -139,18 +144,42 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case n == d.opt.Batch:
 			continue // a full batch: more are probably waiting
 		}
+		due := time.NewTimer(d.untilDue(ctx))
 		select {
 		case <-ctx.Done():
+			due.Stop()
 			return nil
 		case <-d.wake:
 		case <-tick.C:
+		case <-due.C:
 		}
+		due.Stop()
 	}
 }
 
-// Once evaluates at most one batch of events after the cursor and commits
-// it, returning how many events the cursor passed. It is what Run repeats;
-// call it directly only when no Run is going.
+// untilDue is how long until something is due in time (a delayed check, a
+// group closing, a scheduled run), at most Poll.
+func (d *Dispatcher) untilDue(ctx context.Context) time.Duration {
+	wait := d.opt.Poll
+	next, err := d.opt.State.NextTimer(ctx)
+	if err != nil {
+		return wait
+	}
+	if rs := d.opt.Rules(); rs != nil && d.st != nil {
+		if n := rs.NextDue(d.st); !n.IsZero() && (next.IsZero() || n.Before(next)) {
+			next = n
+		}
+	}
+	if !next.IsZero() {
+		wait = min(wait, max(next.Sub(d.opt.Now()), 0))
+	}
+	return wait
+}
+
+// Once evaluates at most one batch of events after the cursor, with what
+// is due in time, and commits it, returning how many events the cursor
+// passed. It is what Run repeats; call it directly only when no Run is
+// going.
 func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	rs := d.opt.Rules()
 	if rs == nil {
@@ -163,31 +192,60 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		}
 		d.cursor = c
 	}
-	events, err := d.opt.Log.ReadEvents(ctx, d.cursor, d.opt.Batch)
-	if err != nil || len(events) == 0 {
-		return 0, err
+	if d.st == nil {
+		st, err := d.loadState(ctx)
+		if err != nil {
+			return 0, err
+		}
+		d.st = st
 	}
-	results, jobs, err := d.evaluate(ctx, rs, events)
+	events, err := d.opt.Log.ReadEvents(ctx, d.cursor, d.opt.Batch)
 	if err != nil {
 		return 0, err
 	}
-	last := events[len(events)-1].ID
-	if err := d.opt.Log.Commit(ctx, last, results); err != nil {
+	now := d.opt.Now()
+	in, err := d.inputs(ctx, rs, events, now)
+	if err != nil {
+		return 0, err
+	}
+	if in.idle() {
+		return 0, nil
+	}
+	res := rs.Step(d.st, in.batch)
+	last := d.cursor
+	if len(events) > 0 {
+		last = events[len(events)-1].ID
+	}
+	b, jobs := d.toBatch(rs, res, in, last)
+	if err := d.opt.Log.Commit(ctx, b); err != nil {
 		// The commit may have happened anyway (a canceled ctx): re-read the
-		// cursor before the next batch rather than guess.
-		d.cursor = -1
+		// cursor and the state before the next batch rather than guess.
+		d.cursor, d.st = -1, nil
 		return 0, err
 	}
 	d.cursor = last
+	if len(d.st.Chats) > maxCachedChats {
+		d.st.Chats = map[string]*engine.Conversation{} // read again as needed
+	}
 	if d.opt.OnEvaluated != nil {
-		for _, r := range results {
-			d.opt.OnEvaluated(r.Matched)
+		for _, o := range res.Outcomes {
+			if o.Input == engine.InputEvent {
+				d.opt.OnEvaluated(matchNames(o.Plan))
+			}
 		}
 	}
 	if jobs > 0 && d.opt.OnJobs != nil {
 		d.opt.OnJobs()
 	}
 	return len(events), nil
+}
+
+func matchNames(p *engine.Plan) []string {
+	out := make([]string, len(p.Matches))
+	for i, m := range p.Matches {
+		out[i] = m.Rule.Name
+	}
+	return out
 }
 
 // sleep waits for d or ctx, reporting whether d elapsed.

@@ -103,7 +103,7 @@ func TestDispatch_CrashBeforeCommitReevaluatesWithoutDuplicates(t *testing.T) {
 	last := appendEvent(t, s, payload("B", "urgent"), "")
 
 	// The process dies after evaluating, before its commit lands.
-	crashed := &faultyLog{Store: s, commit: func(context.Context, int64, []store.Evaluated) error {
+	crashed := &faultyLog{Store: s, commit: func(context.Context, store.Batch) error {
 		return errors.New("process killed")
 	}}
 	_, err := dispatch.New(dispatch.Options{Log: crashed, Rules: current, Logger: quiet}).Once(t.Context())
@@ -134,9 +134,9 @@ func TestDispatch_LostCommitAnswerRereadsTheCursor(t *testing.T) {
 	appendEvent(t, s, payload("A", "hi"), "")
 	// The commit lands but its answer is lost (say ctx ended first).
 	lost := &faultyLog{Store: s}
-	lost.commit = func(ctx context.Context, c int64, r []store.Evaluated) error {
+	lost.commit = func(ctx context.Context, b store.Batch) error {
 		lost.commit = nil
-		require.NoError(t, s.Commit(ctx, c, r))
+		require.NoError(t, s.Commit(ctx, b))
 		return context.DeadlineExceeded
 	}
 	d := dispatch.New(dispatch.Options{Log: lost, Rules: func() *engine.RuleSet { return rs }, Logger: quiet})

@@ -114,7 +114,7 @@ type faultyLog struct {
 	// readFails is how many ReadEvents calls fail before they work.
 	readFails int
 	// commit, if set, replaces Commit; it may call the store's.
-	commit func(ctx context.Context, cursor int64, results []store.Evaluated) error
+	commit func(ctx context.Context, b store.Batch) error
 }
 
 func (f *faultyLog) ReadEvents(ctx context.Context, after int64, max int) ([]store.Event, error) {
@@ -130,9 +130,9 @@ func (f *faultyLog) ReadEvents(ctx context.Context, after int64, max int) ([]sto
 	return f.Store.ReadEvents(ctx, after, max)
 }
 
-func (f *faultyLog) Commit(ctx context.Context, cursor int64, results []store.Evaluated) error {
+func (f *faultyLog) Commit(ctx context.Context, b store.Batch) error {
 	if f.commit != nil {
-		return f.commit(ctx, cursor, results)
+		return f.commit(ctx, b)
 	}
-	return f.Store.Commit(ctx, cursor, results)
+	return f.Store.Commit(ctx, b)
 }

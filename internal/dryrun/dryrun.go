@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,36 +70,14 @@ type Miss struct {
 	Reason string `json:"reason"`
 }
 
-// Session is one dry run over several payloads: like the service, it keeps
-// each chat's conversation state and the team directory (every user_phone
-// seen) from one payload to the next, in the order they are run. The zero
-// value is an empty session.
+// Session is one dry run over several payloads, through the same
+// conversation engine as the service (engine.Sim): it keeps each chat's
+// conversation, the team directory (every user_phone seen), throttles and
+// groups from one payload to the next, in the order they are run, as if
+// they reached the service together. The zero value is an empty session.
 type Session struct {
-	chats map[string][]observed // by chat id, in the order run
-	team  map[string]bool
-	// throttles holds the end of each open throttle window, by rule and key.
-	throttles map[[2]string]time.Time
-	// groups collects the messages of grouped rules, by rule and key.
-	groups map[[2]string][]*engine.Event
-	// first and last bound the payloads' times, for scheduled runs.
-	first, last time.Time
-	// pending are the delayed checks (`after:`) of the payloads run.
-	pending []delayed
-}
-
-// observed is one message taken into a chat's state.
-type observed struct {
-	ev       *engine.Event
-	at       time.Time
-	fromTeam bool
-}
-
-// delayed is a check of a rule with after: for one payload.
-type delayed struct {
-	name string
-	ev   *engine.Event
-	rule string
-	due  time.Time
+	sim   engine.Sim
+	names map[int64]string // payload names by the id the engine gave them
 }
 
 // Run evaluates one raw payload on its own. name is how the payload is
@@ -119,154 +96,87 @@ func (s *Session) Run(rs *engine.RuleSet, name string, raw []byte, opts Options)
 		rep.Error = err.Error()
 		return rep
 	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now().UTC()
+	out := s.sim.Add(rs, ev, raw, opts.now(), opts.Explain)
+	if s.names == nil {
+		s.names = map[int64]string{}
 	}
-	isTeam := s.observe(rs, ev, now)
-	chat := s.state(ev.ChatID, time.Time{}, now)
-	rep.Chat = chat
-	plan, err := rs.Plan(ev, engine.PlanOptions{Now: now, Explain: opts.Explain, Chat: chat, IsTeam: isTeam})
-	if err != nil {
-		rep.Error = rs.Redact(err.Error())
-		return rep
-	}
-	rep.add(rs, plan)
-	at := engine.MessageTime(ev, now)
-	if s.first.IsZero() || at.Before(s.first) {
-		s.first = at
-	}
-	if at.After(s.last) {
-		s.last = at
-	}
-	for i, m := range plan.Matches {
-		switch {
-		case !m.DueAt.IsZero():
-			s.pending = append(s.pending, delayed{name: name, ev: ev, rule: m.Rule.Name, due: m.DueAt})
-		case m.Rule.Group != nil:
-			if s.groups == nil {
-				s.groups = map[[2]string][]*engine.Event{}
-			}
-			k := [2]string{m.Rule.Name, m.GroupKey}
-			s.groups[k] = append(s.groups[k], ev)
-			rep.Matched[i].Group = m.GroupKey
-		case m.Rule.Throttle != nil:
-			if s.throttles == nil {
-				s.throttles = map[[2]string]time.Time{}
-			}
-			k := [2]string{m.Rule.Name, m.ThrottleKey}
-			if until, open := s.throttles[k]; open && at.Before(until) {
-				rep.Matched[i].Throttled = true
-			} else {
-				s.throttles[k] = at.Add(m.Rule.Throttle.Per)
-			}
-		}
-	}
-	for _, miss := range plan.Misses {
+	s.names[out.EventID] = name
+	rep.Chat = out.Chat
+	rep.add(rs, out.Plan)
+	for _, miss := range out.Plan.Misses {
 		rep.Misses = append(rep.Misses, Miss{Rule: miss.Rule.Name, Reason: rs.Redact(miss.Reason)})
 	}
 	return rep
 }
 
-// Finish runs the delayed checks of the session that are due by the
-// evaluation time (opts.Now, default the current time), each with the
-// conversation state at its due time, and returns one Report per check.
-// Checks not yet due are reported as such.
+func (o Options) now() time.Time {
+	if o.Now.IsZero() {
+		return time.Now().UTC()
+	}
+	return o.Now
+}
+
+// Finish is time passing to the evaluation time (opts.Now, default the
+// current time) after the session's payloads: the delayed checks due by
+// then run, each with the conversation as it is after every payload; the
+// groups whose window has closed act; and every scheduled rule runs once at
+// that time with a digest of the payloads (for_each: chat rules over the
+// payloads' chats). It returns one Report for each, and one for each
+// delayed check not yet due.
 func (s *Session) Finish(rs *engine.RuleSet, opts Options) []*Report {
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now().UTC()
+	now := opts.now()
+	var runs []string
+	if len(s.names) > 0 {
+		runs = rs.ScheduledRules()
 	}
 	var out []*Report
-	for _, evs := range s.sortedGroups() {
-		r := rs.Rule(evs.rule)
-		items := make([]engine.GroupItem, len(evs.events))
-		for i, ev := range evs.events {
-			items[i] = engine.ItemOf(ev)
-		}
-		rep := &Report{Payload: fmt.Sprintf("group %q of %s (%d messages)", evs.key, evs.rule, len(items)), Version: rs.Version, Matched: []Matched{}}
-		rep.add(rs, rs.PlanGroup(r, evs.events[0], items, engine.PlanOptions{Now: now, IsTeam: s.isTeam(rs)}))
-		out = append(out, rep)
-	}
-	// Scheduled rules run once at the evaluation time, with a digest of
-	// the payloads of the run.
-	for _, r := range rs.Rules {
-		if r.Schedule == nil || !r.Enabled || s.first.IsZero() {
-			continue
-		}
-		d := s.digest(now)
-		rep := &Report{Payload: fmt.Sprintf("scheduled %s (%s), run at %s", r.Name, r.Schedule.Spec, now.Format(time.RFC3339)), Version: rs.Version, Matched: []Matched{}}
-		plan, err := rs.PlanScheduled(r, d, engine.PlanOptions{Now: now, IsTeam: s.isTeam(rs)})
-		if err != nil {
-			rep.Error = rs.Redact(err.Error())
-		} else {
-			rep.add(rs, plan)
+	for _, o := range s.sim.Finish(rs, now, runs, nil) {
+		rep := &Report{Payload: s.title(rs, o), Version: rs.Version, Matched: []Matched{}, Chat: o.Chat}
+		if o.Plan != nil {
+			rep.add(rs, o.Plan)
 		}
 		out = append(out, rep)
 	}
-	for _, d := range s.pending {
-		name := fmt.Sprintf("%s (%s after: checked at %s)", d.name, d.rule, d.due.Format(time.RFC3339))
-		rep := &Report{Payload: name, Version: rs.Version, Matched: []Matched{}}
+	for _, t := range s.sim.Pending() {
+		rep := &Report{Payload: fmt.Sprintf("%s (%s after: checked at %s)", s.names[t.EventID], t.Rule, t.Due.Format(time.RFC3339)),
+			Version: rs.Version, Matched: []Matched{},
+			Error: fmt.Sprintf("not due yet at %s (pass a later --at)", now.Format(time.RFC3339))}
 		out = append(out, rep)
-		if d.due.After(now) {
-			rep.Error = fmt.Sprintf("not due yet at %s (pass a later --at)", now.Format(time.RFC3339))
-			continue
-		}
-		chat := s.state(d.ev.ChatID, d.due, d.due)
-		rep.Chat = chat
-		plan, err := rs.Plan(d.ev, engine.PlanOptions{Now: d.due, Chat: chat, IsTeam: s.isTeam(rs), Recheck: d.rule})
-		if err != nil {
-			rep.Error = rs.Redact(err.Error())
-			continue
-		}
-		rep.add(rs, plan)
 	}
 	return out
 }
 
-type groupOf struct {
-	rule, key string
-	events    []*engine.Event
-}
-
-// sortedGroups lists the session's groups by rule and key.
-func (s *Session) sortedGroups() []groupOf {
-	var out []groupOf
-	for k, evs := range s.groups {
-		out = append(out, groupOf{rule: k[0], key: k[1], events: evs})
-	}
-	slices.SortFunc(out, func(a, b groupOf) int { return strings.Compare(a.rule+"\x00"+a.key, b.rule+"\x00"+b.key) })
-	return out
-}
-
-// digest sums up the session's payloads as a scheduled rule would see them
-// at now: all of them, since the earliest.
-func (s *Session) digest(now time.Time) *engine.Digest {
-	d := &engine.Digest{Since: s.first, Until: now}
-	for id, msgs := range s.chats {
-		d.Chats++
-		for _, m := range msgs {
-			if m.fromTeam {
-				d.Sent++
-			} else {
-				d.Received++
-			}
+// title names what a Finish outcome evaluated.
+func (s *Session) title(rs *engine.RuleSet, o engine.Outcome) string {
+	switch o.Input {
+	case engine.InputCheck:
+		return fmt.Sprintf("%s (%s after: checked at %s)", s.names[o.EventID], o.Rule, o.Due.Format(time.RFC3339))
+	case engine.InputGroup:
+		return fmt.Sprintf("group %q of %s (%d messages)", o.Group, o.Rule, o.Size)
+	case engine.InputRun:
+		spec := ""
+		if r := rs.Rule(o.Rule); r != nil && r.Schedule != nil {
+			spec = r.Schedule.Spec
 		}
-		if st := s.state(id, now, now); st != nil && st.AwaitingReply {
-			d.Awaiting = append(d.Awaiting, *st)
+		t := fmt.Sprintf("scheduled %s (%s), run at %s", o.Rule, spec, o.At.Format(time.RFC3339))
+		if o.Chat != nil {
+			t += fmt.Sprintf(" for chat %s", o.Chat.ID)
 		}
+		return t
 	}
-	slices.SortFunc(d.Awaiting, func(a, b engine.ChatState) int { return a.AwaitingSince.Compare(b.AwaitingSince) })
-	return d
+	return o.Input
 }
 
 // add records a plan's matches and their rendered requests.
 func (rep *Report) add(rs *engine.RuleSet, plan *engine.Plan) {
 	for _, m := range plan.Matches {
-		mr := Matched{Rule: m.Rule.Name, File: m.Rule.File, Line: m.Rule.Line, Actions: []Action{}}
+		mr := Matched{Rule: m.Rule.Name, File: m.Rule.File, Line: m.Rule.Line, Actions: []Action{}, Throttled: m.Throttled}
 		if !m.DueAt.IsZero() {
 			due := m.DueAt
 			mr.DueAt = &due
+		}
+		if m.Rule.Group != nil && m.Actions == nil {
+			mr.Group = m.GroupKey
 		}
 		var texts []string
 		for _, a := range m.Actions {
@@ -290,46 +200,6 @@ func (rep *Report) add(rs *engine.RuleSet, plan *engine.Plan) {
 		rep.Matched = append(rep.Matched, mr)
 		rep.formatted = append(rep.formatted, texts)
 	}
-}
-
-// observe takes a payload into the session's state and returns the team
-// check to evaluate it with.
-func (s *Session) observe(rs *engine.RuleSet, ev *engine.Event, now time.Time) func(string) bool {
-	if s.chats == nil {
-		s.chats, s.team = map[string][]observed{}, map[string]bool{}
-	}
-	if p := engine.NormalizePhone(ev.UserPhone); p != "" {
-		s.team[p] = true
-	}
-	isTeam := s.isTeam(rs)
-	if ev.ChatID != "" {
-		s.chats[ev.ChatID] = append(s.chats[ev.ChatID], observed{ev: ev, at: engine.MessageTime(ev, now), fromTeam: engine.FromTeam(ev, isTeam)})
-	}
-	return isTeam
-}
-
-func (s *Session) isTeam(rs *engine.RuleSet) func(string) bool {
-	return func(phone string) bool {
-		n := engine.NormalizePhone(phone)
-		return s.team[n] || rs.IsTeam(n)
-	}
-}
-
-// state is a chat's state at now, from the messages written up to cutoff
-// (zero: all of them), or nil for a payload without a chat.
-func (s *Session) state(chatID string, cutoff, now time.Time) *engine.ChatState {
-	msgs, ok := s.chats[chatID]
-	if !ok {
-		return nil
-	}
-	var c engine.Conversation
-	for _, m := range msgs {
-		if cutoff.IsZero() || !m.at.After(cutoff) {
-			c.Observe(m.ev, m.fromTeam, m.at)
-		}
-	}
-	st := c.State(now)
-	return &st
 }
 
 // FormatWire prints a request's wire form (data is its JSON) in its kind's

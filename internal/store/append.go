@@ -200,28 +200,42 @@ func (s *Store) ReadEvents(ctx context.Context, after int64, max int) ([]Event, 
 	return out, nil
 }
 
-// eventColumns are the columns scanEvents reads, in order.
+// eventColumns are the columns scanEvent reads, in order.
 const eventColumns = `id, received_at, body, dedupe_key, duplicate_of`
+
+// eventColumnsOf is eventColumns of the table aliased as alias.
+func eventColumnsOf(alias string) string {
+	return alias + ".id, " + alias + ".received_at, " + alias + ".body, " + alias + ".dedupe_key, " + alias + ".duplicate_of"
+}
 
 // scanEvents reads rows of eventColumns and closes them.
 func scanEvents(rows *sql.Rows) ([]Event, error) {
 	defer rows.Close()
 	var out []Event
 	for rows.Next() {
-		var (
-			e   Event
-			at  int64
-			key sql.NullString
-			dup sql.NullInt64
-		)
-		if err := rows.Scan(&e.ID, &at, &e.Body, &key, &dup); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, err
 		}
-		if e.Body == nil {
-			e.Body = []byte{}
-		}
-		e.ReceivedAt, e.DedupeKey, e.DuplicateOf = fromMS(at), key.String, dup.Int64
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// scanEvent scans one row of the columns before, then eventColumns.
+func scanEvent(rows *sql.Rows, before ...any) (Event, error) {
+	var (
+		e   Event
+		at  int64
+		key sql.NullString
+		dup sql.NullInt64
+	)
+	if err := rows.Scan(append(before, &e.ID, &at, &e.Body, &key, &dup)...); err != nil {
+		return Event{}, err
+	}
+	if e.Body == nil {
+		e.Body = []byte{}
+	}
+	e.ReceivedAt, e.DedupeKey, e.DuplicateOf = fromMS(at), key.String, dup.Int64
+	return e, nil
 }

@@ -254,8 +254,8 @@ func TestBatch_FailedRequestIsIsolated(t *testing.T) {
 	wg.Go(func() {
 		// Valid cursor, but the second job collides with the first after the
 		// match and first job were written: the savepoint must undo them.
-		commitErr = s.Commit(t.Context(), 1, []Evaluated{{EventID: 1, Matched: []string{"r"},
-			Jobs: []NewJob{httpJob("r", 0), httpJob("r", 0)}}})
+		commitErr = s.Commit(t.Context(), Batch{Cursor: 1, Matches: []Match{{EventID: 1, Rule: "r"}},
+			Jobs: []NewJob{httpJob(1, "r", 0), httpJob(1, "r", 0)}})
 	})
 	require.Eventually(t, func() bool { return s.queued.Load() == 2 }, 5*time.Second, time.Millisecond)
 	wg.Go(func() { qID, qErr = s.Quarantine(t.Context(), []byte("{"), "unexpected EOF") })
@@ -338,7 +338,7 @@ func TestAppend_DiskBudget(t *testing.T) {
 	require.EqualValues(t, 4, st.Events)
 
 	// Dispatching frees the budget.
-	require.NoError(t, s.Commit(t.Context(), a1.ID+1, nil))
+	require.NoError(t, s.Commit(t.Context(), Batch{Cursor: a1.ID + 1}))
 	st, err = s.Stats(t.Context())
 	require.NoError(t, err)
 	require.EqualValues(t, 8, st.BacklogBytes)
@@ -427,7 +427,7 @@ func TestAppend_FailedCommitFailsStore(t *testing.T) {
 			require.ErrorIs(t, err, ErrFailed)
 			require.ErrorContains(t, err, tt.wantMsg)
 			require.ErrorIs(t, s.Err(), ErrFailed)
-			require.ErrorIs(t, s.Commit(t.Context(), kept.ID, nil), ErrFailed)
+			require.ErrorIs(t, s.Commit(t.Context(), Batch{Cursor: kept.ID}), ErrFailed)
 			st, err := s.Stats(t.Context())
 			require.NoError(t, err)
 			require.True(t, st.Failed)

@@ -20,13 +20,14 @@ func jobsT(t *testing.T, dir string, rules ...string) *Store {
 	opt.Now = func() time.Time { return t0 }
 	s := openT(t, dir, opt)
 	id := appendT(t, s, "{}", "").ID
-	ev := Evaluated{EventID: id, RulesetVersion: "v1", Matched: rules}
+	b := Batch{Cursor: id, Version: "v1"}
 	for _, r := range rules {
-		j := httpJob(r, 0)
+		j := httpJob(id, r, 0)
 		j.Destination = "dest-" + r
-		ev.Jobs = append(ev.Jobs, j)
+		b.Matches = append(b.Matches, Match{EventID: id, Rule: r})
+		b.Jobs = append(b.Jobs, j)
 	}
-	require.NoError(t, s.Commit(t.Context(), id, []Evaluated{ev}))
+	require.NoError(t, s.Commit(t.Context(), b))
 	return s
 }
 

@@ -188,6 +188,59 @@ CREATE TABLE episodes (
 	PRIMARY KEY (rule, chat_id, episode)
 );
 `,
+	// 10: the store only persists what the conversation engine decides.
+	// A chat's pending (unanswered) message times become rows, so that a
+	// chat's record stays small and is never rewritten whole; throttle
+	// windows keep the times that acted (decided in both directions of
+	// message time); open groups are named by rule, key and the time of
+	// their first message; per-chat episodes move into the chat's record;
+	// checks that ran are deleted. Open throttle windows and reported
+	// episodes start afresh.
+	`
+CREATE TABLE chat_pending (
+	chat_id TEXT    NOT NULL,
+	at      INTEGER NOT NULL
+);
+CREATE INDEX chat_pending_chat ON chat_pending (chat_id, at);
+INSERT INTO chat_pending (chat_id, at)
+	SELECT c.chat_id, CAST(ROUND((julianday(p.value) - 2440587.5) * 86400000) AS INTEGER)
+	FROM chats c, json_each(json_extract(c.state, '$.pending')) p
+	WHERE json_valid(c.state) AND json_type(c.state, '$.pending') = 'array';
+UPDATE chats SET state = json_remove(state, '$.pending') WHERE json_valid(state);
+
+DROP TABLE throttles;
+CREATE TABLE throttles (
+	rule TEXT NOT NULL,
+	key  TEXT NOT NULL,
+	acts TEXT NOT NULL,  -- JSON list of the unix ms times that acted, ascending
+	PRIMARY KEY (rule, key)
+);
+
+CREATE TABLE open_groups (
+	rule     TEXT    NOT NULL,
+	key      TEXT    NOT NULL,
+	start    INTEGER NOT NULL,  -- time of the first message
+	event_id INTEGER NOT NULL,  -- the first message joined
+	PRIMARY KEY (rule, key, start)
+);
+CREATE TABLE open_group_items (
+	rule     TEXT    NOT NULL,
+	key      TEXT    NOT NULL,
+	start    INTEGER NOT NULL,
+	event_id INTEGER NOT NULL
+);
+CREATE INDEX open_group_items_group ON open_group_items (rule, key, start);
+INSERT INTO open_groups (rule, key, start, event_id)
+	SELECT g.rule, g.key, g.window_end, MIN(i.event_id) FROM groups g JOIN group_items i ON i.group_id = g.id
+	WHERE g.flushed = 0 GROUP BY g.id;
+INSERT INTO open_group_items (rule, key, start, event_id)
+	SELECT g.rule, g.key, g.window_end, i.event_id FROM groups g JOIN group_items i ON i.group_id = g.id
+	WHERE g.flushed = 0 ORDER BY g.id, i.event_id;
+DROP TABLE group_items;
+DROP TABLE groups;
+DROP TABLE episodes;
+DELETE FROM timers WHERE done = 1;
+`,
 }
 
 // migrate brings the schema on conn up to date.

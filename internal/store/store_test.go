@@ -172,7 +172,7 @@ func TestClose_LaterCallsFail(t *testing.T) {
 	require.ErrorIs(t, err, ErrClosed)
 	_, err = s.Quarantine(t.Context(), []byte("z"), "bad")
 	require.ErrorIs(t, err, ErrClosed)
-	require.ErrorIs(t, s.Commit(t.Context(), 1, nil), ErrClosed)
+	require.ErrorIs(t, s.Commit(t.Context(), Batch{Cursor: 1}), ErrClosed)
 }
 
 func TestAppend_CanceledContext(t *testing.T) {
