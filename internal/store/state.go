@@ -54,7 +54,9 @@ func writeState(w *wtx, c StateChanges, now int64) error {
 		return err
 	}
 	err = w.insertRows(`INSERT INTO timers (rule, event_id, due_at) VALUES`, `ON CONFLICT (rule, event_id) DO NOTHING`, 3, len(c.Timers),
-		func(i int, a []any) []any { return append(a, c.Timers[i].Rule, c.Timers[i].EventID, ms(c.Timers[i].Due)) })
+		func(i int, a []any) []any {
+			return append(a, c.Timers[i].Rule, c.Timers[i].EventID, ms(c.Timers[i].Due))
+		})
 	if err != nil {
 		return fmt.Errorf("store delayed checks: %w", err)
 	}
