@@ -21,6 +21,8 @@ type Sim struct {
 	events map[int64]Stored
 	keys   map[string]int64
 	nextID int64
+	// lastCheck numbers the checks in the order they were set.
+	lastCheck int64
 	// log holds the original messages, for digests; first is the earliest
 	// message time.
 	log   []*Event
@@ -60,7 +62,8 @@ func (s *Sim) Add(rs *RuleSet, ev *Event, raw []byte, now time.Time, explain boo
 // take keeps the delayed checks a step set.
 func (s *Sim) take(res *Result) {
 	for _, t := range res.Effects.Timers {
-		s.checks = append(s.checks, simCheck{Timer: t, id: int64(len(s.checks) + 1)})
+		s.lastCheck++
+		s.checks = append(s.checks, simCheck{Timer: t, id: s.lastCheck})
 	}
 }
 
