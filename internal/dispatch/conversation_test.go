@@ -10,7 +10,7 @@ import (
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
-func min(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+func minute(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
 
 // TestConversationStateAcrossBatchesAndRestarts: the state conditions see
 // is computed from the messages' timestamps, persists across batches and
@@ -25,26 +25,26 @@ rules:
   - name: teammate
     when: from_team && direction == "received"
     actions: [{log: {message: "teammate"}}]
-`, min(60))
-	w.post(msg("Q", "received", min(0)))
+`, minute(60))
+	w.post(msg("Q", "received", minute(0)))
 	w.run()
 	// The same question posted by a second member's Cooby: a repeat sees
 	// the state but does not count twice.
-	w.post(msg("Q", "received", min(0)))
+	w.post(msg("Q", "received", minute(0)))
 	w.run()
 	require.Equal(t, []string{"Q since 2026-11-24T10:00:00Z n=1", "Q since 2026-11-24T10:00:00Z n=1"}, w.texts("awaiting"))
 
 	// A restart; the team's reply (minute 20), then a customer message
 	// written before it (minute 15) whose payload arrives late: answered.
 	w.reopen()
-	w.post(msg("R", "sent", min(20)), msg("L", "received", min(15)))
+	w.post(msg("R", "sent", minute(20)), msg("L", "received", minute(15)))
 	w.run()
 	require.Len(t, w.texts("awaiting"), 2, "the late question was already answered")
 
 	// The team directory learned 15550000001 from user_phone: the same
 	// number received in a group is the team's.
 	w.post([]byte(fmt.Sprintf(`{"chat_id":"1@g.us","chat_type":"group","direction":"received","message":{"id":"M","type":"chat"},
-		"timestamp":"%d","sender":{"phone":"+1 555 000 0001"}}`, min(25).Unix())))
+		"timestamp":"%d","sender":{"phone":"+1 555 000 0001"}}`, minute(25).Unix())))
 	w.run()
 	require.Equal(t, []string{"teammate"}, w.texts("teammate"))
 }
@@ -59,23 +59,23 @@ rules:
     when: direction == "received" && !from_team && chat.awaiting_reply && chat.awaiting_since == time
     after: 30m
     actions: [{log: {message: "{{ message.id }} waited {{ chat.waiting_for }}"}}]
-`, min(1))
-	w.post(msg("A", "received", min(0)))
+`, minute(1))
+	w.post(msg("A", "received", minute(0)))
 	w.run()
-	w.now = min(2)
-	w.post(msg("B", "received", min(2)), msg("B-reply", "sent", min(10)))
+	w.now = minute(2)
+	w.post(msg("B", "received", minute(2)), msg("B-reply", "sent", minute(10)))
 	w.run()
 	w.reopen()
-	w.at(min(29))
+	w.at(minute(29))
 	require.Empty(t, w.texts("unanswered"), "not due yet")
-	w.at(min(31))
+	w.at(minute(31))
 	require.Empty(t, w.texts("unanswered"), "answered at minute 10: A's check does nothing")
 
-	w.post(msg("C", "received", min(31)))
+	w.post(msg("C", "received", minute(31)))
 	w.run()
 	w.reopen()
-	w.at(min(90))
-	w.at(min(120))
+	w.at(minute(90))
+	w.at(minute(120))
 	require.Equal(t, []string{"C waited 30m0s"}, w.texts("unanswered"), "checked once, with now() at its due time")
 }
 
@@ -88,11 +88,11 @@ rules:
     when: direction == "received"
     throttle: {key: "{{ chat_id }}", per: 10m}
     actions: [{log: {message: "{{ message.id }}"}}]
-`, min(60))
-	w.post(msg("m30", "received", min(30)))
+`, minute(60))
+	w.post(msg("m30", "received", minute(30)))
 	w.run()
 	w.reopen()
-	w.post(msg("m25", "received", min(25)), msg("m10", "received", min(10)), msg("m35", "received", min(35)), msg("m41", "received", min(41)))
+	w.post(msg("m25", "received", minute(25)), msg("m10", "received", minute(10)), msg("m35", "received", minute(35)), msg("m41", "received", minute(41)))
 	w.run()
 	require.Equal(t, []string{"m30", "m10", "m41"}, w.texts("t"))
 	st, err := w.s.Stats(t.Context())
@@ -109,18 +109,18 @@ rules:
     when: direction == "received"
     group: {key: "{{ chat_id }}", window: 10m}
     actions: [{log: {message: "{{ len(group) }} from {{ message.id }}: {{ join(map(group, .message_id), \",\") }}"}}]
-`, min(1))
-	w.post(msg("a", "received", min(0)))
+`, minute(1))
+	w.post(msg("a", "received", minute(0)))
 	w.run()
 	w.reopen()
-	w.now = min(5)
-	w.post(msg("b", "received", min(4)), msg("c", "received", min(2)))
+	w.now = minute(5)
+	w.post(msg("b", "received", minute(4)), msg("c", "received", minute(2)))
 	w.run()
 	w.reopen()
-	w.at(min(9))
+	w.at(minute(9))
 	require.Empty(t, w.texts("batch"))
-	w.at(min(11))
-	w.at(min(12))
+	w.at(minute(11))
+	w.at(minute(12))
 	require.Equal(t, []string{"3 from a: a,c,b"}, w.texts("batch"))
 }
 
@@ -139,22 +139,22 @@ rules:
     for_each: chat
     when: chat.awaiting_reply && chat.waiting_for >= duration("30m")
     actions: [{log: {message: "{{ chat.id }} since {{ chat.awaiting_since }}"}}]
-`, min(1))
+`, minute(1))
 	w.run() // the schedules start
-	w.now = min(2)
-	w.post(msg("q1", "received", min(1)))
+	w.now = minute(2)
+	w.post(msg("q1", "received", minute(1)))
 	w.run()
-	w.at(min(31))
-	w.at(min(46))
-	w.at(min(60))
+	w.at(minute(31))
+	w.at(minute(46))
+	w.at(minute(60))
 	require.Equal(t, []string{"1 received, 1 waiting"}, w.texts("digest"))
 	require.Equal(t, []string{"15551234567@c.us since 2026-11-24T10:01:00Z"}, w.texts("waiting"), "once for the episode")
 	w.reopen()
-	w.at(min(75))
-	w.now = min(80)
-	w.post(msg("a1", "sent", min(80)), msg("q2", "received", min(81)))
+	w.at(minute(75))
+	w.now = minute(80)
+	w.post(msg("a1", "sent", minute(80)), msg("q2", "received", minute(81)))
 	w.run()
-	w.at(min(120))
+	w.at(minute(120))
 	require.Equal(t, []string{"1 received, 1 waiting", "1 received, 1 waiting"}, w.texts("digest"),
 		"the hour after: two new messages, one of them the team's, and q2 waiting")
 	require.Len(t, w.texts("waiting"), 2, "a new episode is reported once more")
@@ -169,18 +169,18 @@ rules:
     when: direction == "received" && chat.awaiting_reply && chat.awaiting_since == time
     after: 30m
     actions: [{log: {message: "{{ message.id }}"}}]
-`, min(1))
+`, minute(1))
 	failed := []byte(fmt.Sprintf(`{"chat_id":"15551234567@c.us","direction":"sent","user_phone":"15550000001",
-		"message":{"id":"F","type":"chat","is_error":true,"error_code":"404"},"timestamp":"%d"}`, min(5).Unix()))
-	w.post(msg("Q", "received", min(0)), failed)
+		"message":{"id":"F","type":"chat","is_error":true,"error_code":"404"},"timestamp":"%d"}`, minute(5).Unix()))
+	w.post(msg("Q", "received", minute(0)), failed)
 	w.run()
-	w.at(min(31))
+	w.at(minute(31))
 	require.Equal(t, []string{"Q"}, w.texts("unanswered"), "a failed send is no reply")
 
-	w.now = min(40)
+	w.now = minute(40)
 	reaction := []byte(fmt.Sprintf(`{"chat_id":"15551234567@c.us","direction":"received","user_phone":"15550000001",
-		"message":{"id":"R","type":"reaction"},"timestamp":"%d","sender":{"phone":"15551234567"}}`, min(41).Unix()))
-	w.post(msg("A", "sent", min(35)), reaction)
-	w.at(min(80))
+		"message":{"id":"R","type":"reaction"},"timestamp":"%d","sender":{"phone":"15551234567"}}`, minute(41).Unix()))
+	w.post(msg("A", "sent", minute(35)), reaction)
+	w.at(minute(80))
 	require.Equal(t, []string{"Q"}, w.texts("unanswered"), "a reaction after the answer opens no wait")
 }

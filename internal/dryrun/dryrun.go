@@ -277,3 +277,6 @@ func indent(s, prefix string) string {
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
+
+// State is the session's conversation state (the engine's, in memory).
+func (s *Session) State() *engine.State { return &s.sim.State }
