@@ -44,6 +44,7 @@ func commands() []command {
 		{"check", "validate rules files and print every problem as file:line:col", runCheck},
 		{"dryrun", "show what the rules would do with sample payloads; nothing is sent", runDryrun},
 		{"test", "run the tests: cases of rules files", runTest},
+		{"schedules", "list the scheduled rules and their next run times", runSchedules},
 		{"serve", "run the service: webhook endpoint, durable store, evaluation, delivery", runServe},
 		{"deliveries", "list recent and dead deliveries of a running server", runDeliveries},
 		{"replay", "queue dead (or done) deliveries again on a running server", runReplay},

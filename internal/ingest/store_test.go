@@ -3,23 +3,28 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-dev/switchboard/engine"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
 // TestHandler_Dedupe: one WhatsApp message reported by three team members
 // (reliability.md (b) 20) is one event plus two copies; a payload without
-// message.id is never deduplicated (18).
+// message.id is deduplicated by a hash of its body: only byte-identical
+// re-posts are duplicates (18).
 func TestHandler_Dedupe(t *testing.T) {
 	t.Run("same message from three members", func(t *testing.T) {
 		e := newEnv(t, store.Options{})
@@ -61,18 +66,83 @@ func TestHandler_Dedupe(t *testing.T) {
 		require.NotEqual(t, b.JSON.ID, c.JSON.ID)
 	})
 
-	t.Run("no message id is never deduplicated", func(t *testing.T) {
+	t.Run("no message id: an identical body is a duplicate", func(t *testing.T) {
 		e := newEnv(t, store.Options{})
 		body := []byte(`{"chat_type":"individual","direction":"sent","message":{"type":"image"},"timestamp":"1628843453"}`)
 		a, b := e.post(t, body), e.post(t, body)
 		require.Equal(t, http.StatusAccepted, a.Status)
-		require.Equal(t, http.StatusAccepted, b.Status)
-		require.NotEqual(t, a.JSON.ID, b.JSON.ID)
+		require.Equal(t, http.StatusOK, b.Status, "answer %s", b.Body)
+		require.True(t, b.JSON.Duplicate)
+		require.Equal(t, a.JSON.ID, b.JSON.ID)
+		sum := sha256.Sum256(body)
+		evs := e.events(t)
+		require.Len(t, evs, 2, "the copy is stored for rules without dedupe")
+		require.Equal(t, "sha256:"+hex.EncodeToString(sum[:]), evs[0].DedupeKey)
+		require.Equal(t, a.JSON.ID, evs[1].DuplicateOf)
+	})
+
+	t.Run("no message id: the sparse sample posted twice", func(t *testing.T) {
+		body, err := os.ReadFile("../../../shared/cooby/payloads/sent-image-sparse.json")
+		if errors.Is(err, os.ErrNotExist) {
+			t.Skip("../shared/cooby/payloads not present")
+		}
+		require.NoError(t, err)
+		e := newEnv(t, store.Options{})
+		a := e.post(t, body)
+		require.Equal(t, http.StatusAccepted, a.Status, "answer %s", a.Body)
+		b := e.post(t, body)
+		require.Equal(t, http.StatusOK, b.Status, "answer %s", b.Body)
+		require.True(t, b.JSON.Duplicate)
+		require.Equal(t, a.JSON.ID, b.JSON.ID)
+		// The same JSON gzipped is the same body once decoded.
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.url("/hooks/cooby/{T}"), bytes.NewReader(gzipped(t, body)))
+		require.NoError(t, err)
+		req.Header.Set("Content-Encoding", "gzip")
+		c := e.do(t, req)
+		require.Equal(t, http.StatusOK, c.Status, "answer %s", c.Body)
+		require.Equal(t, a.JSON.ID, c.JSON.ID)
+		accepted, dup, _, _ := e.metrics.snapshot()
+		require.Equal(t, 1, accepted)
+		require.Equal(t, 2, dup)
+	})
+
+	t.Run("no message id: different bodies are different events", func(t *testing.T) {
+		e := newEnv(t, store.Options{})
+		bodies := [][]byte{
+			[]byte(`{"chat_title":"Pinkie","direction":"sent","user_phone":"447441368384","message":{"type":"image","text":"Hi"},"timestamp":"1715150681"}`),
+			// The same message as another team member's Cooby posts it.
+			[]byte(`{"chat_title":"Pinkie","direction":"received","user_phone":"447441369999","message":{"type":"image","text":"Hi"},"timestamp":"1715150681"}`),
+			// The first body with other spacing: not byte-identical.
+			[]byte(`{"chat_title": "Pinkie", "direction":"sent","user_phone":"447441368384","message":{"type":"image","text":"Hi"},"timestamp":"1715150681"}`),
+		}
+		ids := map[int64]bool{}
+		for _, body := range bodies {
+			r := e.post(t, body)
+			require.Equal(t, http.StatusAccepted, r.Status, "answer %s", r.Body)
+			require.False(t, r.JSON.Duplicate)
+			ids[r.JSON.ID] = true
+		}
+		require.Len(t, ids, 3)
 		for _, ev := range e.events(t) {
-			require.Empty(t, ev.DedupeKey)
 			require.Zero(t, ev.DuplicateOf)
 		}
 	})
+}
+
+// TestDedupeKeyBody: an id-based key whatever the body, a namespaced hash
+// without an id, and the two kinds never equal.
+func TestDedupeKeyBody(t *testing.T) {
+	withID := &engine.Event{ChatID: "1@c.us", Direction: "sent", Message: engine.Message{ID: "sha256:abc"}}
+	require.Equal(t, ingest.DedupeKey(withID), ingest.DedupeKeyBody(withID, []byte("x")))
+	require.Equal(t, ingest.DedupeKeyBody(withID, []byte("x")), ingest.DedupeKeyBody(withID, []byte("y")))
+	require.Contains(t, ingest.DedupeKeyBody(withID, nil), "\x00")
+
+	noID := &engine.Event{ChatID: "1@c.us", Direction: "sent"}
+	require.Empty(t, ingest.DedupeKey(noID), "the old function keeps its meaning")
+	k := ingest.DedupeKeyBody(noID, []byte(`{}`))
+	require.Equal(t, "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", k)
+	require.NotContains(t, k, "\x00")
+	require.NotEqual(t, k, ingest.DedupeKeyBody(noID, []byte(`{ }`)))
 }
 
 // TestHandler_DiskBudget: a full store answers 503 with Retry-After: 30 and
