@@ -10,8 +10,12 @@ import (
 // Cooby) are recognised: message.id, direction and chat_id joined by NUL.
 // A payload without message.id is identified by its body instead:
 // "sha256:" and the hex SHA-256 of the raw bytes, so that the same body
-// posted twice is acted on once (two copies that differ in any byte are
-// two messages). The service's store and dry-run both use it.
+// posted twice is acted on once. Without an id, then, only a
+// byte-identical re-post is a duplicate: the copies two team members'
+// Coobys post of one message differ (user_phone, direction) and stay two
+// events, as does a body re-serialized with other spacing or key order.
+// The two kinds never collide: an id-based key always holds NULs, a hash
+// key never does. Ingest, quarantine replay and dry-run all use it.
 func DedupeKey(ev *Event, body []byte) string {
 	if ev.Message.ID == "" {
 		sum := sha256.Sum256(body)

@@ -249,6 +249,11 @@ func TestDedupeKeyWithoutMessageID(t *testing.T) {
 	require.Equal(t, engine.DedupeKey(evA, a), engine.DedupeKey(evA, a))
 	require.NotEqual(t, engine.DedupeKey(evA, a), engine.DedupeKey(evB, b))
 
+	withID := &engine.Event{ChatID: "1@c.us", Direction: "sent", Message: engine.Message{ID: "sha256:abc"}}
+	require.Equal(t, "sha256:abc\x00sent\x001@c.us", engine.DedupeKey(withID, []byte("x")), "an id-based key, whatever the body")
+	require.Equal(t, "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", engine.DedupeKey(&engine.Event{}, []byte(`{}`)))
+	require.NotContains(t, engine.DedupeKey(&engine.Event{}, []byte(`{}`)), "\x00", "the two kinds never collide")
+
 	rs := load(t, "rules: [{name: r, when: 'true', actions: [{log: {message: x}}]}]\n")
 	var sim engine.Sim
 	require.Len(t, feed(t, rs, &sim, base, a).Plan.Matches, 1)

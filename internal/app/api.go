@@ -284,7 +284,7 @@ func (a *App) replayQuarantine(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, fmt.Errorf("still not a Cooby payload: %w", err))
 		return
 	}
-	res, err := a.store.Append(r.Context(), store.NewEvent{Body: q.Body, DedupeKey: ingest.DedupeKey(ev), ReceivedAt: q.ReceivedAt})
+	res, err := a.store.Append(r.Context(), store.NewEvent{Body: q.Body, DedupeKey: engine.DedupeKey(ev, q.Body), ReceivedAt: q.ReceivedAt})
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err)
 		return

@@ -13,7 +13,7 @@
 //
 // Answers are small JSON bodies: 202 {"id":N} for a new event, 200
 // {"id":N,"duplicate":true} for a message already stored (N is the original;
-// see DedupeKeyBody), 400 {"error":"...","quarantine_id":N} for an
+// see engine.DedupeKey), 400 {"error":"...","quarantine_id":N} for an
 // authenticated body that is not a Cooby payload (kept in the store's
 // quarantine), 401, 404, 405, 413, 415, and 503 with Retry-After when the
 // store is full (30 s) or failing (5 s).
@@ -23,7 +23,6 @@ package ingest
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -232,7 +231,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.quarantine(ctx, w, r, body, err.Error())
 		return
 	}
-	a, err := h.opt.Store.Append(ctx, store.NewEvent{Body: body, DedupeKey: DedupeKeyBody(ev, body), ReceivedAt: received})
+	a, err := h.opt.Store.Append(ctx, store.NewEvent{Body: body, DedupeKey: engine.DedupeKey(ev, body), ReceivedAt: received})
 	if err != nil {
 		h.refuse(w, r, storeRefusal(err))
 		return
@@ -253,35 +252,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.opt.Metrics.OnAccepted()
 	writeJSON(w, http.StatusAccepted, reply{ID: a.ID})
-}
-
-// DedupeKeyBody is the dedupe key of a payload whose body (as stored: after
-// gzip decoding) is body: DedupeKey(ev) when the payload has message.id,
-// else "sha256:" and the hex SHA-256 of body. Without an id, then, only a
-// byte-identical re-post is a duplicate: the copies that two team members'
-// Coobys post of one message differ (user_phone, direction) and stay two
-// events, as does a body re-serialized with other spacing or key order. The
-// prefix keeps the two kinds apart: an id-based key always holds NULs, a
-// hash key never does.
-func DedupeKeyBody(ev *engine.Event, body []byte) string {
-	if k := DedupeKey(ev); k != "" {
-		return k
-	}
-	sum := sha256.Sum256(body)
-	return hashKeyPrefix + hex.EncodeToString(sum[:])
-}
-
-// hashKeyPrefix starts the dedupe key of a payload without message.id.
-const hashKeyPrefix = "sha256:"
-
-// DedupeKey identifies one WhatsApp message as seen from one side of one
-// chat: message.id, direction and chat_id joined by NUL. A payload without
-// message.id gets "": use DedupeKeyBody, which hashes the body then.
-func DedupeKey(ev *engine.Event) string {
-	if ev.Message.ID == "" {
-		return ""
-	}
-	return ev.Message.ID + "\x00" + ev.Direction + "\x00" + ev.ChatID
 }
 
 // quarantine keeps a body that is not a Cooby payload and answers 400.

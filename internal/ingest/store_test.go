@@ -16,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-dev/switchboard/engine"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
@@ -127,22 +126,6 @@ func TestHandler_Dedupe(t *testing.T) {
 			require.Zero(t, ev.DuplicateOf)
 		}
 	})
-}
-
-// TestDedupeKeyBody: an id-based key whatever the body, a namespaced hash
-// without an id, and the two kinds never equal.
-func TestDedupeKeyBody(t *testing.T) {
-	withID := &engine.Event{ChatID: "1@c.us", Direction: "sent", Message: engine.Message{ID: "sha256:abc"}}
-	require.Equal(t, ingest.DedupeKey(withID), ingest.DedupeKeyBody(withID, []byte("x")))
-	require.Equal(t, ingest.DedupeKeyBody(withID, []byte("x")), ingest.DedupeKeyBody(withID, []byte("y")))
-	require.Contains(t, ingest.DedupeKeyBody(withID, nil), "\x00")
-
-	noID := &engine.Event{ChatID: "1@c.us", Direction: "sent"}
-	require.Empty(t, ingest.DedupeKey(noID), "the old function keeps its meaning")
-	k := ingest.DedupeKeyBody(noID, []byte(`{}`))
-	require.Equal(t, "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", k)
-	require.NotContains(t, k, "\x00")
-	require.NotEqual(t, k, ingest.DedupeKeyBody(noID, []byte(`{ }`)))
 }
 
 // TestHandler_DiskBudget: a full store answers 503 with Retry-After: 30 and

@@ -14,7 +14,8 @@ type NewEvent struct {
 	// Body is the raw request body, stored byte-exact. Append copies it.
 	Body []byte
 	// DedupeKey identifies the same WhatsApp message (the caller derives it
-	// from message.id, direction and chat_id). An event whose key was seen
+	// with engine.DedupeKey: message.id, direction and chat_id, or a hash of
+	// the body when there is no message.id). An event whose key was seen
 	// within the dedupe window is a duplicate: it is still stored, as a copy
 	// whose Event.DuplicateOf names the original, so that rules opting out of
 	// dedupe see it. Empty never deduplicates.
