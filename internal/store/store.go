@@ -75,6 +75,11 @@ type Options struct {
 	// Logger receives the one error logged when the store fails; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// OnCommit, if set, is called after every committed write transaction
+	// with its size and the time COMMIT took (for metrics). It runs on the
+	// writer goroutine before the batch's requests are answered, so it must
+	// be quick and must not call the store.
+	OnCommit func(CommitInfo)
 
 	// beforeCommit, when set (tests only), runs just before each COMMIT; an
 	// error makes that commit fail as a failed fsync would.
@@ -113,8 +118,10 @@ type Store struct {
 	wconn *sql.Conn // the writer's connection
 	rdb   *sql.DB   // read-only pool
 
-	reqs       chan *request // to the writer goroutine
+	reqs       chan *request // durable requests, to the writer goroutine
+	side       chan *request // the other requests, to the writer goroutine
 	queued     atomic.Int64  // write calls inside submit, not yet taken by the writer
+	queuedDur  atomic.Int64  // of which durable
 	writerDone chan struct{}
 
 	mu     sync.RWMutex // guards closed against sends on reqs
@@ -151,6 +158,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		opt:        opt,
 		path:       filepath.Join(abs, FileName),
 		reqs:       make(chan *request, 4*opt.MaxBatch),
+		side:       make(chan *request, 4*opt.MaxBatch),
 		writerDone: make(chan struct{}),
 	}
 	if s.lock, err = lockDir(abs); err != nil {
@@ -255,6 +263,7 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		close(s.reqs)
+		close(s.side)
 		s.mu.Unlock()
 		<-s.writerDone
 		if err := s.closeDBs(); err != nil {
