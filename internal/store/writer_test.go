@@ -153,3 +153,52 @@ func seedJobsT(t testing.TB, s *Store, n int) {
 	}
 	require.NoError(t, s.Commit(context.Background(), id, []Evaluated{ev}))
 }
+
+func TestFinishMany_RecordsEachInOneRequest(t *testing.T) {
+	var log commitLog
+	opt := jobsOpt()
+	opt.OnCommit = log.hook
+	s := openT(t, t.TempDir(), opt)
+	seedJobsT(t, s, 3)
+	jobs, err := s.Claim(t.Context(), t0, 3, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, jobs, 3)
+	before := len(log.all())
+
+	later := t0.Add(time.Minute)
+	errs, err := s.FinishMany(t.Context(), []Finished{
+		{jobs[0].ID, Result{Outcome: OutcomeDone, Status: 200}},
+		{jobs[1].ID, Result{Outcome: OutcomeRetry, Status: 503, Error: "down", RetryAt: later}},
+		{jobs[2].ID, Result{Outcome: OutcomeRetry}}, // no RetryAt: refused
+		{jobs[0].ID, Result{Outcome: OutcomeDone}},  // already done
+		{jobs[2].ID + 100, Result{Outcome: OutcomeDead}},
+	})
+	require.NoError(t, err)
+	require.Len(t, errs, 5)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.Error(t, errs[2])
+	require.NotErrorIs(t, errs[2], ErrNotFound)
+	require.ErrorIs(t, errs[3], ErrNotFound)
+	require.ErrorIs(t, errs[4], ErrNotFound)
+	commits := log.all()[before:]
+	require.Len(t, commits, 1)
+	require.Equal(t, CommitInfo{Requests: 1, Durable: 0, Took: commits[0].Took}, commits[0])
+
+	require.Equal(t, []attemptRow{{Outcome: "done", Status: 200}}, attemptsT(t, s, jobs[0].ID))
+	require.Equal(t, []attemptRow{{Outcome: "retry", Status: 503, Error: "down"}}, attemptsT(t, s, jobs[1].ID))
+	require.Empty(t, attemptsT(t, s, jobs[2].ID))
+	ds, err := s.ListDeliveries(t.Context(), Filter{})
+	require.NoError(t, err)
+	states := map[int64]string{}
+	for _, d := range ds {
+		states[d.ID] = d.State
+	}
+	require.Equal(t, map[int64]string{jobs[0].ID: StateDone, jobs[1].ID: StateRetry, jobs[2].ID: StatePending}, states)
+
+	// Nothing valid: no write at all.
+	errs, err = s.FinishMany(t.Context(), []Finished{{jobs[2].ID, Result{}}})
+	require.NoError(t, err)
+	require.Error(t, errs[0])
+	require.Len(t, log.all(), before+1)
+}
