@@ -176,39 +176,44 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		defer close(recorded)
 		d.record()
 	}()
+	// Workers take jobs from queue; the loop below keeps it filled, ahead
+	// of the workers by up to their number, so that a worker that frees up
+	// need not wait for a claim to go through the store's writer.
+	// outstanding counts the jobs claimed whose attempt has not ended.
+	capacity := 2 * d.opt.Workers
+	queue := make(chan store.Job, capacity)
+	done := make(chan struct{}, capacity) // one send per ended attempt
 	var wg sync.WaitGroup
+	for range d.opt.Workers {
+		wg.Go(func() {
+			for j := range queue {
+				if ctx.Err() == nil { // shutting down: start nothing new
+					d.attempt(ctx, j)
+				}
+				done <- struct{}{}
+			}
+		})
+	}
 	defer func() {
+		close(queue) // the jobs still queued are left to their leases
 		wg.Wait()
 		close(d.outcomes)
 		<-recorded
 	}()
-	done := make(chan struct{}, d.opt.Workers) // one send per finished job
 	tick := time.NewTicker(d.opt.Poll)
 	defer tick.Stop()
 
-	running := 0
-	// ready holds jobs claimed ahead, up to half the workers, so that a
-	// worker that frees up need not wait for a claim to go through the
-	// store's writer.
-	var ready []store.Job
-	ahead := max(1, d.opt.Workers/2)
+	outstanding := 0
 	more := true // jobs may be due: claim when there is room
-	// Claim in chunks of a quarter of the workers (or when all are idle):
-	// a claim is a write transaction, and claiming one job per finished
-	// send would make the store's writer the bottleneck under load.
+	// Claim in chunks of at least a quarter of the workers (or when all
+	// are idle): a claim is a write transaction, and claiming one job per
+	// finished send would make the store's writer the bottleneck under
+	// load. While a claim waits for the writer, the workers go on with
+	// the jobs queued, so the next claim is larger.
 	chunk := max(1, d.opt.Workers/4)
 	for {
-		for running < d.opt.Workers && len(ready) > 0 {
-			j := ready[0]
-			ready = ready[1:]
-			running++
-			wg.Go(func() {
-				defer func() { done <- struct{}{} }()
-				d.attempt(ctx, j)
-			})
-		}
-		room := d.opt.Workers + ahead - running - len(ready)
-		if more && (running == 0 || room >= chunk) {
+		room := capacity - outstanding
+		if more && (outstanding == 0 || room >= chunk) {
 			jobs, err := d.opt.Outbox.Claim(ctx, d.opt.Now(), room, d.opt.Lease)
 			if ctx.Err() != nil {
 				return nil
@@ -216,19 +221,31 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			if err != nil {
 				d.opt.Logger.Error("delivery: claiming jobs failed", "err", err)
 			}
-			ready = append(ready, jobs...)
+			for _, j := range jobs {
+				outstanding++
+				queue <- j // never blocks: outstanding <= capacity
+			}
 			// A full claim suggests more are due; otherwise wait for a
 			// Wake or the next poll (after an error, the poll retries).
 			more = err == nil && len(jobs) == room
-			if len(jobs) > 0 {
-				continue // start them
+		}
+		// Count the attempts that ended meanwhile before claiming again.
+		for drained := false; !drained; {
+			select {
+			case <-done:
+				outstanding--
+			default:
+				drained = true
 			}
+		}
+		if more && capacity-outstanding >= chunk {
+			continue
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-done:
-			running--
+			outstanding--
 		case <-d.wake:
 			more = true
 		case <-tick.C:
