@@ -57,9 +57,11 @@ type Options struct {
 	// Zero means 64.
 	MaxBatch int
 	// MaxWait bounds how long the writer holds a batch open for requests that
-	// have already entered a write call but not yet reached the queue. The
-	// writer never waits when no other write is in flight, so a lone Append
-	// commits at once. Zero means 2ms; negative means never wait.
+	// have already entered a write call but not yet reached the queue, or,
+	// after a batch of several durable writes, for as many again. The
+	// writer never waits when no other write is in flight and the previous
+	// batch held one durable write at most, so a lone Append commits at
+	// once. Zero means 2ms; negative means never wait (nor yield).
 	MaxWait time.Duration
 	// MaxBytes is the disk budget: the most body bytes of events not yet
 	// passed by the dispatch cursor. Append returns ErrFull beyond it (so a
