@@ -60,7 +60,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			return nil, err
 		}
 	}
-	a.store, err = store.Open(ctx, cfg.Data, store.Options{MaxBytes: cfg.DiskBudget, MaxBatch: cfg.CommitBatch, Logger: a.log})
+	a.store, err = store.Open(ctx, cfg.Data, store.Options{MaxBytes: cfg.DiskBudget, MaxBatch: cfg.CommitBatch, Logger: a.log, OnCommit: a.observeCommit})
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}

@@ -32,6 +32,10 @@ type metrics struct {
 	reloadDuration prometheus.Histogram
 	rulesLoaded    prometheus.Gauge
 	rulesInfo      *prometheus.GaugeVec
+
+	commitBatch    *prometheus.HistogramVec
+	fsyncBatch     prometheus.Histogram
+	commitDuration *prometheus.HistogramVec
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -61,7 +65,19 @@ func newMetrics(st *store.Store) *metrics {
 	})
 	m.rulesLoaded = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_rules_loaded", Help: "Rules in the running rule set."})
 	m.rulesInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchboard_rules_info", Help: "The running rules version (1 for the current one)."}, []string{"version"})
-	for _, c := range []prometheus.Collector{m.accepted, m.duplicates, m.rejected, m.storeFull, m.matches, m.evaluated, m.deliveries, m.latency, m.reloadOK, m.reloadTime,
+	m.commitBatch = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "switchboard_store_commit_batch_size", Help: "Write requests per committed store transaction (group commit), by sync mode: full (fsynced: holds appends) or normal.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+	}, []string{"sync"})
+	m.fsyncBatch = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "switchboard_store_fsync_batch_size", Help: "Durable writes (appends and quarantined bodies) per fsynced store commit.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+	})
+	m.commitDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "switchboard_store_commit_duration_seconds", Help: "Duration of one store COMMIT, by sync mode; with sync=full it includes the fsync.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+	}, []string{"sync"})
+	for _, c := range []prometheus.Collector{m.commitBatch, m.fsyncBatch, m.commitDuration, m.accepted, m.duplicates, m.rejected, m.storeFull, m.matches, m.evaluated, m.deliveries, m.latency, m.reloadOK, m.reloadTime,
 		m.reloadAttempt, m.reloadErrors, m.reloads, m.reloadDuration, m.rulesLoaded, m.rulesInfo} {
 		f(c)
 	}
@@ -82,4 +98,22 @@ func newMetrics(st *store.Store) *metrics {
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_quarantined", Help: "Bodies that failed to parse, kept for replay."}, stats(func(s store.Stats) int64 { return s.Quarantined })))
 	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchboard_throttled_total", Help: "Matches whose actions a throttle: dropped (since start)."}, stats(func(s store.Stats) int64 { return s.Throttled })))
 	return m
+}
+
+// observeCommit is the store's Options.OnCommit: it feeds the commit
+// histograms. The store calls it on its writer goroutine, before it answers
+// the batch's requests; commits made before newMetrics ran (at startup) are
+// not observed.
+func (a *App) observeCommit(c store.CommitInfo) {
+	m := a.metrics
+	if m == nil {
+		return
+	}
+	mode := "normal"
+	if c.Durable > 0 {
+		mode = "full"
+		m.fsyncBatch.Observe(float64(c.Durable))
+	}
+	m.commitBatch.WithLabelValues(mode).Observe(float64(c.Requests))
+	m.commitDuration.WithLabelValues(mode).Observe(c.Took.Seconds())
 }

@@ -24,7 +24,7 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 		"dest", j.Destination, "attempt", j.Attempts+1)
 	req, err := DecodeRequest(j.Request)
 	if err != nil {
-		d.finish(ctx, log, j, d.dead(err), 0)
+		d.finish(log, j, d.dead(err), 0)
 		return
 	}
 	sender, err := d.opt.Senders(j.Kind, j.Destination)
@@ -32,7 +32,7 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 		err = fmt.Errorf("no sender for %s destination %q", j.Kind, j.Destination)
 	}
 	if err != nil {
-		d.finish(ctx, log, j, d.dead(err), 0)
+		d.finish(log, j, d.dead(err), 0)
 		return
 	}
 
@@ -64,7 +64,7 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 	err = send(sctx, sender, req)
 	cancel()
 	end := d.opt.Now()
-	d.finish(ctx, log, j, d.result(j, err, end), end.Sub(start))
+	d.finish(log, j, d.result(j, err, end), end.Sub(start))
 }
 
 // send calls s.Send, turning a panic into an error: a faulty sender must
@@ -116,13 +116,66 @@ func (d *Deliverer) errorText(err error) string {
 	return truncate(d.opt.Redact(err.Error()), maxErrorText)
 }
 
-// finish records r and reports it to the log and the metric hook.
-func (d *Deliverer) finish(ctx context.Context, log *slog.Logger, j store.Job, r store.Result, latency time.Duration) {
+// outcome is an attempt whose outcome waits to be recorded.
+type outcome struct {
+	log     *slog.Logger
+	job     store.Job
+	result  store.Result
+	latency time.Duration
+}
+
+// finish hands r over to be recorded (see record), waiting while the
+// recorder is that far behind.
+func (d *Deliverer) finish(log *slog.Logger, j store.Job, r store.Result, latency time.Duration) {
 	r.Latency = latency
-	// Record the outcome even when shutdown has begun.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	if err := d.opt.Outbox.Finish(fctx, j.ID, r); err != nil {
+	d.outcomes <- outcome{log: log, job: j, result: r, latency: latency}
+}
+
+// maxRecord is the most outcomes recorded in one FinishMany.
+const maxRecord = 256
+
+// record records the outcomes handed over, every one waiting at the time in
+// one FinishMany, and reports each to the log and the metric hook, until
+// d.outcomes is closed. An outcome is recorded even when shutdown has begun.
+func (d *Deliverer) record() {
+	batch := make([]outcome, 0, maxRecord)
+	items := make([]store.Finished, 0, maxRecord)
+	for first := range d.outcomes {
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < maxRecord {
+			select {
+			case o, ok := <-d.outcomes:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, o)
+			default:
+				break gather
+			}
+		}
+		items = items[:0]
+		for _, o := range batch {
+			items = append(items, store.Finished{ID: o.job.ID, Result: o.result})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+		errs, err := d.opt.Outbox.FinishMany(ctx, items)
+		cancel()
+		for i, o := range batch {
+			e := err
+			if e == nil && i < len(errs) {
+				e = errs[i]
+			}
+			d.report(o, e)
+		}
+	}
+}
+
+// report logs a recorded outcome (err is the failure to record it) and
+// calls the metric hook.
+func (d *Deliverer) report(o outcome, err error) {
+	log, j, r, latency := o.log, o.job, o.result, o.latency
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			log.Warn("delivery: the job was finished elsewhere (its lease had lapsed)", "err", err)
 		} else {

@@ -25,8 +25,10 @@ import (
 type Outbox interface {
 	// Claim leases up to max due jobs until now+lease.
 	Claim(ctx context.Context, now time.Time, max int, lease time.Duration) ([]store.Job, error)
-	// Finish records one attempt and moves the job on.
-	Finish(ctx context.Context, id int64, r store.Result) error
+	// FinishMany records attempts and moves their jobs on, all in one write
+	// request; errs holds each item's own failure, err a failure of the
+	// whole (see store.Store.FinishMany).
+	FinishMany(ctx context.Context, items []store.Finished) (errs []error, err error)
 }
 
 // Options configure a Deliverer. Outbox and Senders are required; the
@@ -127,6 +129,8 @@ type Deliverer struct {
 	wake   chan struct{}
 	jitter *jitter
 	dests  limiter
+	// outcomes holds the attempts whose outcome waits to be recorded.
+	outcomes chan outcome
 }
 
 // New returns a Deliverer. It does nothing until Run.
@@ -137,6 +141,9 @@ func New(opts Options) *Deliverer {
 		wake:   make(chan struct{}, 1),
 		jitter: &jitter{r: opts.Rand},
 		dests:  limiter{per: opts.PerDestination},
+		// A worker hands its outcome over and takes the next job; when
+		// the store falls this far behind, workers wait for it.
+		outcomes: make(chan outcome, opts.Workers),
 	}
 }
 
@@ -154,26 +161,60 @@ func (d *Deliverer) Wake() {
 // lets the attempts under way finish (each within Options.Timeout), records
 // their outcomes and returns nil. Jobs claimed but not yet started are left
 // to be claimed again when their lease lapses. Call Run once.
+//
+// Outcomes are recorded by one goroutine that hands every outcome waiting
+// at the time to the store as one write request (FinishMany), so delivery
+// bookkeeping costs the store's writer one request per batch of attempts
+// rather than one per attempt; a worker is free for its next job as soon as
+// it has handed its outcome over.
 func (d *Deliverer) Run(ctx context.Context) error {
 	if d.opt.Outbox == nil || d.opt.Senders == nil {
 		return errors.New("delivery: Outbox and Senders are required")
 	}
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		d.record()
+	}()
+	// Workers take jobs from queue; the loop below keeps it filled, ahead
+	// of the workers by up to their number, so that a worker that frees up
+	// need not wait for a claim to go through the store's writer.
+	// outstanding counts the jobs claimed whose attempt has not ended.
+	capacity := 2 * d.opt.Workers
+	queue := make(chan store.Job, capacity)
+	done := make(chan struct{}, capacity) // one send per ended attempt
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	done := make(chan struct{}, d.opt.Workers) // one send per finished job
+	for range d.opt.Workers {
+		wg.Go(func() {
+			for j := range queue {
+				if ctx.Err() == nil { // shutting down: start nothing new
+					d.attempt(ctx, j)
+				}
+				done <- struct{}{}
+			}
+		})
+	}
+	defer func() {
+		close(queue) // the jobs still queued are left to their leases
+		wg.Wait()
+		close(d.outcomes)
+		<-recorded
+	}()
 	tick := time.NewTicker(d.opt.Poll)
 	defer tick.Stop()
 
-	running := 0
-	more := true // jobs may be due: claim when workers are free
-	// Claim in chunks of a quarter of the workers (or when all are idle):
-	// a claim is a write transaction, and claiming one job per finished
-	// send would make the store's writer the bottleneck under load.
+	outstanding := 0
+	more := true // jobs may be due: claim when there is room
+	// Claim in chunks of at least a quarter of the workers (or when all
+	// are idle): a claim is a write transaction, and claiming one job per
+	// finished send would make the store's writer the bottleneck under
+	// load. While a claim waits for the writer, the workers go on with
+	// the jobs queued, so the next claim is larger.
 	chunk := max(1, d.opt.Workers/4)
 	for {
-		if more && (running == 0 || d.opt.Workers-running >= chunk) {
-			free := d.opt.Workers - running
-			jobs, err := d.opt.Outbox.Claim(ctx, d.opt.Now(), free, d.opt.Lease)
+		room := capacity - outstanding
+		if more && (outstanding == 0 || room >= chunk) {
+			jobs, err := d.opt.Outbox.Claim(ctx, d.opt.Now(), room, d.opt.Lease)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -181,21 +222,30 @@ func (d *Deliverer) Run(ctx context.Context) error {
 				d.opt.Logger.Error("delivery: claiming jobs failed", "err", err)
 			}
 			for _, j := range jobs {
-				running++
-				wg.Go(func() {
-					defer func() { done <- struct{}{} }()
-					d.attempt(ctx, j)
-				})
+				outstanding++
+				queue <- j // never blocks: outstanding <= capacity
 			}
 			// A full claim suggests more are due; otherwise wait for a
 			// Wake or the next poll (after an error, the poll retries).
-			more = err == nil && len(jobs) == free
+			more = err == nil && len(jobs) == room
+		}
+		// Count the attempts that ended meanwhile before claiming again.
+		for drained := false; !drained; {
+			select {
+			case <-done:
+				outstanding--
+			default:
+				drained = true
+			}
+		}
+		if more && capacity-outstanding >= chunk {
+			continue
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-done:
-			running--
+			outstanding--
 		case <-d.wake:
 			more = true
 		case <-tick.C:

@@ -175,46 +175,118 @@ func (r Result) check() error {
 // error wrapping ErrNotFound if the job does not exist or is already done or
 // dead (for example when its lease lapsed and another worker finished it).
 func (s *Store) Finish(ctx context.Context, id int64, r Result) error {
-	if err := r.check(); err != nil {
-		return fmt.Errorf("finish job %d: %w", id, err)
-	}
-	at := r.At
-	if at.IsZero() {
-		at = s.opt.Now()
-	}
-	next := at
-	if r.Outcome == OutcomeRetry {
-		next = r.RetryAt
-	}
-	counted, snoozed := 1, 0
-	if r.Snooze {
-		counted, snoozed = 0, 1
-	}
-	errText := truncate(r.Error, maxText)
-	// Lean: "not found" is decided by the first statement, before any write.
-	err := s.writeLean(ctx, func(w *wtx) error {
-		var attempts int
-		err := w.one(`UPDATE jobs SET state = ?, attempts = attempts + ?, next_attempt_at = ?, lease_until = 0,
-				last_status = ?, last_error = ?, updated_at = ?
-			WHERE id = ? AND state IN ('pending', 'retry')
-			RETURNING attempts`,
-			[]any{string(r.Outcome), counted, ms(next), r.Status, errText, ms(w.now), id}, &attempts)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("no pending job: %w", ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("update job: %w", err)
-		}
-		_, err = w.exec(`INSERT INTO attempts (job_id, at, outcome, snoozed, status, error, latency_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			id, ms(at), string(r.Outcome), snoozed, r.Status, errText, r.Latency.Microseconds())
-		if err != nil {
-			return fmt.Errorf("record attempt: %w", err)
-		}
-		return nil
-	})
+	f, err := newFinish(s, id, r)
 	if err != nil {
 		return fmt.Errorf("finish job %d: %w", id, err)
+	}
+	// Lean: "not found" is decided by the first statement, before any write.
+	if err := s.writeLean(ctx, f.run); err != nil {
+		return fmt.Errorf("finish job %d: %w", id, err)
+	}
+	return nil
+}
+
+// Finished is one outcome for FinishMany: job ID's attempt, as for Finish.
+type Finished struct {
+	ID     int64
+	Result Result
+}
+
+// FinishMany records several attempts, each as Finish would, in one write
+// request (so one place in one batch, however many). errs has one entry per
+// item: nil once recorded, or the item's own failure (an invalid Result, or
+// an error wrapping ErrNotFound); the other items are recorded all the same.
+// A non-nil err means the request as a whole failed (the batch did not
+// commit, the store failed, ctx ended first): then errs is nil and no
+// outcome is known to be recorded.
+func (s *Store) FinishMany(ctx context.Context, items []Finished) (errs []error, err error) {
+	errs = make([]error, len(items))
+	fs := make([]finish, 0, len(items))
+	idx := make([]int, 0, len(items))
+	for i, it := range items {
+		f, err := newFinish(s, it.ID, it.Result)
+		if err != nil {
+			errs[i] = fmt.Errorf("finish job %d: %w", it.ID, err)
+			continue
+		}
+		fs = append(fs, f)
+		idx = append(idx, i)
+	}
+	if len(fs) == 0 {
+		return errs, nil
+	}
+	found := make([]error, len(fs))
+	// Not isolated: an item that is not found wrote nothing (its first
+	// statement decides), and any other error aborts the batch.
+	_, err = s.submit(ctx, &request{run: func(w *wtx) error {
+		for i, f := range fs {
+			found[i] = nil
+			if err := f.run(w); errors.Is(err, ErrNotFound) {
+				found[i] = err
+			} else if err != nil {
+				return fmt.Errorf("finish job %d: %w", f.id, err)
+			}
+		}
+		return nil
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("finish %d jobs: %w", len(fs), err)
+	}
+	for i, f := range fs {
+		if found[i] != nil {
+			errs[idx[i]] = fmt.Errorf("finish job %d: %w", f.id, found[i])
+		}
+	}
+	return errs, nil
+}
+
+// finish is one checked outcome, ready to be written.
+type finish struct {
+	id               int64
+	r                Result
+	at, next         time.Time
+	counted, snoozed int
+	errText          string
+}
+
+func newFinish(s *Store, id int64, r Result) (finish, error) {
+	if err := r.check(); err != nil {
+		return finish{}, err
+	}
+	f := finish{id: id, r: r, at: r.At, counted: 1, errText: truncate(r.Error, maxText)}
+	if f.at.IsZero() {
+		f.at = s.opt.Now()
+	}
+	f.next = f.at
+	if r.Outcome == OutcomeRetry {
+		f.next = r.RetryAt
+	}
+	if r.Snooze {
+		f.counted, f.snoozed = 0, 1
+	}
+	return f, nil
+}
+
+// run writes the outcome. An error wrapping ErrNotFound means it wrote
+// nothing.
+func (f finish) run(w *wtx) error {
+	var attempts int
+	err := w.one(`UPDATE jobs SET state = ?, attempts = attempts + ?, next_attempt_at = ?, lease_until = 0,
+			last_status = ?, last_error = ?, updated_at = ?
+		WHERE id = ? AND state IN ('pending', 'retry')
+		RETURNING attempts`,
+		[]any{string(f.r.Outcome), f.counted, ms(f.next), f.r.Status, f.errText, ms(w.now), f.id}, &attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("no pending job: %w", ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("update job: %w", err)
+	}
+	_, err = w.exec(`INSERT INTO attempts (job_id, at, outcome, snoozed, status, error, latency_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		f.id, ms(f.at), string(f.r.Outcome), f.snoozed, f.r.Status, f.errText, f.r.Latency.Microseconds())
+	if err != nil {
+		return fmt.Errorf("record attempt: %w", err)
 	}
 	return nil
 }

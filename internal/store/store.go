@@ -57,9 +57,11 @@ type Options struct {
 	// Zero means 64.
 	MaxBatch int
 	// MaxWait bounds how long the writer holds a batch open for requests that
-	// have already entered a write call but not yet reached the queue. The
-	// writer never waits when no other write is in flight, so a lone Append
-	// commits at once. Zero means 2ms; negative means never wait.
+	// have already entered a write call but not yet reached the queue, or,
+	// after a batch of several durable writes, for as many again. The
+	// writer never waits when no other write is in flight and the previous
+	// batch held one durable write at most, so a lone Append commits at
+	// once. Zero means 2ms; negative means never wait (nor yield).
 	MaxWait time.Duration
 	// MaxBytes is the disk budget: the most body bytes of events not yet
 	// passed by the dispatch cursor. Append returns ErrFull beyond it (so a
@@ -75,6 +77,11 @@ type Options struct {
 	// Logger receives the one error logged when the store fails; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// OnCommit, if set, is called after every committed write transaction
+	// with its size and the time COMMIT took (for metrics). It runs on the
+	// writer goroutine before the batch's requests are answered, so it must
+	// be quick and must not call the store.
+	OnCommit func(CommitInfo)
 
 	// beforeCommit, when set (tests only), runs just before each COMMIT; an
 	// error makes that commit fail as a failed fsync would.
@@ -113,8 +120,10 @@ type Store struct {
 	wconn *sql.Conn // the writer's connection
 	rdb   *sql.DB   // read-only pool
 
-	reqs       chan *request // to the writer goroutine
+	reqs       chan *request // durable requests, to the writer goroutine
+	side       chan *request // the other requests, to the writer goroutine
 	queued     atomic.Int64  // write calls inside submit, not yet taken by the writer
+	queuedDur  atomic.Int64  // of which durable
 	writerDone chan struct{}
 
 	mu     sync.RWMutex // guards closed against sends on reqs
@@ -151,6 +160,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		opt:        opt,
 		path:       filepath.Join(abs, FileName),
 		reqs:       make(chan *request, 4*opt.MaxBatch),
+		side:       make(chan *request, 4*opt.MaxBatch),
 		writerDone: make(chan struct{}),
 	}
 	if s.lock, err = lockDir(abs); err != nil {
@@ -255,6 +265,7 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		close(s.reqs)
+		close(s.side)
 		s.mu.Unlock()
 		<-s.writerDone
 		if err := s.closeDBs(); err != nil {

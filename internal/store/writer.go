@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -40,6 +41,10 @@ type request struct {
 // whether the writer took r (and so will call r.finish). A caller whose ctx
 // ends first gets ctx's error, although the write may still commit; the
 // writer skips requests whose ctx ended before their batch began.
+//
+// Durable requests and the others wait in separate queues, so that the
+// writer can give the other requests (delivery bookkeeping, dispatch
+// commits) a place in every batch however many Appends are queued.
 func (s *Store) submit(ctx context.Context, r *request) (enqueued bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -49,17 +54,21 @@ func (s *Store) submit(ctx context.Context, r *request) (enqueued bool, err erro
 	}
 	r.ctx = ctx
 	r.done = make(chan error, 1)
+	q := s.side
+	if r.durable {
+		q = s.reqs
+	}
 
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
 		return false, ErrClosed
 	}
-	s.queued.Add(1)
+	s.inFlight(r, 1)
 	select {
-	case s.reqs <- r:
+	case q <- r:
 	case <-ctx.Done():
-		s.queued.Add(-1)
+		s.inFlight(r, -1)
 		s.mu.RUnlock()
 		return false, ctx.Err()
 	}
@@ -70,6 +79,15 @@ func (s *Store) submit(ctx context.Context, r *request) (enqueued bool, err erro
 		return true, err
 	case <-ctx.Done():
 		return true, ctx.Err()
+	}
+}
+
+// inFlight counts r in (d = 1) or out of (d = -1) the writes on their way
+// to the writer.
+func (s *Store) inFlight(r *request, d int64) {
+	s.queued.Add(d)
+	if r.durable {
+		s.queuedDur.Add(d)
 	}
 }
 
@@ -94,57 +112,191 @@ func (s *Store) writeDurable(ctx context.Context, run func(w *wtx) error, finish
 	return err
 }
 
+// maxYields bounds how many times collect lets other goroutines run while
+// each yield still brings more requests.
+const maxYields = 4
+
+// collector is the writer goroutine's batching state.
+type collector struct {
+	s *Store
+	// dur and side are the two queues; each is set to nil once closed.
+	dur, side chan *request
+	// lastDur is the number of durable requests in the last batch that had
+	// any: the concurrency the writer expects to see again.
+	lastDur int
+	buf     []*request
+}
+
 // writer is the single goroutine that owns the write connection. It runs
-// until Close closes reqs and every queued request has been answered.
+// until Close closes the queues and every queued request has been answered.
 func (s *Store) writer() {
 	defer close(s.writerDone)
 	w := &wtx{conn: s.wconn, stmts: make(map[string]*sql.Stmt)}
 	defer w.closeStmts()
-	for first := range s.reqs {
-		s.queued.Add(-1)
-		s.runBatch(w, s.collect(first))
+	c := &collector{s: s, dur: s.reqs, side: s.side}
+	for c.dur != nil || c.side != nil {
+		var first *request
+		select {
+		case r, ok := <-c.dur:
+			if !ok {
+				c.dur = nil
+				continue
+			}
+			first = r
+		case r, ok := <-c.side:
+			if !ok {
+				c.side = nil
+				continue
+			}
+			first = r
+		}
+		s.inFlight(first, -1)
+		s.runBatch(w, c.collect(first))
 	}
 }
 
-// collect gathers a batch starting with first: whatever is queued, and, while
-// other writes are on their way to the queue, up to MaxWait more of them.
-func (s *Store) collect(first *request) []*request {
-	batch := []*request{first}
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
+// try takes a request from q without waiting; nil if there is none (a
+// closed q is set to nil).
+func (c *collector) try(q *chan *request) *request {
+	if *q == nil {
+		return nil
+	}
+	select {
+	case r, ok := <-*q:
+		if !ok {
+			*q = nil
+			return nil
 		}
-	}()
-	for len(batch) < s.opt.MaxBatch {
-		select {
-		case r, ok := <-s.reqs:
-			if !ok {
-				return batch
-			}
-			s.queued.Add(-1)
-			batch = append(batch, r)
-			continue
-		default:
-		}
-		if s.opt.MaxWait < 0 || s.queued.Load() <= 0 {
-			return batch
-		}
-		if timer == nil { // the wait is bounded per batch, not per request
-			timer = time.NewTimer(s.opt.MaxWait)
-		}
-		select {
-		case r, ok := <-s.reqs:
-			if !ok {
-				return batch
-			}
-			s.queued.Add(-1)
-			batch = append(batch, r)
-		case <-timer.C:
-			return batch
+		c.s.inFlight(r, -1)
+		return r
+	default:
+		return nil
+	}
+}
+
+// collect gathers a batch starting with first, of at most MaxBatch requests.
+//
+// Non-durable requests get up to half of every batch, taken first, so that
+// a flood of Appends cannot push delivery bookkeeping back batch after
+// batch; the rest is filled with durable requests, then with more of the
+// others if there is room.
+//
+// Beyond what is queued, collect gathers writes that are on their way:
+//   - it yields (runtime.Gosched) while that brings more requests, so that
+//     goroutines that are runnable but have not reached the queue yet get to
+//     it first. On one P the writer would otherwise commit each request
+//     alone, ahead of the callers it just answered;
+//   - it waits, up to MaxWait per batch, while write calls are between
+//     entering submit and reaching the queue, and while a durable batch holds
+//     fewer durable requests than the previous durable batch did (recent
+//     batches showed that many concurrent writers). A lone write after a
+//     lone write is committed at once.
+func (c *collector) collect(first *request) []*request {
+	s := c.s
+	maxBatch := s.opt.MaxBatch
+	sideCap := max(1, maxBatch/2)
+	batch := c.buf[:0]
+	nside, ndur := 0, 0
+	add := func(r *request) {
+		batch = append(batch, r)
+		if r.durable {
+			ndur++
+		} else {
+			nside++
 		}
 	}
+	add(first)
+	drain := func() {
+		for nside < sideCap && len(batch) < maxBatch {
+			r := c.try(&c.side)
+			if r == nil {
+				break
+			}
+			add(r)
+		}
+		for len(batch) < maxBatch {
+			r := c.try(&c.dur)
+			if r == nil {
+				break
+			}
+			add(r)
+		}
+	}
+	drain()
+	if s.opt.MaxWait >= 0 {
+		for range maxYields {
+			if len(batch) >= maxBatch {
+				break
+			}
+			n := len(batch)
+			runtime.Gosched()
+			drain()
+			if len(batch) == n {
+				break
+			}
+		}
+		var timer *time.Timer
+	wait:
+		for len(batch) < maxBatch && (s.queued.Load() > 0 || (ndur > 0 && ndur < c.lastDur)) {
+			side := c.side
+			if nside >= sideCap {
+				side = nil
+			}
+			if c.dur == nil && side == nil {
+				break
+			}
+			if timer == nil { // the wait is bounded per batch, not per request
+				timer = time.NewTimer(s.opt.MaxWait)
+				defer timer.Stop()
+			}
+			var r *request
+			ok := true
+			select {
+			case r, ok = <-c.dur:
+				if !ok {
+					c.dur = nil
+				}
+			case r, ok = <-side:
+				if !ok {
+					c.side = nil
+				}
+			case <-timer.C:
+				break wait
+			}
+			if ok {
+				s.inFlight(r, -1)
+				add(r)
+				drain()
+			}
+		}
+	}
+	// Top up with other requests that arrived meanwhile.
+	for len(batch) < maxBatch {
+		r := c.try(&c.side)
+		if r == nil {
+			break
+		}
+		add(r)
+	}
+	if ndur > 0 {
+		c.lastDur = ndur
+	}
+	c.buf = batch
 	return batch
+}
+
+// CommitInfo describes one committed write transaction, for
+// Options.OnCommit.
+type CommitInfo struct {
+	// Requests is the number of write requests the transaction held (a
+	// FinishMany counts as one).
+	Requests int
+	// Durable is how many of them needed the commit fsynced (Appends and
+	// Quarantines). The commit ran with synchronous=FULL if it is positive,
+	// else with NORMAL (no fsync).
+	Durable int
+	// Took is how long COMMIT took: for a durable commit, mostly the fsync.
+	Took time.Duration
 }
 
 // runBatch writes batch in one transaction and answers every request.
@@ -168,10 +320,13 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 	w.now = s.opt.Now()
 	w.throttled = 0
 
-	durable := false
+	ndur := 0
 	for _, r := range live {
-		durable = durable || r.durable
+		if r.durable {
+			ndur++
+		}
 	}
+	durable := ndur > 0
 	if err := w.setSync(durable); err != nil {
 		finishAll(live, s.fail(fmt.Errorf("set synchronous mode: %w", err)))
 		return
@@ -196,6 +351,7 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 			return
 		}
 	}
+	start := time.Now()
 	if _, err := w.exec("COMMIT"); err != nil {
 		// The transaction may or may not be on disk: trust nothing from here on.
 		_, _ = w.exec("ROLLBACK")
@@ -206,6 +362,9 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 	s.throttled.Add(int64(w.throttled))
 	if durable {
 		s.durable.Add(1)
+	}
+	if s.opt.OnCommit != nil {
+		s.opt.OnCommit(CommitInfo{Requests: len(live), Durable: ndur, Took: time.Since(start)})
 	}
 	for i, r := range live {
 		finishOne(r, errs[i])
