@@ -86,12 +86,12 @@ func seed(b *testing.B, s *store.Store, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	res := store.Evaluated{EventID: ev.ID, RulesetVersion: "v1", Matched: []string{"r"}}
+	res := store.Batch{Cursor: ev.ID, Version: "v1", Matches: []store.Match{{EventID: ev.ID, Rule: "r"}}}
 	for i := range n {
-		res.Jobs = append(res.Jobs, store.NewJob{Rule: "r", Action: i, Kind: "http", Destination: "crm",
+		res.Jobs = append(res.Jobs, store.NewJob{EventID: ev.ID, Rule: "r", Action: i, Kind: "http", Destination: "crm",
 			Request: data, IdempotencyKey: strconv.Itoa(i)})
 	}
-	if err := s.Commit(ctx, ev.ID, []store.Evaluated{res}); err != nil {
+	if err := s.Commit(ctx, res); err != nil {
 		b.Fatal(err)
 	}
 }

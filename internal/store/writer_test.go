@@ -147,11 +147,11 @@ func jobsOpt() Options {
 func seedJobsT(t testing.TB, s *Store, n int) {
 	t.Helper()
 	id := appendT(t, s, "{}", "").ID
-	ev := Evaluated{EventID: id, RulesetVersion: "v1", Matched: []string{"r"}}
+	b := Batch{Cursor: id, Version: "v1", Matches: []Match{{EventID: id, Rule: "r"}}}
 	for i := range n {
-		ev.Jobs = append(ev.Jobs, httpJob("r", i))
+		b.Jobs = append(b.Jobs, httpJob(id, "r", i))
 	}
-	require.NoError(t, s.Commit(context.Background(), id, []Evaluated{ev}))
+	require.NoError(t, s.Commit(context.Background(), b))
 }
 
 func TestFinishMany_RecordsEachInOneRequest(t *testing.T) {
