@@ -104,6 +104,10 @@ type Dispatcher struct {
 	// next batch): all of it but chats, which are read when a batch needs
 	// them and kept up to maxCachedChats.
 	st *engine.State
+	// nextCheck is when the earliest delayed check in the store is due
+	// (zero: none), known since st was loaded: the store is asked for due
+	// checks only once one is due.
+	nextCheck time.Time
 }
 
 // New returns a Dispatcher. It does nothing until Run.
@@ -144,7 +148,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case n == d.opt.Batch:
 			continue // a full batch: more are probably waiting
 		}
-		due := time.NewTimer(d.untilDue(ctx))
+		due := time.NewTimer(d.untilDue())
 		select {
 		case <-ctx.Done():
 			due.Stop()
@@ -159,13 +163,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // untilDue is how long until something is due in time (a delayed check, a
 // group closing, a scheduled run), at most Poll.
-func (d *Dispatcher) untilDue(ctx context.Context) time.Duration {
+func (d *Dispatcher) untilDue() time.Duration {
 	wait := d.opt.Poll
-	next, err := d.opt.State.NextTimer(ctx)
-	if err != nil {
+	if d.st == nil {
 		return wait
 	}
-	if rs := d.opt.Rules(); rs != nil && d.st != nil {
+	next := d.nextCheck
+	if rs := d.opt.Rules(); rs != nil {
 		if n := rs.NextDue(d.st); !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n
 		}
@@ -197,6 +201,9 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		if d.nextCheck, err = d.opt.State.NextTimer(ctx); err != nil {
+			return 0, err
+		}
 		d.st = st
 	}
 	events, err := d.opt.Log.ReadEvents(ctx, d.cursor, d.opt.Batch)
@@ -224,6 +231,9 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	d.cursor = last
+	if err := d.noteChecks(ctx, in, res); err != nil {
+		return len(events), err
+	}
 	if len(d.st.Chats) > maxCachedChats {
 		d.st.Chats = map[string]*engine.Conversation{} // read again as needed
 	}
@@ -238,6 +248,26 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		d.opt.OnJobs()
 	}
 	return len(events), nil
+}
+
+// noteChecks keeps nextCheck up to date after a commit: new checks may be
+// due sooner; once checks ran, the store says what is next.
+func (d *Dispatcher) noteChecks(ctx context.Context, in *inputs, res *engine.Result) error {
+	if len(in.batch.Checks) > 0 || len(in.unreadable) > 0 {
+		next, err := d.opt.State.NextTimer(ctx)
+		if err != nil {
+			d.st = nil // ask again before the next batch
+			return err
+		}
+		d.nextCheck = next
+		return nil
+	}
+	for _, t := range res.Effects.Timers {
+		if d.nextCheck.IsZero() || t.Due.Before(d.nextCheck) {
+			d.nextCheck = t.Due
+		}
+	}
+	return nil
 }
 
 func matchNames(p *engine.Plan) []string {

@@ -95,9 +95,12 @@ func (d *Dispatcher) inputs(ctx context.Context, rs *engine.RuleSet, events []st
 		want(ev)
 		in.batch.Events = append(in.batch.Events, engine.Stored{ID: e.ID, Event: ev, ReceivedAt: e.ReceivedAt, Duplicate: e.DuplicateOf != 0})
 	}
-	timers, err := d.opt.State.DueTimers(ctx, now, maxDueChecks)
-	if err != nil {
-		return nil, err
+	var timers []store.Timer
+	if !d.nextCheck.IsZero() && !d.nextCheck.After(now) {
+		var err error
+		if timers, err = d.opt.State.DueTimers(ctx, now, maxDueChecks); err != nil {
+			return nil, err
+		}
 	}
 	for _, t := range timers {
 		ev, err := engine.Decode(t.Event.Body)
