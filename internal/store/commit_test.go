@@ -1,7 +1,9 @@
 package store
 
 import (
+	"database/sql"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -184,4 +186,47 @@ func TestCommit_PersistsStateChanges(t *testing.T) {
 	next, err = s.NextTimer(ctx)
 	require.NoError(t, err)
 	require.True(t, next.IsZero())
+}
+
+// TestMigration10_MovesPendingTimesAndOpenGroups: a data folder written by
+// the previous schema keeps its chats' unanswered messages (now rows) and
+// its open groups.
+func TestMigration10_MovesPendingTimesAndOpenGroups(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	db, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)"))
+	require.NoError(t, err)
+	conn, err := db.Conn(t.Context())
+	require.NoError(t, err)
+	for v := range 9 {
+		require.NoError(t, applyMigration(t.Context(), conn, v+1, migrations[v]))
+	}
+	for _, q := range []string{
+		`INSERT INTO events (id, received_at, body, size) VALUES (1, 0, '{}', 2), (2, 0, '{}', 2)`,
+		`INSERT INTO chats (chat_id, state, updated_at) VALUES ('1@c.us',
+			'{"chat_id":"1@c.us","pending":["2026-11-24T10:00:00Z","2026-11-24T10:05:30.5Z"],"received":2}', 0)`,
+		`INSERT INTO groups (id, rule, key, window_end, flushed) VALUES (7, 'batch', 'k', 1000, 0), (8, 'batch', 'k', 500, 1)`,
+		`INSERT INTO group_items (group_id, event_id) VALUES (7, 2), (7, 1), (8, 1)`,
+		`INSERT INTO timers (rule, event_id, due_at, done) VALUES ('a', 1, 10, 1), ('a', 2, 20, 0)`,
+	} {
+		_, err := conn.ExecContext(t.Context(), q)
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, conn.Close())
+	require.NoError(t, db.Close())
+
+	s := openT(t, dir, quiet)
+	chats, err := s.Chats(t.Context(), []string{"1@c.us"})
+	require.NoError(t, err)
+	require.Equal(t, []time.Time{time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 24, 10, 5, 30, 500e6, time.UTC)},
+		chats["1@c.us"].Pending)
+	require.JSONEq(t, `{"chat_id":"1@c.us","received":2}`, string(chats["1@c.us"].State))
+	l, err := s.LoadState(t.Context())
+	require.NoError(t, err)
+	require.Len(t, l.Groups, 1, "the open group, not the flushed one")
+	require.Equal(t, int64(1), l.Groups[0].EventID)
+	require.Len(t, l.Groups[0].Events, 2)
+	next, err := s.NextTimer(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, fromMS(20), next, "the check that ran is gone")
 }
