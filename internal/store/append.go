@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -116,27 +115,18 @@ func (s *Store) reserve(size int64) bool {
 	return true
 }
 
+// appendTx stores one event: an original costs two statements (the event
+// and its dedupe key), a duplicate, rarer, four.
 func appendTx(w *wtx, body []byte, key string, at time.Time) (Appended, error) {
-	var (
-		keyArg any   // NULL when there is no key
-		dupArg any   // NULL for an original
-		orig   int64 // the original's id, for a duplicate
-	)
+	var keyArg any // NULL when there is no key
 	if key != "" {
 		keyArg = key
-		err := w.one(`SELECT event_id FROM dedupe WHERE key = ?`, []any{key}, &orig)
-		switch {
-		case err == nil:
-			dupArg = orig
-		case !errors.Is(err, sql.ErrNoRows):
-			return Appended{}, fmt.Errorf("look up dedupe key: %w", err)
-		}
 	}
 	// The hot path reads the id with LastInsertId rather than RETURNING:
 	// in SQLite, RETURNING buffers its rows in a temporary table, which
 	// doubled the cost of a batch's statements. (Postgres would use RETURNING.)
-	res, err := w.exec(`INSERT INTO events (received_at, body, size, dedupe_key, duplicate_of) VALUES (?, ?, ?, ?, ?)`,
-		ms(at), body, len(body), keyArg, dupArg)
+	res, err := w.exec(`INSERT INTO events (received_at, body, size, dedupe_key) VALUES (?, ?, ?, ?)`,
+		ms(at), body, len(body), keyArg)
 	if err != nil {
 		return Appended{}, fmt.Errorf("insert event: %w", err)
 	}
@@ -144,16 +134,27 @@ func appendTx(w *wtx, body []byte, key string, at time.Time) (Appended, error) {
 	if err != nil {
 		return Appended{}, fmt.Errorf("insert event: %w", err)
 	}
-	if dupArg != nil {
-		return Appended{ID: orig, Duplicate: true, Row: row}, nil
+	if key == "" {
+		return Appended{ID: row, Row: row}, nil
 	}
-	if key != "" {
-		_, err := w.exec(`INSERT INTO dedupe (key, event_id, seen_at) VALUES (?, ?, ?)`, key, row, ms(w.now))
-		if err != nil {
-			return Appended{}, fmt.Errorf("insert dedupe key: %w", err)
-		}
+	res, err = w.exec(`INSERT INTO dedupe (key, event_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING`, key, row, ms(w.now))
+	if err != nil {
+		return Appended{}, fmt.Errorf("insert dedupe key: %w", err)
 	}
-	return Appended{ID: row, Row: row}, nil
+	if n, err := res.RowsAffected(); err != nil {
+		return Appended{}, fmt.Errorf("insert dedupe key: %w", err)
+	} else if n == 1 {
+		return Appended{ID: row, Row: row}, nil
+	}
+	// Seen before: this row is a copy of the original.
+	var orig int64
+	if err := w.one(`SELECT event_id FROM dedupe WHERE key = ?`, []any{key}, &orig); err != nil {
+		return Appended{}, fmt.Errorf("look up dedupe key: %w", err)
+	}
+	if _, err := w.exec(`UPDATE events SET duplicate_of = ? WHERE id = ?`, orig, row); err != nil {
+		return Appended{}, fmt.Errorf("mark duplicate: %w", err)
+	}
+	return Appended{ID: orig, Duplicate: true, Row: row}, nil
 }
 
 // DedupeWindow is the shortest time a dedupe key is kept: an event whose key
