@@ -185,7 +185,7 @@ func startBaseline(cpus string) (*baselineProc, error) {
 // stats fetches the baseline's counters.
 func (b *baselineProc) stats() (baselineStats, error) {
 	var st baselineStats
-	resp, err := http.Get(b.statsURL)
+	resp, err := ctlClient.Get(b.statsURL)
 	if err != nil {
 		return st, err
 	}

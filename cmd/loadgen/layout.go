@@ -56,8 +56,8 @@ func runLayout(cfg config, l layout) (*layoutReport, error) {
 	fmt.Printf("baseline pid %d on cpus %s, GOMAXPROCS %d\n", base.pid(), rep.BaselineCPUsSeen, rep.BaselineGOMAXPROCS)
 
 	rec := &reconciliation{}
-	for _, conc := range cfg.concs {
-		row, err := sweepLevel(ctx, cfg, conc, base, srv, sink, rec)
+	for i, conc := range cfg.concs {
+		row, err := sweepLevel(ctx, cfg, i, conc, base, srv, sink, rec)
 		if err != nil {
 			return nil, err
 		}
@@ -74,8 +74,9 @@ func runLayout(cfg config, l layout) (*layoutReport, error) {
 
 // sweepLevel runs the full-speed phase at one concurrency level against
 // the baseline, then against switchboard, and waits until the sink has
-// every event switchboard accepted.
-func sweepLevel(ctx context.Context, cfg config, conc int, base *baselineProc, srv *server, sink *sink, rec *reconciliation) (sweepRow, error) {
+// every event switchboard accepted. Level i of the sweep names its
+// message ids, so that a level listed twice posts no duplicates.
+func sweepLevel(ctx context.Context, cfg config, i, conc int, base *baselineProc, srv *server, sink *sink, rec *reconciliation) (sweepRow, error) {
 	row := sweepRow{Concurrency: conc}
 	client := newClient(conc)
 	defer client.CloseIdleConnections()
@@ -85,7 +86,7 @@ func sweepLevel(ctx context.Context, cfg config, conc int, base *baselineProc, s
 		return row, err
 	}
 	cpu, self := startCPU(base.pid()), startCPU(0)
-	br := run(ctx, client, base.url, cfg.samples, fmt.Sprintf("base%d", conc), conc, 0, cfg.duration)
+	br := run(ctx, client, base.url, cfg.samples, fmt.Sprintf("base%d-%d", i, conc), conc, 0, cfg.duration)
 	bcpu, bwall := cpu.stop()
 	lcpu, lwall := self.stop()
 	st1, err := base.stats()
@@ -101,7 +102,7 @@ func sweepLevel(ctx context.Context, cfg config, conc int, base *baselineProc, s
 	client.CloseIdleConnections()
 
 	cpu, self = startCPU(srv.pid()), startCPU(0)
-	sr := run(ctx, client, srv.hookURL, cfg.samples, fmt.Sprintf("max%d", conc), conc, 0, cfg.duration)
+	sr := run(ctx, client, srv.hookURL, cfg.samples, fmt.Sprintf("max%d-%d", i, conc), conc, 0, cfg.duration)
 	phaseCPU, phaseWall := cpu.stop()
 	lcpu, lwall = self.stop()
 	missing, last := sink.waitFor(sr.accepted, cfg.drain)

@@ -76,7 +76,10 @@ func main() {
 	if *runLayoutN != 0 {
 		cores = []int{*runLayoutN}
 	}
-	taskset := findTaskset()
+	taskset := findTaskset(*runLayoutN == 0) // the parent warns, once
+	if os.Getenv("GOMAXPROCS") != "" && *runLayoutN == 0 {
+		fmt.Fprintln(os.Stderr, "loadgen: GOMAXPROCS is set; it is removed from the environment of every child")
+	}
 	layouts, err := makeLayouts(cores, *serverCPUs, *loadCPUs, taskset != "")
 	if err != nil {
 		fatal(err)
@@ -92,6 +95,10 @@ func main() {
 		rep, err := runLayout(cfg, layouts[0])
 		if err != nil {
 			fatal(err)
+		}
+		if *resultFile == "" { // run by hand: print the tables
+			writeMarkdown(os.Stdout, []*layoutReport{rep})
+			return
 		}
 		data, err := json.Marshal(rep)
 		if err == nil {

@@ -57,11 +57,14 @@ func makeLayouts(cores []int, serverCPUs, loadCPUs string, haveTaskset bool) ([]
 	return out, nil
 }
 
-// findTaskset returns taskset's path, or "" with a warning on stderr when
-// it is not installed (util-linux).
-func findTaskset() string {
+// findTaskset returns taskset's path, or "" when it is not installed
+// (util-linux), then with a warning on stderr if warn is set.
+func findTaskset(warn bool) string {
 	p, err := exec.LookPath("taskset")
 	if err != nil {
+		if !warn {
+			return ""
+		}
 		fmt.Fprintln(os.Stderr, "loadgen: WARNING: taskset not found (install util-linux); "+
 			"the 1-core layout runs UNPINNED and its figures are not a 1-core measurement")
 		return ""
@@ -81,13 +84,20 @@ func checkCPUs(taskset, cpus string) error {
 
 // pinnedCommand returns a command running name under `taskset -c cpus`,
 // or directly when cpus is "" (unpinned). taskset execs name, so the
-// command's pid is name's pid. The child is killed if loadgen dies.
+// command's pid is name's pid. GOMAXPROCS is removed from the child's
+// environment, so that its Go runtime derives it from the CPUs it may use.
+// The child is killed if loadgen dies.
 func pinnedCommand(cpus, name string, args ...string) *exec.Cmd {
 	var cmd *exec.Cmd
 	if cpus == "" {
 		cmd = exec.Command(name, args...)
 	} else {
 		cmd = exec.Command("taskset", append([]string{"-c", cpus, name}, args...)...)
+	}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd

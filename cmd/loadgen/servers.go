@@ -207,10 +207,14 @@ rules:
 	return s, nil
 }
 
+// ctlClient is for the control requests (readiness, metrics, baseline
+// stats), which must not hang a run.
+var ctlClient = &http.Client{Timeout: 5 * time.Second}
+
 func waitReady(url string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
+		resp, err := ctlClient.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -225,7 +229,7 @@ func waitReady(url string) error {
 // gomaxprocs reads the Go runtime's GOMAXPROCS of the server from its
 // Prometheus metrics (go_sched_gomaxprocs_threads), or 0 if absent.
 func (s *server) gomaxprocs() int {
-	resp, err := http.Get(s.base + "/metrics")
+	resp, err := ctlClient.Get(s.base + "/metrics")
 	if err != nil {
 		return 0
 	}
