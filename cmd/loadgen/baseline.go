@@ -39,6 +39,10 @@ type groupCommitter struct {
 	events, fsyncs, maxBatch atomic.Int64
 }
 
+// maxYields bounds how many times the committer yields to let a batch
+// grow before it commits.
+const maxYields = 8
+
 // commitBatch is one group commit; done is closed when it is durable or
 // failed (err).
 type commitBatch struct {
@@ -68,9 +72,28 @@ func (g *groupCommitter) append(rec []byte) error {
 
 // run is the single committer: it takes everything queued, writes it,
 // fsyncs once and wakes every waiter of that batch.
+//
+// Before taking a batch it yields until no more records join: the kick
+// of the first request of a batch makes the committer the next goroutine
+// to run, ahead of the handlers already runnable, so without yielding a
+// runtime with GOMAXPROCS=1 commits one record per fsync and stays so
+// (measured: 1.2 events per fsync and a fifth of the throughput at 256
+// clients). Yielding lets every runnable handler append first.
 func (g *groupCommitter) run() {
 	var spare []byte
 	for range g.kick {
+		for range maxYields {
+			g.mu.Lock()
+			n := g.n
+			g.mu.Unlock()
+			runtime.Gosched()
+			g.mu.Lock()
+			grew := g.n > n
+			g.mu.Unlock()
+			if !grew {
+				break
+			}
+		}
 		g.mu.Lock()
 		if g.n == 0 {
 			g.mu.Unlock()
