@@ -197,6 +197,7 @@ func startBaseline(cpus string) (*baselineProc, error) {
 	if err != nil {
 		return nil, err
 	}
+	track(nil, dir)
 	cmd := pinnedCommand(cpus, self, "-baseline-serve", "127.0.0.1:0", filepath.Join(dir, "log"))
 	c, base, err := startChild(cmd, dir, "baseline")
 	if err != nil {

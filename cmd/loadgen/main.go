@@ -65,6 +65,7 @@ func main() {
 	if flag.NArg() > 0 {
 		fatal(fmt.Errorf("unexpected arguments %q", flag.Args()))
 	}
+	cleanUpOnSignal()
 	concs, err := parseInts("concurrency", *concList)
 	if err != nil {
 		fatal(err)
@@ -146,12 +147,19 @@ func spawnLayout(l layout) (*layoutReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	track(nil, dir)
+	defer func() { _ = os.RemoveAll(dir); untrack(nil, dir) }()
 	result := filepath.Join(dir, "report.json")
 	args := append(append([]string(nil), os.Args[1:]...), "-run-layout", strconv.Itoa(l.Cores), "-result", result)
 	cmd := pinnedCommand(l.LoadCPUs, self, args...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	track(cmd.Process, "")
+	err = cmd.Wait()
+	untrack(cmd.Process, "")
+	if err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(result)
@@ -165,7 +173,9 @@ func spawnLayout(l layout) (*layoutReport, error) {
 	return &rep, nil
 }
 
+// fatal stops the children, removes their directories and exits.
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "loadgen:", err)
+	stopAll()
 	os.Exit(1)
 }

@@ -121,8 +121,10 @@ func startChild(cmd *exec.Cmd, dir, name string) (*child, string, error) {
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(dir)
+		untrack(nil, dir)
 		return nil, "", fmt.Errorf("starting %s: %w", name, err)
 	}
+	track(cmd.Process, dir)
 	c := &child{cmd: cmd, dir: dir, name: name}
 	found := make(chan string, 1)
 	go func() { // keep draining stdout for the child's whole life
@@ -160,6 +162,7 @@ func (c *child) stop() {
 		}
 	}
 	_ = os.RemoveAll(c.dir)
+	untrack(c.cmd.Process, c.dir)
 }
 
 // server is a switchboard serve process.
@@ -178,6 +181,7 @@ func startServer(bin, cpus, sinkURL string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	track(nil, dir)
 	rules := fmt.Sprintf(`destinations:
   sink: {kind: http, url: %q}
 rules:
