@@ -1,36 +1,41 @@
 // Command loadgen is Switchboard's load harness. It starts a loopback sink,
 // a `switchboard serve` process whose rules forward every event to the
-// sink, and a baseline server (a bare net/http handler that appends each
-// body to a file with group-committed fsyncs), then posts realistic Cooby
-// payloads and reports, for the same run:
+// sink, and a baseline server (a bare net/http handler that decodes each
+// JSON body and appends it to a file with group-committed fsyncs, in a
+// process of its own), then posts realistic Cooby payloads and reports,
+// for the same run:
 //
-//   - durably accepted events/s at full speed, for switchboard and baseline;
-//   - answer latency p50/p99 at full speed and at half the maximum rate;
-//   - end-to-end latency (post to sink) p50/p99 at a fixed rate;
-//   - idle and peak RSS of the server;
+//   - for each -concurrency level, at full speed, for switchboard and the
+//     baseline: accepted events/s, answer latency p50/p99, server CPU per
+//     event (from /proc/<pid>/stat; for switchboard until the sink has
+//     every accepted event), the baseline's events per fsync, and how long
+//     after the last 202 the sink had every accepted event (the backlog);
+//   - answer latency p50/p99 at half the best rate, end-to-end latency
+//     (post to sink) at a fixed rate, and answer latency with the
+//     destination down;
+//   - idle and peak RSS of switchboard;
 //   - a reconciliation: every event answered 202 reached the sink.
+//
+// Each -cores layout runs in a loadgen child process: with 1, switchboard
+// and the baseline run under `taskset -c <server-cpus>` (their Go runtime
+// sees GOMAXPROCS=1, as in a 1-CPU container) and the load generator under
+// `taskset -c <load-cpus>`; with 2 nothing is pinned. The parent prints
+// Markdown tables covering every layout at the end.
 //
 // Usage:
 //
-//	go run ./cmd/loadgen -bin bin/switchboard -duration 10s
+//	go run ./cmd/loadgen -bin bin/switchboard -duration 10s -concurrency 16,64,256 -cores 1,2
 //
 // Only loopback addresses are used; every phase is bounded in time.
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
-	"sync"
-	"sync/atomic"
+	"strconv"
 	"time"
 )
 
@@ -38,210 +43,139 @@ func main() {
 	bin := flag.String("bin", "bin/switchboard", "the switchboard binary")
 	samples := flag.String("samples", "testdata/cooby", "directory of sample payloads")
 	duration := flag.Duration("duration", 10*time.Second, "length of each load phase")
-	conc := flag.Int("concurrency", 64, "concurrent clients")
+	concList := flag.String("concurrency", "16,64,256", "concurrent clients of the full-speed phases: a comma-separated list, each level is swept")
+	coresList := flag.String("cores", "1,2", "layouts to measure, comma-separated: 1 = server on -server-cpus, load on -load-cpus; 2 = both unpinned")
+	serverCPUs := flag.String("server-cpus", "0", "taskset CPU list of switchboard and the baseline in the 1-core layout")
+	loadCPUs := flag.String("load-cpus", "1", "taskset CPU list of the load generator and sink in the 1-core layout")
+	ratePhases := flag.Bool("rate-phases", true, "also run the fixed-rate phases (half rate, end-to-end, destination down)")
+	rateConc := flag.Int("rate-concurrency", 64, "concurrent clients of the fixed-rate phases")
 	e2eRate := flag.Int("e2e-rate", 1000, "events/s of the end-to-end latency phase")
-	drain := flag.Duration("drain", 60*time.Second, "how long to wait for the sink to receive everything")
+	drain := flag.Duration("drain", 60*time.Second, "how long to wait for the sink to receive every accepted event")
+	baselineServe := flag.String("baseline-serve", "", "internal: serve the baseline on `ADDR`, appending to the file given as argument")
+	runLayoutN := flag.Int("run-layout", 0, "internal: measure this one layout (run by the parent under taskset)")
+	resultFile := flag.String("result", "", "internal: where -run-layout writes its report (JSON)")
 	flag.Parse()
 
-	payloads, err := loadSamples(*samples)
+	if *baselineServe != "" {
+		if flag.NArg() != 1 {
+			fatal(fmt.Errorf("-baseline-serve ADDR FILE"))
+		}
+		fatal(serveBaseline(*baselineServe, flag.Arg(0)))
+	}
+	if flag.NArg() > 0 {
+		fatal(fmt.Errorf("unexpected arguments %q", flag.Args()))
+	}
+	cleanUpOnSignal()
+	concs, err := parseInts("concurrency", *concList)
 	if err != nil {
 		fatal(err)
 	}
-	ctx := context.Background()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2, MaxConnsPerHost: *conc * 2}, Timeout: 30 * time.Second}
-
-	// Baseline first, on its own.
-	base, err := startBaseline()
+	cores, err := parseInts("cores", *coresList)
 	if err != nil {
 		fatal(err)
 	}
-	baseRes := run(ctx, client, base.url, payloads, "base", *conc, 0, *duration, nil)
-	base.close()
-	fmt.Printf("baseline (net/http + file append + group fsync): %s\n", baseRes.summary())
-
-	sink := newSink()
-	defer sink.close()
-	srv, err := startServer(*bin, sink.url)
+	if *runLayoutN != 0 {
+		cores = []int{*runLayoutN}
+	}
+	taskset := findTaskset(*runLayoutN == 0) // the parent warns, once
+	if os.Getenv("GOMAXPROCS") != "" && *runLayoutN == 0 {
+		fmt.Fprintln(os.Stderr, "loadgen: GOMAXPROCS is set; it is removed from the environment of every child")
+	}
+	layouts, err := makeLayouts(cores, *serverCPUs, *loadCPUs, taskset != "")
 	if err != nil {
 		fatal(err)
 	}
-	defer srv.stop()
-	time.Sleep(time.Second)
-	idle := srv.rss("VmRSS")
-	fmt.Printf("switchboard idle RSS: %.1f MB\n", idle)
 
-	maxRes := run(ctx, client, srv.hookURL, payloads, "max", *conc, 0, *duration, sink)
-	fmt.Printf("switchboard max rate: %s\n", maxRes.summary())
-	fmt.Printf("  vs baseline: %.0f%% of the baseline's rate\n", 100*maxRes.rate()/baseRes.rate())
-	missing := sink.waitFor(maxRes.accepted, *drain)
-	fmt.Printf("  reconciliation: %d answered 202, %d reached the sink, %d missing\n", len(maxRes.accepted), len(maxRes.accepted)-missing, missing)
+	if *runLayoutN != 0 { // a layout child: measure and write the report
+		payloads, err := loadSamples(*samples)
+		if err != nil {
+			fatal(err)
+		}
+		cfg := config{bin: *bin, samples: payloads, duration: *duration, concs: concs,
+			ratePhases: *ratePhases, rateConc: *rateConc, e2eRate: *e2eRate, drain: *drain}
+		rep, err := runLayout(cfg, layouts[0])
+		if err != nil {
+			fatal(err)
+		}
+		if *resultFile == "" { // run by hand: print the tables
+			writeMarkdown(os.Stdout, []*layoutReport{rep})
+			return
+		}
+		data, err := json.Marshal(rep)
+		if err == nil {
+			err = os.WriteFile(*resultFile, data, 0o644)
+		}
+		if err != nil {
+			fatal(err)
+		}
+		return
+	}
 
-	half := int(maxRes.rate() / 2)
-	halfRes := run(ctx, client, srv.hookURL, payloads, "half", *conc, half, *duration, sink)
-	fmt.Printf("switchboard at half the max rate (%d/s): %s\n", half, halfRes.summary())
-	missing = sink.waitFor(halfRes.accepted, *drain)
-	fmt.Printf("  reconciliation: %d missing\n", missing)
-
-	e2eRes := run(ctx, client, srv.hookURL, payloads, "e2e", *conc, *e2eRate, *duration, sink)
-	missing = sink.waitFor(e2eRes.accepted, *drain)
-	p50, p99 := sink.latency(e2eRes.sent)
-	fmt.Printf("switchboard at %d/s: %s\n", *e2eRate, e2eRes.summary())
-	fmt.Printf("  end-to-end (post to sink): p50 %s, p99 %s; %d missing\n", p50, p99, missing)
-	sink.setDown(true)
-	downRes := run(ctx, client, srv.hookURL, payloads, "down", *conc, half, *duration, sink)
-	fmt.Printf("switchboard at %d/s with the destination down (503): %s\n", half, downRes.summary())
-	sink.setDown(false)
-	missing = sink.waitFor(downRes.accepted, *drain)
-	fmt.Printf("  after it came back: %d of %d delivered, %d missing\n", len(downRes.accepted)-missing, len(downRes.accepted), missing)
-	fmt.Printf("switchboard peak RSS: %.1f MB\n", srv.rss("VmHWM"))
+	if _, err := os.Stat(*bin); err != nil {
+		fatal(fmt.Errorf("%v (run make build first)", err))
+	}
+	for _, l := range layouts {
+		for _, cpus := range []string{l.ServerCPUs, l.LoadCPUs} {
+			if cpus != "" {
+				if err := checkCPUs(taskset, cpus); err != nil {
+					fatal(err)
+				}
+			}
+		}
+	}
+	var reps []*layoutReport
+	for _, l := range layouts {
+		rep, err := spawnLayout(l)
+		if err != nil {
+			fatal(fmt.Errorf("%s: %w", l.name(), err))
+		}
+		reps = append(reps, rep)
+	}
+	fmt.Println()
+	fmt.Printf("Markdown (duration %s per phase, %s):\n\n", *duration, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	writeMarkdown(os.Stdout, reps)
 }
 
+// spawnLayout re-execs loadgen with the same flags to measure layout l,
+// under taskset -c <load-cpus> when l is pinned, and reads its report.
+func spawnLayout(l layout) (*layoutReport, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "loadgen-layout-")
+	if err != nil {
+		return nil, err
+	}
+	track(nil, dir)
+	defer func() { _ = os.RemoveAll(dir); untrack(nil, dir) }()
+	result := filepath.Join(dir, "report.json")
+	args := append(append([]string(nil), os.Args[1:]...), "-run-layout", strconv.Itoa(l.Cores), "-result", result)
+	cmd := pinnedCommand(l.LoadCPUs, self, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	track(cmd.Process, "")
+	err = cmd.Wait()
+	untrack(cmd.Process, "")
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(result)
+	if err != nil {
+		return nil, err
+	}
+	var rep layoutReport
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+// fatal stops the children, removes their directories and exits.
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "loadgen:", err)
+	stopAll()
 	os.Exit(1)
-}
-
-// loadSamples reads the sample payloads as generic JSON, so that each post
-// can get a unique message id.
-func loadSamples(dir string) ([]map[string]any, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no samples in %s", dir)
-	}
-	var out []map[string]any
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		var m map[string]any
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-// body renders sample i with a unique message id.
-func body(samples []map[string]any, phase string, i int) (id string, data []byte) {
-	s := samples[i%len(samples)]
-	id = fmt.Sprintf("LG-%s-%d", phase, i)
-	m := map[string]any{}
-	for k, v := range s {
-		m[k] = v
-	}
-	msg := map[string]any{}
-	if old, ok := s["message"].(map[string]any); ok {
-		for k, v := range old {
-			msg[k] = v
-		}
-	}
-	msg["id"] = id
-	m["message"] = msg
-	data, _ = json.Marshal(m)
-	return id, data
-}
-
-type result struct {
-	elapsed  time.Duration
-	lat      []time.Duration
-	accepted []string
-	sent     map[string]time.Time
-	errors   int64
-	status   map[int]int
-}
-
-func (r *result) rate() float64 { return float64(len(r.accepted)) / r.elapsed.Seconds() }
-
-func (r *result) summary() string {
-	p50, p99 := percentiles(r.lat)
-	codes := make([]string, 0, len(r.status))
-	for c, n := range r.status {
-		codes = append(codes, fmt.Sprintf("%d×%d", n, c))
-	}
-	sort.Strings(codes)
-	return fmt.Sprintf("%d accepted in %s = %.0f events/s; answer p50 %s, p99 %s; %d errors; statuses %s",
-		len(r.accepted), r.elapsed.Round(time.Millisecond), r.rate(), p50, p99, r.errors, strings.Join(codes, " "))
-}
-
-func percentiles(d []time.Duration) (p50, p99 time.Duration) {
-	if len(d) == 0 {
-		return 0, 0
-	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2].Round(10 * time.Microsecond), s[min(len(s)-1, len(s)*99/100)].Round(10 * time.Microsecond)
-}
-
-// run posts for d with conc clients; rate 0 means as fast as possible,
-// otherwise requests are scheduled at that rate and latency is measured
-// from the scheduled time (no coordinated omission).
-func run(ctx context.Context, c *http.Client, url string, samples []map[string]any, phase string, conc, rate int, d time.Duration, _ *sink) *result {
-	res := &result{sent: map[string]time.Time{}, status: map[int]int{}}
-	var mu sync.Mutex
-	var n atomic.Int64
-	deadline := time.Now().Add(d)
-	ticks := make(chan time.Time, conc)
-	if rate > 0 {
-		go func() {
-			defer close(ticks)
-			start := time.Now()
-			for i := 0; ; i++ {
-				at := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
-				if at.After(deadline) {
-					return
-				}
-				time.Sleep(time.Until(at))
-				ticks <- at
-			}
-		}()
-	}
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				var at time.Time
-				if rate > 0 {
-					t, ok := <-ticks
-					if !ok {
-						return
-					}
-					at = t
-				} else {
-					if time.Now().After(deadline) {
-						return
-					}
-					at = time.Now()
-				}
-				id, data := body(samples, phase, int(n.Add(1)))
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := c.Do(req)
-				lat := time.Since(at)
-				if err != nil {
-					mu.Lock()
-					res.errors++
-					mu.Unlock()
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				mu.Lock()
-				res.status[resp.StatusCode]++
-				res.lat = append(res.lat, lat)
-				if resp.StatusCode == http.StatusAccepted {
-					res.accepted = append(res.accepted, id)
-					res.sent[id] = at
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	return res
 }

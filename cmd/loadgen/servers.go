@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -64,25 +63,31 @@ func newSink() *sink {
 func (s *sink) close() { s.srv.Close() }
 
 // waitFor waits until every id arrived, or timeout; it returns how many
-// are missing.
-func (s *sink) waitFor(ids []string, timeout time.Duration) int {
+// are missing and when the last of those that arrived did (zero if none).
+// It polls every 10 ms, rechecking only the ids still missing.
+func (s *sink) waitFor(ids []string, timeout time.Duration) (missing int, last time.Time) {
 	deadline := time.Now().Add(timeout)
+	todo := append([]string(nil), ids...)
 	for {
-		missing := 0
 		s.mu.Lock()
-		for _, id := range ids {
-			if _, ok := s.got[id]; !ok {
-				missing++
+		rest := todo[:0]
+		for _, id := range todo {
+			if at, ok := s.got[id]; !ok {
+				rest = append(rest, id)
+			} else if at.After(last) {
+				last = at
 			}
 		}
 		s.mu.Unlock()
-		if missing == 0 || time.Now().After(deadline) {
-			return missing
+		todo = rest
+		if len(todo) == 0 || time.Now().After(deadline) {
+			return len(todo), last
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
+// latency returns post-to-sink percentiles of the events that arrived.
 func (s *sink) latency(sent map[string]time.Time) (p50, p99 time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -95,20 +100,88 @@ func (s *sink) latency(sent map[string]time.Time) (p50, p99 time.Duration) {
 	return percentiles(d)
 }
 
+// child is a server process started by loadgen (switchboard or the
+// baseline), with the temporary directory it owns.
+type child struct {
+	cmd  *exec.Cmd
+	dir  string
+	name string
+}
+
+var listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
+
+// startChild starts cmd and waits (30 s at most) until it prints
+// "listening on http://..."; it returns that base URL. dir is removed when
+// the child stops.
+func startChild(cmd *exec.Cmd, dir, name string) (*child, string, error) {
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		untrack(nil, dir)
+		return nil, "", fmt.Errorf("starting %s: %w", name, err)
+	}
+	track(cmd.Process, dir)
+	c := &child{cmd: cmd, dir: dir, name: name}
+	found := make(chan string, 1)
+	go func() { // keep draining stdout for the child's whole life
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case base := <-found:
+		return c, base, nil
+	case <-time.After(30 * time.Second):
+		c.stop()
+		return nil, "", fmt.Errorf("%s did not start", name)
+	}
+}
+
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// stop sends SIGTERM, kills after 30 s, and removes the child's directory.
+func (c *child) stop() {
+	if c.cmd.Process != nil {
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = c.cmd.Process.Kill()
+		}
+	}
+	_ = os.RemoveAll(c.dir)
+	untrack(c.cmd.Process, c.dir)
+}
+
 // server is a switchboard serve process.
 type server struct {
-	cmd     *exec.Cmd
-	dir     string
+	child
+	base    string
 	hookURL string
 }
 
 const token = "loadgen-token-0123456789"
 
-func startServer(bin, sinkURL string) (*server, error) {
+// startServer starts `switchboard serve` (under taskset -c cpus unless
+// cpus is "") with one rule forwarding every event to sinkURL.
+func startServer(bin, cpus, sinkURL string) (*server, error) {
 	dir, err := os.MkdirTemp("", "loadgen-")
 	if err != nil {
 		return nil, err
 	}
+	track(nil, dir)
 	rules := fmt.Sprintf(`destinations:
   sink: {kind: http, url: %q}
 rules:
@@ -126,40 +199,26 @@ rules:
 	if p := os.Getenv("LOADGEN_CPUPROFILE"); p != "" {
 		args = append(args, "--cpuprofile", p)
 	}
-	cmd := exec.Command(bin, args...)
-	stdout, err := cmd.StdoutPipe()
+	c, base, err := startChild(pinnedCommand(cpus, bin, args...), dir, bin)
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	s := &server{cmd: cmd, dir: dir}
-	re := regexp.MustCompile(`listening on (http://\S+)`)
-	sc := bufio.NewScanner(stdout)
-	found := make(chan string, 1)
-	go func() {
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case base := <-found:
-		s.hookURL = base + "/hooks/cooby/" + token
-	case <-time.After(30 * time.Second):
+	s := &server{child: *c, base: base, hookURL: base + "/hooks/cooby/" + token}
+	if err := waitReady(base + "/readyz"); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("server did not start")
+		return nil, err
 	}
-	return s, waitReady(strings.TrimSuffix(s.hookURL, "/hooks/cooby/"+token) + "/readyz")
+	return s, nil
 }
+
+// ctlClient is for the control requests (readiness, metrics, baseline
+// stats), which must not hang a run.
+var ctlClient = &http.Client{Timeout: 5 * time.Second}
 
 func waitReady(url string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
+		resp, err := ctlClient.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -171,112 +230,23 @@ func waitReady(url string) error {
 	return fmt.Errorf("server not ready")
 }
 
-func (s *server) stop() {
-	if s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = s.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = s.cmd.Process.Kill()
-		}
-	}
-	_ = os.RemoveAll(s.dir)
-}
-
-// rss reads a memory figure (VmRSS, VmHWM) of the server in MB.
-func (s *server) rss(field string) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+// gomaxprocs reads the Go runtime's GOMAXPROCS of the server from its
+// Prometheus metrics (go_sched_gomaxprocs_threads), or 0 if absent.
+func (s *server) gomaxprocs() int {
+	resp, err := ctlClient.Get(s.base + "/metrics")
 	if err != nil {
-		return -1
+		return 0
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, field+":") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return -1
-}
-
-// baseline is the reference: net/http, append to one file, group commit.
-type baseline struct {
-	srv *http.Server
-	url string
-	f   *os.File
-	dir string
-}
-
-func startBaseline() (*baseline, error) {
-	dir, err := os.MkdirTemp("", "loadgen-base-")
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	type req struct {
-		data []byte
-		done chan error
-	}
-	reqs := make(chan req, 1024)
-	go func() { // the group-commit writer
-		for r := range reqs {
-			batch := []req{r}
-		more:
-			for len(batch) < 64 {
-				select {
-				case r2, ok := <-reqs:
-					if !ok {
-						break more
-					}
-					batch = append(batch, r2)
-				default:
-					break more
-				}
-			}
-			var buf []byte
-			for _, b := range batch {
-				buf = append(buf, b.data...)
-				buf = append(buf, '\n')
-			}
-			_, err := f.Write(buf)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_sched_gomaxprocs_threads "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err == nil {
-				err = f.Sync()
-			}
-			for _, b := range batch {
-				b.done <- err
+				return int(f)
 			}
 		}
-	}()
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
-			return
-		}
-		done := make(chan error, 1)
-		reqs <- req{data, done}
-		if err := <-done; err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	return &baseline{srv: srv, url: "http://" + l.Addr().String() + "/", f: f, dir: dir}, nil
-}
-
-func (b *baseline) close() {
-	_ = b.srv.Close()
-	_ = b.f.Close()
-	_ = os.RemoveAll(b.dir)
+	return 0
 }
