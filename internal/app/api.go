@@ -32,7 +32,7 @@ func (a *App) routes() http.Handler {
 		Tokens:       a.tokens,
 		AllowOrigin:  a.cfg.AllowOrigin,
 		MaxBodyBytes: a.cfg.MaxBodyBytes,
-		Notify:       func() { a.dispatcher.Wake() },
+		Notify:       a.dispatcher.Stored,
 		Logger:       a.log,
 		Metrics:      ingestMetrics{a.metrics},
 	})

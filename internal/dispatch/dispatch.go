@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/engine"
@@ -104,6 +105,11 @@ type Dispatcher struct {
 	// next batch): all of it but chats, which are read when a batch needs
 	// them and kept up to maxCachedChats.
 	st *engine.State
+	// decoded holds payloads ingest has decoded, by row id, until the
+	// dispatcher reads them (see Stored).
+	decodedMu sync.Mutex
+	decoded   map[int64]*engine.Event
+	takes     int
 	// nextCheck is when the earliest delayed check in the store is due
 	// (zero: none), known since st was loaded: the store is asked for due
 	// checks only once one is due.
@@ -123,6 +129,44 @@ func (d *Dispatcher) Wake() {
 	case d.wake <- struct{}{}:
 	default:
 	}
+}
+
+// maxDecoded bounds the payloads Stored keeps for the dispatcher; past it
+// they are decoded again from the store.
+const maxDecoded = 8192
+
+// Stored tells the worker that the event of this row id was stored, as ev
+// decoded from its body; like Wake it never blocks. The worker then uses
+// ev instead of decoding the stored body again (the same bytes, so the
+// same event).
+func (d *Dispatcher) Stored(row int64, ev *engine.Event) {
+	d.decodedMu.Lock()
+	if d.decoded == nil {
+		d.decoded = map[int64]*engine.Event{}
+	}
+	if len(d.decoded) < maxDecoded {
+		d.decoded[row] = ev
+	}
+	d.decodedMu.Unlock()
+	d.Wake()
+}
+
+// takeDecoded returns the decoded event of a row, if Stored left one,
+// and forgets it and every earlier row.
+func (d *Dispatcher) takeDecoded(row int64) *engine.Event {
+	d.decodedMu.Lock()
+	defer d.decodedMu.Unlock()
+	ev := d.decoded[row]
+	delete(d.decoded, row)
+	// Now and then, forget rows read before Stored was called for them.
+	if d.takes++; d.takes%1024 == 0 {
+		for id := range d.decoded {
+			if id < row {
+				delete(d.decoded, id)
+			}
+		}
+	}
+	return ev
 }
 
 // Run evaluates events until ctx ends, then returns nil. Store errors are

@@ -87,10 +87,13 @@ func (d *Dispatcher) inputs(ctx context.Context, rs *engine.RuleSet, events []st
 		}
 	}
 	for _, e := range events {
-		ev, err := engine.Decode(e.Body)
-		if err != nil {
-			d.opt.Logger.Error("dispatch: skipping an event that cannot be decoded", "event", e.ID, "err", err)
-			continue
+		ev := d.takeDecoded(e.ID)
+		if ev == nil {
+			var err error
+			if ev, err = engine.Decode(e.Body); err != nil {
+				d.opt.Logger.Error("dispatch: skipping an event that cannot be decoded", "event", e.ID, "err", err)
+				continue
+			}
 		}
 		want(ev)
 		in.batch.Events = append(in.batch.Events, engine.Stored{ID: e.ID, Event: ev, ReceivedAt: e.ReceivedAt, Duplicate: e.DuplicateOf != 0})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-dev/switchboard/engine"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
@@ -47,7 +48,7 @@ func newEnv(t *testing.T, sopt store.Options, mutate ...func(*ingest.Options)) *
 	opt := ingest.Options{
 		Store:   st,
 		Tokens:  []string{"other-token-1", token, "other-token-2"},
-		Notify:  func() { e.notified.Add(1) },
+		Notify:  func(int64, *engine.Event) { e.notified.Add(1) },
 		Logger:  slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics: e.metrics.hooks(),
 	}

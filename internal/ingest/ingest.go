@@ -127,8 +127,9 @@ type Options struct {
 	// Zero means 10s.
 	AppendTimeout time.Duration
 	// Notify, if set, is called after each durable append so the dispatcher
-	// wakes up. It must not block.
-	Notify func()
+	// wakes up, with the stored row's id and the payload as decoded (so that
+	// it need not be decoded again). It must not block.
+	Notify func(row int64, ev *engine.Event)
 	// Logger receives one line per refused request (the path redacted) and,
 	// at Debug, the accepted payloads. Nil means slog.Default().
 	Logger *slog.Logger
@@ -237,7 +238,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.opt.Notify != nil {
-		h.opt.Notify()
+		h.opt.Notify(a.Row, ev)
 	}
 	if h.opt.Logger.Enabled(r.Context(), slog.LevelDebug) {
 		h.opt.Logger.LogAttrs(r.Context(), slog.LevelDebug, "cooby payload stored",

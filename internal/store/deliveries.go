@@ -218,17 +218,7 @@ func (s *Store) FinishMany(ctx context.Context, items []Finished) (errs []error,
 	found := make([]error, len(fs))
 	// Not isolated: an item that is not found wrote nothing (its first
 	// statement decides), and any other error aborts the batch.
-	_, err = s.submit(ctx, &request{run: func(w *wtx) error {
-		for i, f := range fs {
-			found[i] = nil
-			if err := f.run(w); errors.Is(err, ErrNotFound) {
-				found[i] = err
-			} else if err != nil {
-				return fmt.Errorf("finish job %d: %w", f.id, err)
-			}
-		}
-		return nil
-	}})
+	_, err = s.submit(ctx, &request{run: func(w *wtx) error { return writeOutcomes(w, fs, found) }})
 	if err != nil {
 		return nil, fmt.Errorf("finish %d jobs: %w", len(fs), err)
 	}
@@ -265,6 +255,66 @@ func newFinish(s *Store, id int64, r Result) (finish, error) {
 		f.counted, f.snoozed = 0, 1
 	}
 	return f, nil
+}
+
+// writeOutcomes writes outcomes with two statements per rowsPerStatement of
+// them: one UPDATE of their jobs, one INSERT of their attempts. found[i]
+// gets an error wrapping ErrNotFound for an outcome whose job was not
+// pending (nothing written for it); any error returned aborts the batch.
+func writeOutcomes(w *wtx, fs []finish, found []error) error {
+	for start, end := 0, 0; start < len(fs); start = end {
+		// A chunk holds a job once, so that outcomes apply in order.
+		seen := map[int64]bool{}
+		for end = start; end < len(fs) && end-start < rowsPerStatement && !seen[fs[end].id]; end++ {
+			seen[fs[end].id] = true
+		}
+		chunk := fs[start:end]
+		args := make([]any, 0, 1+6*len(chunk))
+		args = append(args, ms(w.now))
+		for _, f := range chunk {
+			args = append(args, f.id, string(f.r.Outcome), f.counted, ms(f.next), f.r.Status, f.errText)
+		}
+		rows, err := w.query(`UPDATE jobs SET state = v.column2, attempts = attempts + v.column3, next_attempt_at = v.column4,
+				lease_until = 0, last_status = v.column5, last_error = v.column6, updated_at = ?
+			FROM (`+rowsQuery("VALUES", "", 6, len(chunk))+`) AS v
+			WHERE jobs.id = v.column1 AND jobs.state IN ('pending', 'retry')
+			RETURNING jobs.id`, args...)
+		if err != nil {
+			return fmt.Errorf("update %d jobs: %w", len(chunk), err)
+		}
+		updated := make(map[int64]bool, len(chunk))
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("update %d jobs: %w", len(chunk), err)
+			}
+			updated[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("update %d jobs: %w", len(chunk), err)
+		}
+		var done []finish
+		for i, f := range chunk {
+			found[start+i] = nil
+			if !updated[f.id] {
+				found[start+i] = fmt.Errorf("no pending job: %w", ErrNotFound)
+				continue
+			}
+			done = append(done, f)
+		}
+		err = w.insertRows(`INSERT INTO attempts (job_id, at, outcome, snoozed, status, error, latency_us) VALUES`, ``, 7, len(done),
+			func(i int, a []any) []any {
+				f := done[i]
+				return append(a, f.id, ms(f.at), string(f.r.Outcome), f.snoozed, f.r.Status, f.errText, f.r.Latency.Microseconds())
+			})
+		if err != nil {
+			return fmt.Errorf("record %d attempts: %w", len(done), err)
+		}
+	}
+	return nil
 }
 
 // run writes the outcome. An error wrapping ErrNotFound means it wrote
