@@ -96,3 +96,50 @@ func rssMB(pid int, field string) float64 {
 	}
 	return kb / 1024
 }
+
+// machineCPU returns the CPU time all processes of the machine have used
+// (every state of /proc/stat's cpu line but idle and iowait).
+func machineCPU() (time.Duration, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected format")
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		if i >= 7 { // guest time is already counted in user
+			break
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %q", v)
+		}
+		busy += n
+	}
+	return time.Duration(busy) * clockTick, nil
+}
+
+// machineMeter measures the CPU the whole machine uses between start and
+// stop, to tell how much other processes took during a phase.
+type machineMeter struct{ cpu0 time.Duration }
+
+func startMachine() machineMeter {
+	c, _ := machineCPU()
+	return machineMeter{c}
+}
+
+// stop returns the machine's CPU since start, or -1 if unreadable.
+func (m machineMeter) stop() time.Duration {
+	c, err := machineCPU()
+	if err != nil || m.cpu0 == 0 {
+		return -1
+	}
+	return c - m.cpu0
+}

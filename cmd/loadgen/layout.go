@@ -85,15 +85,17 @@ func sweepLevel(ctx context.Context, cfg config, i, conc int, base *baselineProc
 	if err != nil {
 		return row, err
 	}
-	cpu, self := startCPU(base.pid()), startCPU(0)
+	cpu, self, mach := startCPU(base.pid()), startCPU(0), startMachine()
 	br := run(ctx, client, base.url, cfg.samples, fmt.Sprintf("base%d-%d", i, conc), conc, 0, cfg.duration)
 	bcpu, bwall := cpu.stop()
 	lcpu, lwall := self.stop()
+	bother := mach.stop() - bcpu - lcpu
 	st1, err := base.stats()
 	if err != nil {
 		return row, err
 	}
 	row.Baseline = newPhaseStats(br, bcpu, bcpu, bwall, lcpu, lwall)
+	row.Baseline.setOther(bother, bwall)
 	if f := st1.Fsyncs - st0.Fsyncs; f > 0 {
 		row.EventsPerFsync = float64(st1.Events-st0.Events) / float64(f)
 	}
@@ -101,13 +103,15 @@ func sweepLevel(ctx context.Context, cfg config, i, conc int, base *baselineProc
 		conc, br.summary(), row.EventsPerFsync, st1.MaxBatch, row.Baseline.cpuSummary())
 	client.CloseIdleConnections()
 
-	cpu, self = startCPU(srv.pid()), startCPU(0)
+	cpu, self, mach = startCPU(srv.pid()), startCPU(0), startMachine()
 	sr := run(ctx, client, srv.hookURL, cfg.samples, fmt.Sprintf("max%d-%d", i, conc), conc, 0, cfg.duration)
 	phaseCPU, phaseWall := cpu.stop()
 	lcpu, lwall = self.stop()
+	sother := mach.stop() - phaseCPU - lcpu
 	missing, last := sink.waitFor(sr.accepted, cfg.drain)
 	totalCPU, _ := cpu.stop()
 	row.Switchboard = newPhaseStats(sr, totalCPU, phaseCPU, phaseWall, lcpu, lwall)
+	row.Switchboard.setOther(sother, phaseWall)
 	row.Missing = missing
 	if missing == 0 && len(sr.accepted) > 0 {
 		row.Backlog = max(0, last.Sub(sr.lastAnswer))

@@ -49,6 +49,22 @@ type phaseStats struct {
 	// busy during the phase (CPU seconds per second).
 	ServerBusy float64 `json:"server_busy"`
 	LoadBusy   float64 `json:"load_busy"`
+	// OtherBusy is the cores the rest of the machine kept busy: other
+	// processes disturbing the measurement (the kernel's softirq work for
+	// loopback traffic is partly counted here too).
+	OtherBusy float64 `json:"other_busy"`
+}
+
+// otherWarn is the OtherBusy above which a run is flagged as disturbed: a
+// heuristic, since a quiet machine shows a little (kernel network work).
+const otherWarn = 0.3
+
+// setOther records the CPU the rest of the machine used in a phase of
+// wall time wall (negative: unknown).
+func (p *phaseStats) setOther(other, wall time.Duration) {
+	if other >= 0 && wall > 0 {
+		p.OtherBusy = other.Seconds() / wall.Seconds()
+	}
 }
 
 // newPhaseStats builds the stats of a phase: total is the server CPU to
@@ -70,8 +86,12 @@ func newPhaseStats(r *result, total, phase, wall, load, lwall time.Duration) pha
 }
 
 func (p phaseStats) cpuSummary() string {
-	return fmt.Sprintf("server CPU %s per event, %.2f cores busy; loadgen %.2f cores busy",
-		fmtMicros(p.CPUPerEvent), p.ServerBusy, p.LoadBusy)
+	s := fmt.Sprintf("server CPU %s per event, %.2f cores busy; loadgen %.2f cores busy; other processes %.2f",
+		fmtMicros(p.CPUPerEvent), p.ServerBusy, p.LoadBusy, p.OtherBusy)
+	if p.OtherBusy > otherWarn {
+		s += " (WARNING: the machine is not quiet)"
+	}
+	return s
 }
 
 // reconciliation counts, over every phase of a layout, what switchboard
@@ -146,6 +166,17 @@ func writeMarkdown(w io.Writer, reps []*layoutReport) {
 				r.EventsPerFsync, backlog, r.Switchboard.LoadBusy, r.Baseline.LoadBusy)
 		}
 	}
+	worst := 0.0
+	for _, rep := range reps {
+		for _, r := range rep.Sweep {
+			worst = max(worst, r.Switchboard.OtherBusy, r.Baseline.OtherBusy)
+		}
+	}
+	fmt.Fprintf(w, "\nOther processes kept at most %.2f cores busy during a full-speed phase", worst)
+	if worst > otherWarn {
+		fmt.Fprint(w, ": **the machine was not quiet, measure again**")
+	}
+	fmt.Fprintln(w, ".")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| layout | cpus (GOMAXPROCS): switchboard / baseline / loadgen | answer p50 / p99 at half the best rate | end-to-end p50 / p99 | answer p50 / p99, destination down | idle / peak RSS | reconciliation |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
