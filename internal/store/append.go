@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -81,11 +82,7 @@ func (s *Store) Append(ctx context.Context, in NewEvent) (Appended, error) {
 	var out Appended
 	r := &request{
 		durable: true,
-		run: func(w *wtx) error {
-			var err error
-			out, err = appendTx(w, body, key, at)
-			return err
-		},
+		append:  &appendArgs{body: body, key: key, at: at, out: &out},
 		finish: func(err error) {
 			if err != nil {
 				s.backlog.Add(-size)
@@ -115,46 +112,109 @@ func (s *Store) reserve(size int64) bool {
 	return true
 }
 
-// appendTx stores one event: an original costs two statements (the event
-// and its dedupe key), a duplicate, rarer, four.
-func appendTx(w *wtx, body []byte, key string, at time.Time) (Appended, error) {
-	var keyArg any // NULL when there is no key
-	if key != "" {
-		keyArg = key
+// appendArgs is one Append's event, written with the batch's other
+// appends by appendMany.
+type appendArgs struct {
+	body []byte
+	key  string
+	at   time.Time
+	out  *Appended
+}
+
+// appendMany stores the events of a batch's appends, a few statements for
+// all of them: the events, several rows per INSERT; one look-up of the
+// dedupe keys already stored; the new keys, several rows per INSERT; and,
+// for each duplicate (rarer), the mark on its row. An error aborts the
+// batch: these statements fail only when the whole file does.
+func appendMany(w *wtx, as []*appendArgs) error {
+	for start := 0; start < len(as); start += rowsPerStatement {
+		chunk := as[start:min(len(as), start+rowsPerStatement)]
+		if err := appendChunk(w, chunk); err != nil {
+			return err
+		}
 	}
-	// The hot path reads the id with LastInsertId rather than RETURNING:
-	// in SQLite, RETURNING buffers its rows in a temporary table, which
-	// doubled the cost of a batch's statements. (Postgres would use RETURNING.)
-	res, err := w.exec(`INSERT INTO events (received_at, body, size, dedupe_key) VALUES (?, ?, ?, ?)`,
-		ms(at), body, len(body), keyArg)
+	return nil
+}
+
+func appendChunk(w *wtx, as []*appendArgs) error {
+	// The ids are read with LastInsertId rather than RETURNING: in SQLite,
+	// RETURNING buffers its rows in a temporary table. The rows of one
+	// INSERT get consecutive ids (one writer, AUTOINCREMENT).
+	res, err := w.exec(rowsQuery(`INSERT INTO events (received_at, body, size, dedupe_key) VALUES`, ``, 4, len(as)),
+		appendValues(as)...)
 	if err != nil {
-		return Appended{}, fmt.Errorf("insert event: %w", err)
+		return fmt.Errorf("insert %d events: %w", len(as), err)
 	}
-	row, err := res.LastInsertId()
+	last, err := res.LastInsertId()
 	if err != nil {
-		return Appended{}, fmt.Errorf("insert event: %w", err)
+		return fmt.Errorf("insert %d events: %w", len(as), err)
 	}
-	if key == "" {
-		return Appended{ID: row, Row: row}, nil
+	first := last - int64(len(as)) + 1
+	var keys []any
+	for i, a := range as {
+		*a.out = Appended{ID: first + int64(i), Row: first + int64(i)}
+		if a.key != "" {
+			keys = append(keys, a.key)
+		}
 	}
-	res, err = w.exec(`INSERT INTO dedupe (key, event_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING`, key, row, ms(w.now))
+	if len(keys) == 0 {
+		return nil
+	}
+	seen := make(map[string]int64, len(keys)) // key -> the original's id
+	rows, err := w.query(`SELECT key, event_id FROM dedupe WHERE key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, keys...)
 	if err != nil {
-		return Appended{}, fmt.Errorf("insert dedupe key: %w", err)
+		return fmt.Errorf("look up dedupe keys: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return Appended{}, fmt.Errorf("insert dedupe key: %w", err)
-	} else if n == 1 {
-		return Appended{ID: row, Row: row}, nil
+	for rows.Next() {
+		var (
+			k  string
+			id int64
+		)
+		if err := rows.Scan(&k, &id); err != nil {
+			rows.Close()
+			return fmt.Errorf("look up dedupe keys: %w", err)
+		}
+		seen[k] = id
 	}
-	// Seen before: this row is a copy of the original.
-	var orig int64
-	if err := w.one(`SELECT event_id FROM dedupe WHERE key = ?`, []any{key}, &orig); err != nil {
-		return Appended{}, fmt.Errorf("look up dedupe key: %w", err)
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("look up dedupe keys: %w", err)
 	}
-	if _, err := w.exec(`UPDATE events SET duplicate_of = ? WHERE id = ?`, orig, row); err != nil {
-		return Appended{}, fmt.Errorf("mark duplicate: %w", err)
+	var fresh []*appendArgs
+	for _, a := range as {
+		if a.key == "" {
+			continue
+		}
+		if orig, dup := seen[a.key]; dup {
+			a.out.ID, a.out.Duplicate = orig, true
+			if _, err := w.exec(`UPDATE events SET duplicate_of = ? WHERE id = ?`, orig, a.out.Row); err != nil {
+				return fmt.Errorf("mark duplicate: %w", err)
+			}
+			continue
+		}
+		seen[a.key] = a.out.Row // a later copy in this batch is its duplicate
+		fresh = append(fresh, a)
 	}
-	return Appended{ID: orig, Duplicate: true, Row: row}, nil
+	now := ms(w.now)
+	err = w.insertRows(`INSERT INTO dedupe (key, event_id, seen_at) VALUES`, ``, 3, len(fresh),
+		func(i int, v []any) []any { return append(v, fresh[i].key, fresh[i].out.Row, now) })
+	if err != nil {
+		return fmt.Errorf("insert dedupe keys: %w", err)
+	}
+	return nil
+}
+
+func appendValues(as []*appendArgs) []any {
+	v := make([]any, 0, 4*len(as))
+	for _, a := range as {
+		var key any // NULL when there is no key
+		if a.key != "" {
+			key = a.key
+		}
+		v = append(v, ms(a.at), a.body, len(a.body), key)
+	}
+	return v
 }
 
 // DedupeWindow is the shortest time a dedupe key is kept: an event whose key

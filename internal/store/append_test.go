@@ -444,3 +444,43 @@ func TestAppend_FailedCommitFailsStore(t *testing.T) {
 		})
 	}
 }
+
+// TestAppend_CopiesInOneBatch: copies of one message appended at once (one
+// group commit) give one original and duplicates of it, whatever batch
+// they share.
+func TestAppend_CopiesInOneBatch(t *testing.T) {
+	s := openT(t, t.TempDir(), quiet)
+	var wg sync.WaitGroup
+	out := make([]Appended, 40)
+	for i := range out {
+		wg.Go(func() {
+			key := fmt.Sprint("k", i%4)
+			a, err := s.Append(t.Context(), NewEvent{Body: []byte(`{}`), DedupeKey: key})
+			require.NoError(t, err)
+			out[i] = a
+		})
+	}
+	wg.Wait()
+	originals := map[int64]bool{}
+	for _, a := range out {
+		if !a.Duplicate {
+			require.Equal(t, a.ID, a.Row)
+			originals[a.ID] = true
+		}
+	}
+	require.Len(t, originals, 4, "one original per key")
+	for _, a := range out {
+		require.True(t, originals[a.ID], "every copy points at its original")
+	}
+	evs, err := s.ReadEvents(t.Context(), 0, 100)
+	require.NoError(t, err)
+	require.Len(t, evs, 40)
+	dups := 0
+	for _, e := range evs {
+		if e.DuplicateOf != 0 {
+			dups++
+			require.True(t, originals[e.DuplicateOf])
+		}
+	}
+	require.Equal(t, 36, dups)
+}

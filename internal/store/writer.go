@@ -14,6 +14,10 @@ type request struct {
 	ctx context.Context
 	// run does the writes inside the batch transaction.
 	run func(w *wtx) error
+	// append, instead of run, is an Append's event: the writer stores the
+	// events of a batch's appends together (appendMany), before the other
+	// requests.
+	append *appendArgs
 	// isolated runs the request inside a SAVEPOINT, so that its error undoes
 	// only its own writes and the rest of the batch still commits. Appends are
 	// not isolated: their statements fail only when the whole file does.
@@ -335,8 +339,21 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 		finishAll(live, s.fail(fmt.Errorf("begin write batch: %w", err)))
 		return
 	}
+	var appends []*appendArgs
+	for _, r := range live {
+		if r.append != nil {
+			appends = append(appends, r.append)
+		}
+	}
+	if err := appendMany(w, appends); err != nil {
+		s.abort(w, live, fmt.Errorf("write batch of %d: %w", len(live), err))
+		return
+	}
 	errs := make([]error, len(live))
 	for i, r := range live {
+		if r.append != nil {
+			continue
+		}
 		opErr, batchErr := runOne(w, r)
 		if batchErr != nil {
 			s.abort(w, live, fmt.Errorf("write batch of %d: %w", len(live), batchErr))
