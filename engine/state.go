@@ -151,16 +151,11 @@ func diffTimes(before, after []time.Time) (added, removed []time.Time) {
 	return added, removed
 }
 
-// sortedGroups lists open groups in a stable order: by start, rule, key.
-func (st *State) sortedGroups() []*OpenGroup {
-	out := make([]*OpenGroup, 0, len(st.Groups))
-	for _, g := range st.Groups {
-		out = append(out, g)
-	}
-	slices.SortFunc(out, func(a, b *OpenGroup) int {
+// sortGroups puts groups in a stable order: by start, rule, key.
+func sortGroups(gs []*OpenGroup) {
+	slices.SortFunc(gs, func(a, b *OpenGroup) int {
 		return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.Rule, b.Rule), strings.Compare(a.Key, b.Key))
 	})
-	return out
 }
 
 // NextDue returns the earliest time after which Step has time-driven work

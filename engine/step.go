@@ -164,6 +164,8 @@ type stepper struct {
 	// before the step.
 	before  map[string][]time.Time
 	touched []string
+	// groups indexes the open groups by rule and key once a step needs it.
+	groups map[ThrottleID][]*OpenGroup
 }
 
 func (s *stepper) eff() *Effects { return &s.res.Effects }
@@ -265,22 +267,30 @@ func (s *stepper) throttled(rule, key string, per time.Duration, at time.Time) b
 }
 
 // join adds a grouped rule's match to the open group of its key whose
-// first message was written within the window of it (either way), or
-// opens one.
+// first message was written within the window of it (either way; the
+// earliest such group if there are several), or opens one.
 func (s *stepper) join(r *Rule, key string, m Stored, at time.Time) {
 	item := ItemOf(m.Event)
 	item.Time = at
+	id := ThrottleID{r.Name, key}
+	if s.groups == nil { // the open groups by rule and key, for this step
+		s.groups = map[ThrottleID][]*OpenGroup{}
+		for _, g := range s.st.Groups {
+			k := ThrottleID{g.Rule, g.Key}
+			s.groups[k] = append(s.groups[k], g)
+		}
+	}
 	var g *OpenGroup
-	for _, o := range s.st.sortedGroups() {
-		if d := at.Sub(o.Start); o.Rule == r.Name && o.Key == key && d <= r.Group.Window && d >= -r.Group.Window {
+	for _, o := range s.groups[id] {
+		if d := at.Sub(o.Start); d <= r.Group.Window && d >= -r.Group.Window && (g == nil || o.Start.Before(g.Start)) {
 			g = o
-			break
 		}
 	}
 	opened := g == nil
 	if opened {
 		g = &OpenGroup{Rule: r.Name, Key: key, Start: at, EventID: m.ID, First: m.Event}
 		s.st.Groups[g.ID()] = g
+		s.groups[id] = append(s.groups[id], g)
 	}
 	g.Items = append(g.Items, item)
 	s.eff().Joined = append(s.eff().Joined, GroupJoin{Group: g.ID(), EventID: m.ID, Item: item, Opened: opened})
@@ -318,11 +328,15 @@ func (s *stepper) check(c Check) {
 // closeGroups renders, once, every group whose window has closed by now,
 // with all its messages as `group`, in the order they were written.
 func (s *stepper) closeGroups() {
-	for _, g := range s.st.sortedGroups() {
-		r := s.rs.Rule(g.Rule)
-		if r != nil && r.Group != nil && s.now.Before(g.Start.Add(r.Group.Window)) {
-			continue
+	var due []*OpenGroup
+	for _, g := range s.st.Groups {
+		if r := s.rs.Rule(g.Rule); r == nil || r.Group == nil || !s.now.Before(g.Start.Add(r.Group.Window)) {
+			due = append(due, g)
 		}
+	}
+	sortGroups(due)
+	for _, g := range due {
+		r := s.rs.Rule(g.Rule)
 		delete(s.st.Groups, g.ID())
 		s.eff().Closed = append(s.eff().Closed, g.ID())
 		out := Outcome{Input: InputGroup, EventID: g.EventID, Rule: g.Rule, Group: g.Key, Size: len(g.Items)}
