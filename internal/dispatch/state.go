@@ -26,6 +26,13 @@ func (d *Dispatcher) loadState(ctx context.Context) (*engine.State, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Restore(l, nil, d.opt.Logger.Warn), nil
+}
+
+// Restore builds the conversation engine's State from what the store
+// holds: the state kept whole (l) and the given chats. warn, if set, is
+// told of a chat record that cannot be read (that chat starts afresh).
+func Restore(l *store.Loaded, chats map[string]store.Chat, warn func(msg string, args ...any)) *engine.State {
 	st := &engine.State{
 		Team:      make(map[string]bool, len(l.Team)),
 		Chats:     map[string]*engine.Conversation{},
@@ -55,7 +62,27 @@ func (d *Dispatcher) loadState(ctx context.Context) (*engine.State, error) {
 		}
 		st.Groups[og.ID()] = og
 	}
-	return st, nil
+	addChats(st, chats, warn)
+	return st
+}
+
+// addChats takes stored chats into st, where they are not already (what
+// is in memory is what was last committed).
+func addChats(st *engine.State, stored map[string]store.Chat, warn func(msg string, args ...any)) {
+	for id, c := range stored {
+		if st.Chats[id] != nil {
+			continue
+		}
+		conv := &engine.Conversation{}
+		if err := json.Unmarshal(c.State, conv); err != nil {
+			if warn != nil {
+				warn("dispatch: conversation state unreadable; starting it afresh", "chat", id, "err", err)
+			}
+			conv = &engine.Conversation{ChatID: id}
+		}
+		conv.Pending = c.Pending
+		st.Chats[id] = conv
+	}
 }
 
 // inputs is one batch's input to the engine, and what the store needs to
@@ -143,34 +170,17 @@ func (d *Dispatcher) inputs(ctx context.Context, rs *engine.RuleSet, events []st
 		if err != nil {
 			return nil, err
 		}
-		d.addChats(stored)
+		addChats(d.st, stored, d.opt.Logger.Warn)
 	} else if len(need) > 0 {
 		stored, err := d.opt.State.Chats(ctx, need)
 		if err != nil {
 			return nil, err
 		}
-		d.addChats(stored)
+		addChats(d.st, stored, d.opt.Logger.Warn)
 	}
 	next := rs.NextDue(d.st)
 	in.groupsDue = len(d.st.Groups) > 0 && !next.IsZero() && !next.After(now)
 	return in, nil
-}
-
-// addChats takes stored chats into the memory state, where they are not
-// already (what is in memory is what was last committed).
-func (d *Dispatcher) addChats(stored map[string]store.Chat) {
-	for id, c := range stored {
-		if d.st.Chats[id] != nil {
-			continue
-		}
-		conv := &engine.Conversation{}
-		if err := json.Unmarshal(c.State, conv); err != nil {
-			d.opt.Logger.Warn("dispatch: conversation state unreadable; starting it afresh", "chat", id, "err", err)
-			conv = &engine.Conversation{ChatID: id}
-		}
-		conv.Pending = c.Pending
-		d.st.Chats[id] = conv
-	}
 }
 
 // toBatch turns a step's result into the rows to commit, and counts the

@@ -139,32 +139,7 @@ func (w *world) state() string {
 	require.NoError(w.t, err)
 	chats, err := w.s.AllChats(w.t.Context(), 100000)
 	require.NoError(w.t, err)
-	st := engine.State{Team: map[string]bool{}, Chats: map[string]*engine.Conversation{},
-		Throttles: map[engine.ThrottleID][]time.Time{}, Groups: map[engine.GroupID]*engine.OpenGroup{}, Schedules: l.Schedules}
-	for _, p := range l.Team {
-		st.Team[p] = true
-	}
-	for id, c := range chats {
-		conv := &engine.Conversation{}
-		require.NoError(w.t, json.Unmarshal(c.State, conv))
-		conv.Pending = c.Pending
-		st.Chats[id] = conv
-	}
-	for _, th := range l.Throttles {
-		st.Throttles[engine.ThrottleID{Rule: th.Rule, Key: th.Key}] = th.Acts
-	}
-	for _, g := range l.Groups {
-		og := &engine.OpenGroup{Rule: g.Rule, Key: g.Key, Start: g.Start, EventID: g.EventID}
-		for _, e := range g.Events {
-			ev, err := engine.Decode(e.Body)
-			require.NoError(w.t, err)
-			item := engine.ItemOf(ev)
-			item.Time = engine.MessageTime(ev, e.ReceivedAt)
-			og.Items = append(og.Items, item)
-		}
-		st.Groups[og.ID()] = og
-	}
-	return describeState(&st)
+	return describeState(dispatch.Restore(l, chats, nil))
 }
 
 // describeState prints a State in a stable, comparable form.
