@@ -118,13 +118,14 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 	for _, e := range testFailures(next) {
 		rep.TestFailures = append(rep.TestFailures, e.Error())
 	}
+	var oldSim, newSim engine.Sim // each rule set keeps its own conversation state
 	err = a.eachEventSince(r.Context(), from, func(e store.Event) bool {
 		if rep.Events == maxEvents {
 			rep.Truncated = true
 			return false
 		}
 		rep.Events++
-		if d, ok := diffEvent(running, next, e); ok {
+		if d, ok := diffEvent(running, next, &oldSim, &newSim, e); ok {
 			rep.Changed++
 			if len(rep.Diffs) < limit {
 				rep.Diffs = append(rep.Diffs, d)
@@ -159,15 +160,17 @@ func (a *App) eachEventSince(ctx context.Context, from time.Time, fn func(store.
 	}
 }
 
-// diffEvent plans one stored event with both rule sets, as the dispatcher
-// would have when it arrived, and compares the actions' wire forms.
-func diffEvent(old, next *engine.RuleSet, e store.Event) (EventDiff, bool) {
+// diffEvent evaluates one stored event with both rule sets, each through
+// the conversation engine with the state the events before it built (as
+// the dispatcher would have when it arrived), and compares the actions'
+// wire forms.
+func diffEvent(old, next *engine.RuleSet, oldSim, newSim *engine.Sim, e store.Event) (EventDiff, bool) {
 	ev, err := engine.Decode(e.Body)
 	if err != nil {
 		return EventDiff{}, false
 	}
-	opts := engine.PlanOptions{Now: e.ReceivedAt, Duplicate: e.DuplicateOf != 0}
-	before, after := planned(old, ev, opts), planned(next, ev, opts)
+	before := planned(old, oldSim.Add(old, ev, e.Body, e.ReceivedAt, false))
+	after := planned(next, newSim.Add(next, ev, e.Body, e.ReceivedAt, false))
 	d := EventDiff{EventID: e.ID, ReceivedAt: e.ReceivedAt,
 		Summary: fmt.Sprintf("%s %s %s in %q", ev.Direction, ev.Message.Type, ev.Message.ID, ev.ChatTitle)}
 	seen := map[actionKey]bool{}
@@ -209,19 +212,14 @@ type plannedActions struct {
 	byKey map[actionKey]plannedAction
 }
 
-// planned renders every action rs would take for ev in its wire form.
-func planned(rs *engine.RuleSet, ev *engine.Event, opts engine.PlanOptions) plannedActions {
+// planned is every action an evaluation makes (throttled, delayed and
+// grouped matches make none now), in its wire form.
+func planned(rs *engine.RuleSet, o engine.Outcome) plannedActions {
 	out := plannedActions{byKey: map[actionKey]plannedAction{}}
-	plan, err := rs.Plan(ev, opts)
-	if err != nil {
-		return out
-	}
-	for _, m := range plan.Matches {
-		for _, r := range m.Actions {
-			p := plannedAction{key: actionKey{m.Rule.Name, r.Action.Index}, kind: r.Action.Kind, dest: r.Action.Destination, wire: wireJSON(rs, r)}
-			out.list = append(out.list, p)
-			out.byKey[p.key] = p
-		}
+	for _, j := range o.Jobs {
+		p := plannedAction{key: actionKey{j.Rule, j.Action.Index}, kind: j.Action.Kind, dest: j.Action.Destination, wire: wireJSON(rs, j.Rendered)}
+		out.list = append(out.list, p)
+		out.byKey[p.key] = p
 	}
 	return out
 }

@@ -147,3 +147,38 @@ func TestDiffRefusesInvalidRules(t *testing.T) {
 	status, _ = svc.diff(t, "")
 	require.Equal(t, http.StatusBadRequest, status)
 }
+
+// TestDiffKeepsConversationState: the replay goes through the conversation
+// engine, so a throttle the new rules add drops the repeats in a chat, and
+// what the rules see of `chat` is what the dispatcher saw.
+func TestDiffKeepsConversationState(t *testing.T) {
+	svc := start(t, `rules:
+  - name: each
+    when: direction == "received"
+    actions: [{log: {message: "{{ message.id }} n={{ chat.received_count }}"}}]
+`, nil)
+	chat := readPayload(t, "received-chat.json")
+	for _, id := range []string{"A1", "A2", "A3"} {
+		body := bytes.Replace(chat, []byte(`"3EB0A1B2C3D4E5F60718"`), []byte(`"`+id+`"`), 1)
+		status, _ := svc.post(t, body)
+		require.Equal(t, http.StatusAccepted, status)
+	}
+	waitFor(t, func() bool { q := svc.status(t).Queue; return q.Events == 3 && q.BacklogBytes == 0 })
+	status, body := svc.diff(t, "?since=1h", app.DiffFile{Name: "new.yaml", Content: `rules:
+  - name: each
+    when: direction == "received"
+    throttle: {key: "{{ chat_id }}", per: 1h}
+    actions: [{log: {message: "{{ message.id }} n={{ chat.received_count }}"}}]
+`})
+	require.Equal(t, http.StatusOK, status, string(body))
+	var rep app.DiffReport
+	require.NoError(t, json.Unmarshal(body, &rep))
+	require.Equal(t, 3, rep.Events)
+	require.Equal(t, 2, rep.Changed, "the first acts as before; the two repeats are throttled")
+	for _, d := range rep.Diffs {
+		require.Len(t, d.Removed, 1)
+		require.Empty(t, d.Added)
+		require.Empty(t, d.Changed, "the state the rules saw is the same on both sides")
+	}
+	require.Contains(t, string(rep.Diffs[1].Removed[0].Old), "n=3")
+}
