@@ -275,3 +275,80 @@ func TestDryrunRunsDelayedChecks(t *testing.T) {
 	require.Contains(t, out, "== ../../testdata/cooby/received-chat.json (unanswered-for-30-minutes after: checked at 2023-11-14T22:43:20Z)")
 	require.Contains(t, out, "has waited 30m0s for a reply: Hello, do you ship to Manchester?")
 }
+
+// TestDryrunRunsForEachChatSchedules: `dryrun --at` runs a for_each: chat
+// schedule over the chats of the run's payloads, once per chat that acts.
+func TestDryrunRunsForEachChatSchedules(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte(`
+rules:
+  - name: waiting
+    schedule: "@every 5m"
+    for_each: chat
+    when: chat.awaiting_reply && chat.waiting_for > duration("30m")
+    actions: [{log: {message: "{{ chat.id }} waits since {{ chat.awaiting_since }}"}}]
+`), 0o644))
+	var payloads []string
+	for i, c := range []string{"1@c.us", "2@c.us"} {
+		p := filepath.Join(dir, fmt.Sprintf("%d.json", i))
+		dir := []string{"received", "sent"}[i]
+		require.NoError(t, os.WriteFile(p, fmt.Appendf(nil, `{"chat_id":%q,"direction":%q,"message":{"id":"m%d","type":"chat"},"timestamp":"1000"}`, c, dir, i), 0o644))
+		payloads = append(payloads, p)
+	}
+	code, out, _ := cli(t, "", append([]string{"dryrun", "--at", "1970-01-01T02:00:00Z", "-r", rules}, payloads...)...)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "== scheduled waiting (@every 5m), run at 1970-01-01T02:00:00Z for chat 1@c.us")
+	require.Contains(t, out, "info 1@c.us waits since 1970-01-01T00:16:40Z")
+	require.NotContains(t, out, "for chat 2@c.us", "the team wrote last in chat 2")
+}
+
+// TestCheckRefusesTestsNamingNoRule: check exits 1 and says where a test
+// names a rule that does not exist.
+func TestCheckRefusesTestsNamingNoRule(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`rules:
+  - name: delivery-failed
+    when: is_error
+    actions: [{log: {message: x}}]
+tests:
+  - name: a failed send
+    payload: {direction: sent, message: {is_error: true}}
+    expect: [delivery-fialed]
+`), 0o644))
+	code, out, _ := cli(t, "", "check", path)
+	require.Equal(t, 1, code)
+	require.Equal(t, path+`:8:14: test "a failed send": expect: no rule is named "delivery-fialed" (did you mean "delivery-failed"?)`+"\n", out)
+}
+
+// TestTestCommandScheduledRuns: `switchboard test` runs a for_each: chat
+// rule over a case's context, and fails a run: case at a time its
+// schedule never fires, naming the run times around it.
+func TestTestCommandScheduledRuns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`rules:
+  - name: waiting
+    schedule: "0 9 * * MON-FRI"
+    timezone: Europe/London
+    for_each: chat
+    when: chat.awaiting_reply
+    actions: [{log: {message: "{{ chat.id }}"}}]
+tests:
+  - name: Monday morning
+    run: waiting
+    at: 2026-12-07T09:00:00Z
+    context: [{chat_id: "1@c.us", direction: received, message: {id: "1", type: chat}, timestamp: "1765000000"}]
+    expect: [waiting]
+    actions: [{rule: waiting, fields: {message: "1@c.us"}}]
+  - name: Saturday lunch
+    run: waiting
+    at: 2026-12-05T13:17:00Z
+    context: [{chat_id: "1@c.us", direction: received, message: {id: "1", type: chat}, timestamp: "1765000000"}]
+    expect: [waiting]
+`), 0o644))
+	code, out, _ := cli(t, "", "test", path)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "PASS  Monday morning")
+	require.Contains(t, out, "FAIL  Saturday lunch ("+path+":15)\n      at: 2026-12-05T13:17:00Z is not a run time of \"waiting\" (\"0 9 * * MON-FRI\" in Europe/London): "+
+		"the previous is 2026-12-04T09:00:00Z, the next 2026-12-07T09:00:00Z\n")
+}
