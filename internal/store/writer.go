@@ -128,6 +128,8 @@ type collector struct {
 	// lastDur is the number of durable requests in the last batch that had
 	// any: the concurrency the writer expects to see again.
 	lastDur int
+	// lastDurAt is when that batch was collected.
+	lastDurAt time.Time
 	buf     []*request
 }
 
@@ -241,7 +243,7 @@ func (c *collector) collect(first *request) []*request {
 		}
 		var timer *time.Timer
 	wait:
-		for len(batch) < maxBatch && (s.queued.Load() > 0 || (ndur > 0 && ndur < c.lastDur)) {
+		for len(batch) < maxBatch && (s.queued.Load() > 0 || (ndur > 0 && ndur < c.lastDur) || c.ingestBusy(ndur)) {
 			side := c.side
 			if nside >= sideCap {
 				side = nil
@@ -283,11 +285,24 @@ func (c *collector) collect(first *request) []*request {
 		add(r)
 	}
 	if ndur > 0 {
-		c.lastDur = ndur
+		c.lastDur, c.lastDurAt = ndur, time.Now()
 	}
 	c.buf = batch
 	return batch
 }
+
+// ingestBusy reports whether a batch of only non-durable requests should
+// wait (up to MaxWait) for durable ones to share its transaction: while
+// concurrent Appends are flowing (the last durable batch held several and
+// was moments ago), a transaction of its own would cost the waiting
+// Appends its time in the writer, and its work is not urgent.
+func (c *collector) ingestBusy(ndur int) bool {
+	return ndur == 0 && c.lastDur > 1 && time.Since(c.lastDurAt) < busyWindow
+}
+
+// busyWindow is how recent a concurrent durable batch must be for
+// ingestBusy.
+const busyWindow = 10 * time.Millisecond
 
 // CommitInfo describes one committed write transaction, for
 // Options.OnCommit.
