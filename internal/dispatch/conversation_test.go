@@ -2,6 +2,7 @@ package dispatch_test
 
 import (
 	"fmt"
+	"github.com/switchboard-dev/switchboard/internal/store"
 	"testing"
 	"time"
 
@@ -183,4 +184,24 @@ rules:
 	w.post(msg("A", "sent", minute(35)), reaction)
 	w.at(minute(80))
 	require.Equal(t, []string{"Q"}, w.texts("unanswered"), "a reaction after the answer opens no wait")
+}
+
+// TestDelayedCheckWithoutItsEvent: a due check whose event is no longer
+// stored is dropped, not left due for ever.
+func TestDelayedCheckWithoutItsEvent(t *testing.T) {
+	w := newWorld(t, `
+rules:
+  - name: later
+    when: "true"
+    after: 1m
+    actions: [{log: {message: "x"}}]
+`, minute(10))
+	require.NoError(t, w.s.Commit(t.Context(), store.Batch{State: store.StateChanges{
+		Timers: []store.TimerRow{{Rule: "later", EventID: 999, Due: minute(5)}}}}))
+	w.reopen()
+	w.run()
+	next, err := w.s.NextTimer(t.Context())
+	require.NoError(t, err)
+	require.True(t, next.IsZero(), "the check was dropped")
+	require.Empty(t, w.jobs())
 }

@@ -303,10 +303,14 @@ type Timer struct {
 }
 
 // DueTimers returns up to max delayed checks due at or before now,
-// earliest first, with their events.
+// earliest first, with their events (empty if the event is no longer
+// stored).
 func (s *Store) DueTimers(ctx context.Context, now time.Time, max int) ([]Timer, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT t.id, t.rule, t.due_at, `+eventColumnsOf("e")+`
-		FROM timers t JOIN events e ON e.id = t.event_id WHERE t.due_at <= ? ORDER BY t.due_at, t.id LIMIT ?`, ms(now), max)
+	// A check whose event is gone comes with an empty event (which does
+	// not decode), so that it is dropped rather than left due for ever.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT t.id, t.rule, t.due_at, COALESCE(e.id, 0), COALESCE(e.received_at, 0),
+			COALESCE(e.body, x''), e.dedupe_key, e.duplicate_of
+		FROM timers t LEFT JOIN events e ON e.id = t.event_id WHERE t.due_at <= ? ORDER BY t.due_at, t.id LIMIT ?`, ms(now), max)
 	if err != nil {
 		return nil, fmt.Errorf("read due checks: %w", err)
 	}
