@@ -130,7 +130,7 @@ type collector struct {
 	lastDur int
 	// lastDurAt is when that batch was collected.
 	lastDurAt time.Time
-	buf     []*request
+	buf       []*request
 }
 
 // writer is the single goroutine that owns the write connection. It runs
