@@ -153,6 +153,18 @@ type wireMessage struct {
 	ErrorMessage string      `json:"error_message"`
 }
 
+// plainString reports whether the inside of a JSON string literal holds
+// no escape and only printable ASCII, so that it is its own value (the
+// decoder has already checked the literal is valid).
+func plainString(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // looseString accepts a JSON string or number (a phone number or an error
 // code written as a number, a timestamp sent as a number) and keeps its
 // text. Anything else is a type error.
@@ -160,6 +172,8 @@ type looseString string
 
 func (s *looseString) UnmarshalJSON(b []byte) error {
 	switch {
+	case len(b) > 1 && b[0] == '"' && b[len(b)-1] == '"' && plainString(b[1:len(b)-1]):
+		*s = looseString(b[1 : len(b)-1]) // the common case: nothing to unescape
 	case len(b) > 0 && b[0] == '"':
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
