@@ -95,18 +95,6 @@ func (c *Conversation) report(rule, episode string) {
 	c.Reported[rule] = eps
 }
 
-// Clone returns a deep copy of c.
-func (c *Conversation) Clone() *Conversation {
-	out := *c
-	out.Pending = slices.Clone(c.Pending)
-	if c.Reported != nil {
-		out.Reported = make(map[string][]string, len(c.Reported))
-		for k, v := range c.Reported {
-			out.Reported[k] = slices.Clone(v)
-		}
-	}
-	return &out
-}
 
 // MessageTime is when a message happened: its timestamp, or, when that is
 // missing or invalid, when it was received.

@@ -106,12 +106,6 @@ func (s *Sim) Pending() []Timer {
 	return out
 }
 
-// Event returns an added payload by the id its outcomes carry.
-func (s *Sim) Event(id int64) (*Event, bool) {
-	m, ok := s.events[id]
-	return m.Event, ok
-}
-
 // ScheduledRules names the enabled scheduled rules, in order.
 func (rs *RuleSet) ScheduledRules() []string {
 	var out []string
