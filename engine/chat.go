@@ -95,7 +95,6 @@ func (c *Conversation) report(rule, episode string) {
 	c.Reported[rule] = eps
 }
 
-
 // MessageTime is when a message happened: its timestamp, or, when that is
 // missing or invalid, when it was received.
 func MessageTime(ev *Event, received time.Time) time.Time {
