@@ -97,7 +97,7 @@ func (s *stepper) run(r Run) {
 		d.Received, d.Sent, d.Chats = r.Counts.Received, r.Counts.Sent, r.Counts.Chats
 	}
 	out.Digest = d
-	opts := PlanOptions{Now: r.At, IsTeam: s.isTeam}
+	opts := PlanOptions{Now: r.At, IsTeam: s.directory}
 	if !rule.ForEachChat {
 		out.Plan, _ = s.rs.PlanScheduled(rule, d, opts)
 		key := func(_ int64, name string, action int) string {

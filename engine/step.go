@@ -134,10 +134,8 @@ type Job struct {
 func (rs *RuleSet) Step(st *State, b Batch) *Result {
 	st.init()
 	s := &stepper{rs: rs, st: st, now: b.Now, res: &Result{}, before: map[string][]time.Time{}}
-	s.isTeam = func(phone string) bool {
-		n := NormalizePhone(phone)
-		return n != "" && (st.Team[n] || slices.Contains(rs.Team, n))
-	}
+	s.directory = func(phone string) bool { return st.Team[NormalizePhone(phone)] }
+	s.isTeam = rs.teamCheck(s.directory)
 	for _, c := range b.Checks {
 		s.check(c)
 	}
@@ -159,7 +157,9 @@ type stepper struct {
 	st     *State
 	now    time.Time
 	res    *Result
-	isTeam func(string) bool
+	// directory knows the team members learned from user_phone; isTeam
+	// adds the rules' team: (Plan adds it itself, so it gets directory).
+	directory, isTeam func(string) bool
 	// before holds the Pending times of each chat touched, as they were
 	// before the step.
 	before  map[string][]time.Time
@@ -205,7 +205,7 @@ func (s *stepper) event(m Stored, explain bool) {
 		cs := c.State(s.now)
 		chat = &cs
 	}
-	plan, _ := s.rs.Plan(ev, PlanOptions{Now: s.now, Explain: explain, Duplicate: m.Duplicate, Chat: chat, IsTeam: s.isTeam})
+	plan, _ := s.rs.Plan(ev, PlanOptions{Now: s.now, Explain: explain, Duplicate: m.Duplicate, Chat: chat, IsTeam: s.directory})
 	out := Outcome{Input: InputEvent, EventID: m.ID, Chat: chat, Plan: plan}
 	for i := range plan.Matches {
 		mt := &plan.Matches[i]
@@ -317,7 +317,7 @@ func (s *stepper) check(c Check) {
 		}
 		out.Chat = &st
 	}
-	out.Plan, _ = s.rs.Plan(ev, PlanOptions{Now: c.Due, Chat: out.Chat, IsTeam: s.isTeam, Recheck: c.Rule})
+	out.Plan, _ = s.rs.Plan(ev, PlanOptions{Now: c.Due, Chat: out.Chat, IsTeam: s.directory, Recheck: c.Rule})
 	at := MessageTime(ev, c.Event.ReceivedAt)
 	for i := range out.Plan.Matches {
 		out.Jobs = append(out.Jobs, s.act(&out.Plan.Matches[i], c.Event.ID, at, eventKey)...)
@@ -347,7 +347,7 @@ func (s *stepper) closeGroups() {
 		}
 		items := slices.Clone(g.Items)
 		slices.SortStableFunc(items, func(a, b GroupItem) int { return a.Time.Compare(b.Time) })
-		out.Plan = s.rs.PlanGroup(r, g.First, items, PlanOptions{Now: s.now, IsTeam: s.isTeam})
+		out.Plan = s.rs.PlanGroup(r, g.First, items, PlanOptions{Now: s.now, IsTeam: s.directory})
 		groupKey := func(_ int64, rule string, action int) string {
 			return fmt.Sprintf("group:%s:%d:%s:%d", rule, g.Start.UnixMilli(), shortHash(g.Key), action)
 		}
