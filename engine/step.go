@@ -153,10 +153,10 @@ func (rs *RuleSet) Step(st *State, b Batch) *Result {
 }
 
 type stepper struct {
-	rs     *RuleSet
-	st     *State
-	now    time.Time
-	res    *Result
+	rs  *RuleSet
+	st  *State
+	now time.Time
+	res *Result
 	// directory knows the team members learned from user_phone; isTeam
 	// adds the rules' team: (Plan adds it itself, so it gets directory).
 	directory, isTeam func(string) bool
