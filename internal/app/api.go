@@ -68,6 +68,8 @@ func (a *App) readyz(w http.ResponseWriter, _ *http.Request) {
 	switch {
 	case a.store.Err() != nil:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store failed"})
+	case a.store.Full():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "disk full"})
 	case !a.ready.Load():
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
 	default:

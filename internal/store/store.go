@@ -44,6 +44,12 @@ var (
 	// ErrFull is returned by Append when the undispatched backlog would exceed
 	// Options.MaxBytes; the caller should answer 503 with Retry-After.
 	ErrFull = errors.New("store: backlog exceeds disk budget")
+	// ErrDiskFull is returned by writes made while the disk (or the file
+	// system holding the data directory) is full; it wraps ErrFull, so that
+	// callers answer it the same way. Nothing is lost: the write did not
+	// happen, and the store recovers by itself once there is room (see
+	// Full).
+	ErrDiskFull = fmt.Errorf("%w: no space left on the disk", ErrFull)
 	// ErrClosed is returned by calls made after Close.
 	ErrClosed = errors.New("store: closed")
 	// ErrNotFound is returned when the addressed row does not exist or is not
@@ -135,6 +141,9 @@ type Store struct {
 	failOnce sync.Once
 	failErr  atomic.Pointer[error] // set once when the store fails
 
+	// full is set while writes fail for lack of disk space, until a commit
+	// succeeds again.
+	full    atomic.Bool
 	backlog atomic.Int64 // body bytes after the cursor, plus Append reservations
 	events  atomic.Int64 // rows in events
 	commits atomic.Int64 // write transactions committed since Open
@@ -342,6 +351,9 @@ type Stats struct {
 	Throttled int64
 	// Failed reports whether the store has failed (see ErrFailed).
 	Failed bool
+	// DiskFull reports that writes are failing for lack of disk space
+	// (see Full).
+	DiskFull bool
 }
 
 // Stats returns counters for metrics: Events, BacklogBytes and Commits from
@@ -354,6 +366,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		Durable:      s.durable.Load(),
 		Throttled:    s.throttled.Load(),
 		Failed:       s.Err() != nil,
+		DiskFull:     s.Full(),
 	}
 	err := s.rdb.QueryRowContext(ctx, `SELECT
 		(SELECT position FROM cursors WHERE name = ?),
@@ -365,6 +378,17 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		return st, fmt.Errorf("read stats: %w", err)
 	}
 	return st, nil
+}
+
+// Full reports whether the last write transaction failed for lack of disk
+// space (and none has succeeded since): the service should answer 503 and
+// say it is not ready. It clears by itself with the next commit that fits.
+func (s *Store) Full() bool { return s.full.Load() }
+
+// isFull reports whether err is SQLite's "database or disk is full".
+func isFull(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL
 }
 
 // isIOClass reports whether err is an SQLite error after which the

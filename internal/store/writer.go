@@ -385,11 +385,20 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 	}
 	start := time.Now()
 	if _, err := w.exec("COMMIT"); err != nil {
-		// The transaction may or may not be on disk: trust nothing from here on.
 		_, _ = w.exec("ROLLBACK")
+		if isFull(err) {
+			// The disk filled while the WAL was written: the frames lack
+			// their commit mark, so the file is as it was. The batch fails;
+			// the store goes on and recovers once there is room.
+			s.full.Store(true)
+			finishAll(live, fmt.Errorf("commit write batch of %d: %w: %w", len(live), ErrDiskFull, err))
+			return
+		}
+		// The transaction may or may not be on disk: trust nothing from here on.
 		finishAll(live, s.fail(fmt.Errorf("commit write batch of %d: %w", len(live), err)))
 		return
 	}
+	s.full.Store(false)
 	s.commits.Add(1)
 	s.throttled.Add(int64(w.throttled))
 	if durable {
@@ -442,6 +451,9 @@ func (s *Store) abort(w *wtx, batch []*request, cause error) {
 		cause = s.fail(errors.Join(cause, fmt.Errorf("roll back: %w", rerr)))
 	} else if isIOClass(cause) {
 		cause = s.fail(cause)
+	} else if isFull(cause) {
+		s.full.Store(true)
+		cause = fmt.Errorf("%w: %w", ErrDiskFull, cause)
 	}
 	finishAll(batch, cause)
 }
