@@ -99,6 +99,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Lease:          cfg.SendTimeout*2 + 30*time.Second,
 		Logger:         a.log,
 		Redact:         func(s string) string { return a.Rules().Redact(s) },
+		OnDead:         func(rule, dest string) { a.metrics.deadLetters.WithLabelValues(dest, rule).Inc() },
 		OnResult: func(kind, dest, outcome string, latency time.Duration) {
 			a.metrics.deliveries.WithLabelValues(kind, dest, outcome).Inc()
 			a.metrics.latency.WithLabelValues(kind).Observe(latency.Seconds())

@@ -15,14 +15,15 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	accepted   prometheus.Counter
-	duplicates prometheus.Counter
-	rejected   *prometheus.CounterVec
-	storeFull  prometheus.Counter
-	matches    *prometheus.CounterVec
-	deliveries *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
-	evaluated  prometheus.Counter
+	accepted    prometheus.Counter
+	duplicates  prometheus.Counter
+	rejected    *prometheus.CounterVec
+	storeFull   prometheus.Counter
+	matches     *prometheus.CounterVec
+	deliveries  *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	evaluated   prometheus.Counter
 
 	reloadOK       prometheus.Gauge
 	reloadTime     prometheus.Gauge
@@ -50,6 +51,9 @@ func newMetrics(st *store.Store) *metrics {
 	m.matches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_rule_matches_total", Help: "Events matched, by rule."}, []string{"rule"})
 	m.evaluated = prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_events_evaluated_total", Help: "Events evaluated against the rules."})
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_deliveries_total", Help: "Delivery attempts, by kind, destination and outcome (done, retry, dead)."}, []string{"kind", "destination", "outcome"})
+	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_dead_letters_total",
+		Help: "Deliveries that gave up (became dead letters), by destination and rule. Alert on any increase; replay them with switchboard replay."},
+		[]string{"destination", "rule"})
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "switchboard_delivery_duration_seconds", Help: "Duration of one delivery attempt.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
@@ -77,7 +81,7 @@ func newMetrics(st *store.Store) *metrics {
 		Name: "switchboard_store_commit_duration_seconds", Help: "Duration of one store COMMIT, by sync mode; with sync=full it includes the fsync.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
 	}, []string{"sync"})
-	for _, c := range []prometheus.Collector{m.commitBatch, m.fsyncBatch, m.commitDuration, m.accepted, m.duplicates, m.rejected, m.storeFull, m.matches, m.evaluated, m.deliveries, m.latency, m.reloadOK, m.reloadTime,
+	for _, c := range []prometheus.Collector{m.commitBatch, m.fsyncBatch, m.commitDuration, m.accepted, m.duplicates, m.rejected, m.storeFull, m.matches, m.evaluated, m.deliveries, m.deadLetters, m.latency, m.reloadOK, m.reloadTime,
 		m.reloadAttempt, m.reloadErrors, m.reloads, m.reloadDuration, m.rulesLoaded, m.rulesInfo} {
 		f(c)
 	}

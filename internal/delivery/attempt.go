@@ -190,6 +190,9 @@ func (d *Deliverer) report(o outcome, err error) {
 		log.Debug("delivery: delivered", "latency", latency)
 	case r.Outcome == store.OutcomeDead:
 		log.Error("delivery: gave up; the job is a dead letter", "status", r.Status, "err", r.Error)
+		if err == nil && d.opt.OnDead != nil {
+			d.opt.OnDead(j.Rule, j.Destination)
+		}
 	case r.Snooze:
 		log.Info("delivery: destination asked to retry later", "status", r.Status, "retry_at", r.RetryAt, "err", r.Error)
 	default:

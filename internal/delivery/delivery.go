@@ -76,6 +76,9 @@ type Options struct {
 	// and destination, the outcome (done, retry or dead) and the attempt's
 	// duration.
 	OnResult func(kind, destination, outcome string, latency time.Duration)
+	// OnDead, if set, is called for every job that became a dead letter,
+	// with its rule and destination, after the outcome was recorded.
+	OnDead func(rule, destination string)
 	// Poll is how often due jobs are looked for without a Wake (retries
 	// come due this way); 0 means 1s.
 	Poll time.Duration
