@@ -23,6 +23,18 @@ type Options struct {
 	Kinds map[string]actions.Kind
 	// LookupEnv resolves ${VAR} references; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// ReadFile reads the files rules files name (a `tests:` file, test
+	// payloads), by their path relative to the rules file's; nil means
+	// os.ReadFile. Rules posted to the service read none of its files
+	// (see NoFiles).
+	ReadFile func(name string) ([]byte, error)
+}
+
+// NoFiles is an Options.ReadFile for rules that must not read files of
+// the machine they are checked on (rules posted to the service's API):
+// every file they name is refused.
+func NoFiles(name string) ([]byte, error) {
+	return nil, fmt.Errorf("%s: rules sent to the service cannot name files; send the file with them or write the tests and payloads inline", filepath.Base(name))
 }
 
 // Source is one rules file's name (as it appears in errors) and content.
@@ -112,6 +124,9 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	}
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.ReadFile == nil {
+		opts.ReadFile = os.ReadFile
 	}
 	l := &loader{
 		opts:     opts,
@@ -205,7 +220,7 @@ func (l *loader) loadFile(src Source) {
 		l.loadRule(&spec.Rules[i], spec.Timezone, src.Name, &fileErrs)
 	}
 	if spec.Tests != nil {
-		l.rs.Tests = append(l.rs.Tests, loadTests(spec.Tests, src.Name, &fileErrs)...)
+		l.rs.Tests = append(l.rs.Tests, loadTests(spec.Tests, src.Name, &fileErrs, l.opts.ReadFile)...)
 	}
 }
 

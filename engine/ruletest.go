@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -87,10 +86,10 @@ type testDigest struct {
 
 // loadTests reads `tests:`: a list of cases, or the path of a YAML file
 // holding that list (relative to the rules file).
-func loadTests(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
+func loadTests(n *yaml.Node, file string, errs *yamlx.List, read func(string) ([]byte, error)) []*TestCase {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
 		path := relative(file, n.Value)
-		data, err := os.ReadFile(path)
+		data, err := read(path)
 		if err != nil {
 			errs.Addf(n, "tests: %v", err)
 			return nil
@@ -102,15 +101,15 @@ func loadTests(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
 			return nil
 		}
 		var sub yamlx.List
-		out := loadTestList(doc, path, &sub)
+		out := loadTestList(doc, path, &sub, read)
 		sub.SetFile(path)
 		errs.Add(sub.Errs...)
 		return out
 	}
-	return loadTestList(n, file, errs)
+	return loadTestList(n, file, errs, read)
 }
 
-func loadTestList(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
+func loadTestList(n *yaml.Node, file string, errs *yamlx.List, read func(string) ([]byte, error)) []*TestCase {
 	var specs []testSpec
 	if e := yamlx.Decode(n, &specs); len(e) > 0 {
 		errs.Add(e...)
@@ -147,7 +146,7 @@ func loadTestList(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
 				tc.Digest = &Digest{Received: s.Digest.Received, Sent: s.Digest.Sent, Chats: s.Digest.Chats}
 			}
 			for _, n := range s.Context {
-				tc.Context = append(tc.Context, payloadOf(n, file, tc.Name, errs))
+				tc.Context = append(tc.Context, payloadOf(n, file, tc.Name, errs, read))
 			}
 			out = append(out, tc)
 			continue
@@ -155,16 +154,16 @@ func loadTestList(n *yaml.Node, file string, errs *yamlx.List) []*TestCase {
 		if s.Payload == nil {
 			errs.Addf(at, "test %q has no payload (a file path or an inline mapping)", tc.Name)
 		} else {
-			tc.Payload = payloadOf(s.Payload, file, tc.Name, errs)
+			tc.Payload = payloadOf(s.Payload, file, tc.Name, errs, read)
 			if s.Payload.Kind == yaml.ScalarNode {
 				tc.PayloadFile = relative(file, s.Payload.Value)
 			}
 		}
 		for _, n := range s.Context {
-			tc.Context = append(tc.Context, payloadOf(n, file, tc.Name, errs))
+			tc.Context = append(tc.Context, payloadOf(n, file, tc.Name, errs, read))
 		}
 		for _, n := range s.Later {
-			tc.Later = append(tc.Later, payloadOf(n, file, tc.Name, errs))
+			tc.Later = append(tc.Later, payloadOf(n, file, tc.Name, errs, read))
 		}
 		out = append(out, tc)
 	}
@@ -224,9 +223,9 @@ func (l *loader) checkTestRefs() {
 
 // payloadOf reads a test payload: a JSON file (relative to the rules
 // file) or an inline mapping.
-func payloadOf(p *yaml.Node, file, test string, errs *yamlx.List) []byte {
+func payloadOf(p *yaml.Node, file, test string, errs *yamlx.List, read func(string) ([]byte, error)) []byte {
 	if p.Kind == yaml.ScalarNode {
-		data, err := os.ReadFile(relative(file, p.Value))
+		data, err := read(relative(file, p.Value))
 		if err != nil {
 			errs.Addf(p, "test %q: payload: %v", test, err)
 		}

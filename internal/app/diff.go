@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -107,7 +108,20 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 	for i, f := range req.Files {
 		srcs[i] = engine.Source{Name: f.Name, Data: []byte(f.Content)}
 	}
-	next, err := engine.Load(a.engineOptions(), srcs...)
+	// Posted rules read none of this machine's files: a tests: file or a
+	// payload they name is looked for among the posted files only.
+	posted := make(map[string][]byte, len(req.Files))
+	for _, f := range req.Files {
+		posted[filepath.Clean(f.Name)] = []byte(f.Content)
+	}
+	opts := a.engineOptions()
+	opts.ReadFile = func(name string) ([]byte, error) {
+		if data, ok := posted[filepath.Clean(name)]; ok {
+			return data, nil
+		}
+		return engine.NoFiles(name)
+	}
+	next, err := engine.Load(opts, srcs...)
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "the new rules do not load", "errors": errorLines(err)})
 		return

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -181,4 +183,32 @@ func TestDiffKeepsConversationState(t *testing.T) {
 		require.Empty(t, d.Changed, "the state the rules saw is the same on both sides")
 	}
 	require.Contains(t, string(rep.Diffs[1].Removed[0].Old), "n=3")
+}
+
+// TestDiffPostedRulesReadNoServerFile: rules posted to /api/diff cannot
+// make the service read one of its files (a tests: file or a payload
+// path), so none of a file's content can come back in an error.
+func TestDiffPostedRulesReadNoServerFile(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(secretFile, []byte("s3cret-file-content: [x"), 0o600))
+	svc := start(t, diffOld, func(cfg *app.Config) { cfg.LookupEnv = canaryEnv })
+	for _, posted := range []string{
+		"rules: []\ntests: " + secretFile + "\n",
+		"rules: [{name: r, when: 'true', actions: [{log: {message: x}}]}]\ntests: [{name: t, payload: " + secretFile + ", expect: [r]}]\n",
+	} {
+		status, body := svc.diff(t, "", app.DiffFile{Name: "new.yaml", Content: posted})
+		require.Equal(t, http.StatusUnprocessableEntity, status, string(body))
+		require.NotContains(t, string(body), "s3cret-file-content")
+		require.Contains(t, string(body), "rules sent to the service cannot name files")
+	}
+}
+
+// TestDiffPostedTestsFile: a tests: file posted with the rules is used.
+func TestDiffPostedTestsFile(t *testing.T) {
+	svc := start(t, diffOld, func(cfg *app.Config) { cfg.LookupEnv = canaryEnv })
+	status, body := svc.diff(t, "",
+		app.DiffFile{Name: "dir/new.yaml", Content: "rules: [{name: r, when: 'true', actions: [{log: {message: x}}]}]\ntests: new.tests.yaml\n"},
+		app.DiffFile{Name: "dir/new.tests.yaml", Content: "[{name: t, payload: {direction: sent}, expect: [nope]}]\n"})
+	require.Equal(t, http.StatusUnprocessableEntity, status, string(body))
+	require.Contains(t, string(body), `no rule is named \"nope\"`, "the posted tests file was read")
 }
