@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -252,6 +253,8 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *yamlx.List) {
 			errs.Add(l.unknownKind(kindNode, kindNode.Value))
 			continue
 		}
+		rateNode, rest := splitKey(rest, "rate")
+		burstNode, rest := splitKey(rest, "burst")
 		b := &actions.Block{Node: rest}
 		cfg, err := kind.ParseDestination(b)
 		if err != nil {
@@ -259,7 +262,12 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *yamlx.List) {
 			l.badDests[name] = true
 			continue
 		}
-		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, File: file, Line: k.Line}
+		rate, ok := destinationRate(kind, cfg, rateNode, burstNode, errs)
+		if !ok {
+			l.badDests[name] = true
+			continue
+		}
+		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, Rate: rate, File: file, Line: k.Line}
 	}
 }
 
@@ -275,6 +283,48 @@ func splitKey(n *yaml.Node, key string) (value, rest *yaml.Node) {
 		cp.Content = append(cp.Content, n.Content[i], n.Content[i+1])
 	}
 	return value, &cp
+}
+
+// destinationRate reads a destination's `rate:` and `burst:`, or the
+// kind's default rate when there is no `rate:`.
+func destinationRate(kind actions.Kind, cfg any, rateNode, burstNode *yaml.Node, errs *yamlx.List) (actions.Rate, bool) {
+	burst := 0
+	if burstNode != nil {
+		n, err := strconv.Atoi(burstNode.Value)
+		if err != nil || n <= 0 || burstNode.Kind != yaml.ScalarNode {
+			got := burstNode.Value
+			if burstNode.Kind != yaml.ScalarNode {
+				got = yamlx.Describe(burstNode)
+			}
+			errs.Addf(burstNode, "burst: expected a positive number of sends, got %s", got)
+			return actions.Rate{}, false
+		}
+		burst = n
+	}
+	if rateNode == nil {
+		if d, ok := kind.(actions.RateDefaulter); ok {
+			r := d.DefaultRate(cfg)
+			if burst > 0 && r.Limited() {
+				r.Burst = burst
+			}
+			return r, true
+		}
+		if burstNode != nil {
+			errs.Addf(burstNode, "burst: needs a rate: (such as rate: 1/s)")
+			return actions.Rate{}, false
+		}
+		return actions.Rate{}, true
+	}
+	if rateNode.Kind != yaml.ScalarNode {
+		errs.Addf(rateNode, "rate: expected a number of sends per unit, such as 1/s, got %s", yamlx.Describe(rateNode))
+		return actions.Rate{}, false
+	}
+	r, err := actions.ParseRate(rateNode.Value, burst)
+	if err != nil {
+		errs.Addf(rateNode, "%v", err)
+		return actions.Rate{}, false
+	}
+	return r, true
 }
 
 func (l *loader) kindList() string {

@@ -153,8 +153,11 @@ type Destination struct {
 	Kind string
 	// Config is the kind's parsed configuration (see actions.Kind).
 	Config any
-	File   string
-	Line   int
+	// Rate limits the sends to it (`rate:`, `burst:`, or the kind's
+	// default); the zero value is no limit.
+	Rate actions.Rate
+	File string
+	Line int
 }
 
 // Redact replaces every secret the rules reference (the values of their

@@ -168,3 +168,8 @@ func (d *Destination) LogValue() slog.Value { return slog.StringValue(d.String()
 
 // MarshalJSON encodes String, so that JSON output holds no secret.
 func (d *Destination) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// DefaultRate is one message a second: what Slack accepts per incoming
+// webhook (and per channel with chat.postMessage) before it answers 429.
+// A destination's `rate:` overrides it.
+func (Kind) DefaultRate(any) actions.Rate { return actions.Rate{PerSecond: 1, Burst: 1} }

@@ -92,6 +92,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.deliverer = delivery.New(delivery.Options{
 		Outbox:         a.store,
 		Senders:        a.sender,
+		Limiter:        a.limiter,
 		Workers:        cfg.Workers,
 		PerDestination: cfg.PerDestination,
 		MaxAttempts:    cfg.MaxAttempts,

@@ -16,7 +16,9 @@ import (
 type active struct {
 	rules   *engine.RuleSet
 	senders map[senderKey]actions.Sender
-	loaded  time.Time
+	// limiters are the destinations' rate limiters (see limitersFor).
+	limiters limiters
+	loaded   time.Time
 }
 
 type senderKey struct{ kind, dest string }
@@ -69,6 +71,7 @@ func (a *App) loadActive(snap *reload.Snapshot) (*active, error) {
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	act.limiters = a.limitersFor(act, a.active.Load())
 	return act, nil
 }
 

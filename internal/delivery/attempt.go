@@ -54,6 +54,10 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 		return // shutting down: send nothing new
 	}
 
+	if !d.waitRate(ctx, log, j, lease) {
+		return
+	}
+
 	req.Key = j.IdempotencyKey
 	if log.Enabled(ctx, slog.LevelDebug) {
 		log.Debug("delivery: sending", "request", string(req.Body))
@@ -66,6 +70,50 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 	end := d.opt.Now()
 	d.finish(log, j, d.result(j, err, end), end.Sub(start))
 }
+
+// waitRate waits for the destination's rate limiter, if it has one, and
+// reports whether to send now. A wait longer than the lease leaves room
+// for (or than maxRateWait) is not waited out: the job is snoozed until
+// its turn (a retry that spends no attempt), so that it never outlives its
+// lease. It reports false, having recorded nothing, on shutdown.
+func (d *Deliverer) waitRate(ctx context.Context, log *slog.Logger, j store.Job, lease time.Time) bool {
+	if d.opt.Limiter == nil {
+		return true
+	}
+	lim := d.opt.Limiter(j.Destination)
+	if lim == nil {
+		return true
+	}
+	now := d.opt.Now()
+	r := lim.ReserveN(now, 1)
+	if !r.OK() {
+		return true // a burst of zero: the limiter cannot say; send
+	}
+	wait := r.DelayFrom(now)
+	if wait <= 0 {
+		return true
+	}
+	if wait > maxRateWait || wait > (lease.Sub(now)-d.opt.Timeout)/2 {
+		r.CancelAt(now)
+		log.Debug("delivery: the destination's rate limit holds the job back", "until", now.Add(wait))
+		d.finish(log, j, store.Result{Outcome: store.OutcomeRetry, Snooze: true, At: now, RetryAt: now.Add(wait),
+			Error: "waiting for the destination's rate limit"}, 0)
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		r.CancelAt(d.opt.Now())
+		return false
+	}
+}
+
+// maxRateWait bounds how long a worker holds a job waiting for a rate
+// limiter; a longer wait snoozes the job instead.
+const maxRateWait = 10 * time.Second
 
 // send calls s.Send, turning a panic into an error: a faulty sender must
 // not take the service down.

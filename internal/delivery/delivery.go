@@ -12,6 +12,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"golang.org/x/time/rate"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -76,6 +77,9 @@ type Options struct {
 	// and destination, the outcome (done, retry or dead) and the attempt's
 	// duration.
 	OnResult func(kind, destination, outcome string, latency time.Duration)
+	// Limiter, if set, returns the rate limiter of a destination (nil: no
+	// limit). A send waits for it (see attempt); waiting spends no attempt.
+	Limiter func(destination string) *rate.Limiter
 	// OnDead, if set, is called for every job that became a dead letter,
 	// with its rule and destination, after the outcome was recorded.
 	OnDead func(rule, destination string)

@@ -53,6 +53,9 @@ func Generate(kinds map[string]actions.Kind) ([]byte, error) {
 		d, a := c.ConfigTypes()
 		ds := typeSchema(reflect.TypeOf(d), nil)
 		ds["properties"].(obj)["kind"] = obj{"const": n}
+		ds["properties"].(obj)["rate"] = obj{"type": "string", "pattern": `^(none|[0-9.]+/(s|m|h|[0-9.]+(ms|s|m|h)))$`,
+			"description": "at most this many sends per unit: 1/s, 30/m, 100/10s, or none"}
+		ds["properties"].(obj)["burst"] = obj{"type": "integer", "minimum": 1, "description": "sends allowed at once above the rate"}
 		ds["required"] = []string{"kind"}
 		ds["title"] = n + " destination"
 		dests = append(dests, ds)
