@@ -29,7 +29,7 @@ rules: []
 		"destinations:\n  crm: {kind: http, url: \"https://x\", rate: fast}\n":          `rules.yaml:2:45: rate: expected a number of sends per unit, such as 1/s, 30/m or 100/10s (or none), got "fast"`,
 		"destinations:\n  crm: {kind: http, url: \"https://x\", rate: 1/week}\n":        `rules.yaml:2:45: rate: expected s, m, h or a duration such as 10s after the /, got "week"`,
 		"destinations:\n  crm: {kind: http, url: \"https://x\", rate: 1/s, burst: 0}\n": `rules.yaml:2:57: burst: expected a positive number of sends, got 0`,
-		"destinations:\n  crm: {kind: http, url: \"https://x\", burst: 3}\n":           `rules.yaml:2:46: burst: needs a rate: (such as rate: 1/s)`,
+		"destinations:\n  crm: {kind: http, url: \"https://x\", burst: 3}\n":            `rules.yaml:2:46: burst: needs a rate: (such as rate: 1/s)`,
 	} {
 		require.Equal(t, want, loadErr(t, src))
 	}
