@@ -157,6 +157,8 @@ type loader struct {
 	badDests map[string]bool
 	// convFile is where `conversation:` was set ("file:line"), if it was.
 	convFile string
+	// lines are the lines of the file being loaded.
+	lines []string
 }
 
 func (l *loader) loadFile(src Source) {
@@ -166,6 +168,7 @@ func (l *loader) loadFile(src Source) {
 		l.errs.Add(fileErrs.Errs...)
 	}()
 	l.rs.Files = append(l.rs.Files, src.Name)
+	l.lines = strings.Split(string(src.Data), "\n")
 	doc, perr := yamlx.Parse(src.Data)
 	if perr != nil {
 		fileErrs.Add(perr)
@@ -305,6 +308,8 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *yamlx.List) {
 	}
 	if spec.When == nil {
 		errs.Addf(at, "rule %q has no condition (when:); write `when: true` to match every message", r.Name)
+	} else if e := l.cutByComment(spec.When); e != nil {
+		errs.Add(e)
 	} else if err := r.compileWhen(spec.When); err != nil {
 		errs.AddErr(spec.When, err)
 	}
@@ -414,6 +419,46 @@ func (l *loader) loadSchedule(r *Rule, spec *ruleSpec, zone string, errs *yamlx.
 	if spec.After > 0 {
 		errs.Addf(spec.node, "rule %q: a scheduled rule cannot also have after:", r.Name)
 	}
+}
+
+// cutByComment reports a plain (unquoted) one-line condition followed by a
+// comment on its line: YAML ends a plain scalar at " #", so
+// `when: type == "pdf" # && direction == "received"` would silently be
+// `type == "pdf"`. Conservatively, every such condition is an error; the
+// hint says how to keep both the condition and the comment.
+func (l *loader) cutByComment(n *yaml.Node) *yamlx.Error {
+	if n.Kind != yaml.ScalarNode || n.LineComment == "" || strings.Contains(n.Value, "\n") ||
+		n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return nil
+	}
+	if n.Line < 1 || n.Line > len(l.lines) {
+		return nil
+	}
+	line := l.lines[n.Line-1]
+	start := n.Column - 1
+	if start < 0 || start+len(n.Value) > len(line) || line[start:start+len(n.Value)] != n.Value {
+		return nil // not where expected (a flow mapping, a multi-byte character): stay silent
+	}
+	hash := strings.IndexByte(line[start+len(n.Value):], '#')
+	if hash < 0 {
+		return nil // the comment is on another line
+	}
+	at := &yaml.Node{Line: n.Line, Column: n.Column + len(n.Value) + hash}
+	if _, err := compileExpr(n.Value, true); err != nil {
+		full := strings.TrimRight(strings.TrimRight(line[start:], "\r"), " \t")
+		return yamlx.At(at, "\" #\" starts a YAML comment, which cut the condition to `%s`; quote the whole condition: when: %s",
+			n.Value, quoteYAML(full))
+	}
+	return yamlx.At(at, "\" #\" starts a YAML comment, so the condition is only `%s` and the rest of the line is ignored; "+
+		"quote the condition if the rest belongs to it, or put the comment on a line of its own", n.Value)
+}
+
+// quoteYAML quotes s as a YAML scalar: single quotes unless s holds one.
+func quoteYAML(s string) string {
+	if !strings.Contains(s, "'") {
+		return "'" + s + "'"
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 // compileWhen compiles the rule's condition, which must be boolean.

@@ -224,7 +224,13 @@ func compileText(n *yaml.Node) (*textTemplate, error) {
 		t.parts = append(t.parts, part{lit: rest})
 	}
 	if err := errs.Err(); err != nil {
-		return nil, err
+		if n.LineComment != "" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+			// "text: Order #{{ id }}": YAML cut the value at " #".
+			for _, e := range errs.Errs {
+				e.Msg += " (\" #\" starts a YAML comment, which cut this value; quote the whole value)"
+			}
+		}
+		return nil, errs.Err()
 	}
 	return t, nil
 }
