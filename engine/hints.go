@@ -54,6 +54,8 @@ var (
 		"time.Duration", "duration",
 		"time.Time", "time",
 		"map[string]interface {}", "map",
+		"[]interface {}", "list",
+		"[]any", "list",
 		"interface {}", "any",
 	)
 	goPkg = regexp.MustCompile(`\*?\b(engine|yamlx|strconv|reflect)\.`)
@@ -113,7 +115,7 @@ func cleanExprMessage(msg string) string {
 	msg = goPkg.ReplaceAllString(msg, "")
 	msg = strings.ReplaceAll(msg, keyNow, "now()")
 	msg = strings.ReplaceAll(msg, keyLower, "lower ")
-	return truncate(msg, 300)
+	return truncate(strings.TrimSpace(msg), 300)
 }
 
 // typeHint explains a comparison of a field with a literal of the wrong

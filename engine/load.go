@@ -204,8 +204,15 @@ func (l *loader) loadFile(src Source) {
 		expandEnv(spec.Destinations, l.opts.LookupEnv, l.secrets, &fileErrs)
 		l.loadDestinations(spec.Destinations, src.Name, &fileErrs)
 	}
+	zone := spec.Timezone
+	if zone != "" {
+		if e := checkZone(zone, keyValue(doc.Content[0], "timezone")); e != nil {
+			fileErrs.Add(e)
+			zone = "" // reported once, here, not at every rule that uses it
+		}
+	}
 	for i := range spec.Rules {
-		l.loadRule(&spec.Rules[i], spec.Timezone, src.Name, &fileErrs)
+		l.loadRule(&spec.Rules[i], zone, src.Name, &fileErrs)
 	}
 	if spec.Tests != nil {
 		l.rs.Tests = append(l.rs.Tests, loadTests(spec.Tests, src.Name, &fileErrs)...)
@@ -400,11 +407,21 @@ func (l *loader) loadSchedule(r *Rule, spec *ruleSpec, zone string, errs *yamlx.
 		errs.Addf(spec.node, "rule %q: for_each: expected chat, got %q", r.Name, spec.ForEach)
 	}
 	if spec.Timezone != "" {
+		if e := checkZone(spec.Timezone, keyValue(spec.node, "timezone")); e != nil {
+			errs.Add(e)
+			return
+		}
 		zone = spec.Timezone
 	}
 	s, err := parseSchedule(spec.Schedule.Value, zone)
 	if err != nil {
-		errs.Addf(spec.Schedule, "%v", err)
+		var se *specError
+		if errors.As(err, &se) && se.at >= 0 {
+			line, col := position(spec.Schedule, se.at)
+			errs.Add(&yamlx.Error{Line: line, Column: col, Msg: se.msg})
+		} else {
+			errs.Addf(spec.Schedule, "%v", err)
+		}
 		return
 	}
 	r.Schedule = s
@@ -459,6 +476,32 @@ func quoteYAML(s string) string {
 		return "'" + s + "'"
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// checkZone reports a timezone: that names no time zone, at n, with the
+// likely name meant.
+func checkZone(zone string, n *yaml.Node) *yamlx.Error {
+	if _, err := time.LoadLocation(zone); err == nil {
+		return nil
+	}
+	if s := yamlx.Suggest(zone, zoneNames); s != "" {
+		return yamlx.At(n, "timezone: unknown time zone %q (did you mean %s?)", zone, s)
+	}
+	return yamlx.At(n, "timezone: unknown time zone %q (an IANA name such as Europe/London or America/New_York)", zone)
+}
+
+// keyValue returns the value of key in mapping n, or n itself if n is not
+// a mapping or has no such key (so that an error is still positioned).
+func keyValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return n
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return n
 }
 
 // compileWhen compiles the rule's condition, which must be boolean.
