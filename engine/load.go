@@ -173,6 +173,8 @@ type loader struct {
 	badDests map[string]bool
 	// convFile is where `conversation:` was set ("file:line"), if it was.
 	convFile string
+	// lines are the lines of the file being loaded.
+	lines []string
 }
 
 func (l *loader) loadFile(src Source) {
@@ -182,6 +184,7 @@ func (l *loader) loadFile(src Source) {
 		l.errs.Add(fileErrs.Errs...)
 	}()
 	l.rs.Files = append(l.rs.Files, src.Name)
+	l.lines = strings.Split(string(src.Data), "\n")
 	doc, perr := yamlx.Parse(src.Data)
 	if perr != nil {
 		fileErrs.Add(perr)
@@ -217,8 +220,15 @@ func (l *loader) loadFile(src Source) {
 		expandEnv(spec.Destinations, l.opts.LookupEnv, l.secrets, &fileErrs)
 		l.loadDestinations(spec.Destinations, src.Name, &fileErrs)
 	}
+	zone := spec.Timezone
+	if zone != "" {
+		if e := checkZone(zone, keyValue(doc.Content[0], "timezone")); e != nil {
+			fileErrs.Add(e)
+			zone = "" // reported once, here, not at every rule that uses it
+		}
+	}
 	for i := range spec.Rules {
-		l.loadRule(&spec.Rules[i], spec.Timezone, src.Name, &fileErrs)
+		l.loadRule(&spec.Rules[i], zone, src.Name, &fileErrs)
 	}
 	if spec.Tests != nil {
 		l.rs.Tests = append(l.rs.Tests, loadTests(spec.Tests, src.Name, &fileErrs, l.opts.ReadFile)...)
@@ -370,6 +380,8 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *yamlx.List) {
 	}
 	if spec.When == nil {
 		errs.Addf(at, "rule %q has no condition (when:); write `when: true` to match every message", r.Name)
+	} else if e := l.cutByComment(spec.When); e != nil {
+		errs.Add(e)
 	} else if err := r.compileWhen(spec.When); err != nil {
 		errs.AddErr(spec.When, err)
 	}
@@ -460,11 +472,21 @@ func (l *loader) loadSchedule(r *Rule, spec *ruleSpec, zone string, errs *yamlx.
 		errs.Addf(spec.node, "rule %q: for_each: expected chat, got %q", r.Name, spec.ForEach)
 	}
 	if spec.Timezone != "" {
+		if e := checkZone(spec.Timezone, keyValue(spec.node, "timezone")); e != nil {
+			errs.Add(e)
+			return
+		}
 		zone = spec.Timezone
 	}
 	s, err := parseSchedule(spec.Schedule.Value, zone)
 	if err != nil {
-		errs.Addf(spec.Schedule, "%v", err)
+		var se *specError
+		if errors.As(err, &se) && se.at >= 0 {
+			line, col := position(spec.Schedule, se.at)
+			errs.Add(&yamlx.Error{Line: line, Column: col, Msg: se.msg})
+		} else {
+			errs.Addf(spec.Schedule, "%v", err)
+		}
 		return
 	}
 	r.Schedule = s
@@ -479,6 +501,72 @@ func (l *loader) loadSchedule(r *Rule, spec *ruleSpec, zone string, errs *yamlx.
 	if spec.After > 0 {
 		errs.Addf(spec.node, "rule %q: a scheduled rule cannot also have after:", r.Name)
 	}
+}
+
+// cutByComment reports a plain (unquoted) one-line condition followed by a
+// comment on its line: YAML ends a plain scalar at " #", so
+// `when: type == "pdf" # && direction == "received"` would silently be
+// `type == "pdf"`. Conservatively, every such condition is an error; the
+// hint says how to keep both the condition and the comment.
+func (l *loader) cutByComment(n *yaml.Node) *yamlx.Error {
+	if n.Kind != yaml.ScalarNode || n.LineComment == "" || strings.Contains(n.Value, "\n") ||
+		n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return nil
+	}
+	if n.Line < 1 || n.Line > len(l.lines) {
+		return nil
+	}
+	line := l.lines[n.Line-1]
+	start := n.Column - 1
+	if start < 0 || start+len(n.Value) > len(line) || line[start:start+len(n.Value)] != n.Value {
+		return nil // not where expected (a flow mapping, a multi-byte character): stay silent
+	}
+	hash := strings.IndexByte(line[start+len(n.Value):], '#')
+	if hash < 0 {
+		return nil // the comment is on another line
+	}
+	at := &yaml.Node{Line: n.Line, Column: n.Column + len(n.Value) + hash}
+	if _, err := compileExpr(n.Value, true); err != nil {
+		full := strings.TrimRight(strings.TrimRight(line[start:], "\r"), " \t")
+		return yamlx.At(at, "\" #\" starts a YAML comment, which cut the condition to `%s`; quote the whole condition: when: %s",
+			n.Value, quoteYAML(full))
+	}
+	return yamlx.At(at, "\" #\" starts a YAML comment, so the condition is only `%s` and the rest of the line is ignored; "+
+		"quote the condition if the rest belongs to it, or put the comment on a line of its own", n.Value)
+}
+
+// quoteYAML quotes s as a YAML scalar: single quotes unless s holds one.
+func quoteYAML(s string) string {
+	if !strings.Contains(s, "'") {
+		return "'" + s + "'"
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// checkZone reports a timezone: that names no time zone, at n, with the
+// likely name meant.
+func checkZone(zone string, n *yaml.Node) *yamlx.Error {
+	if _, err := time.LoadLocation(zone); err == nil {
+		return nil
+	}
+	if s := yamlx.Suggest(zone, zoneNames); s != "" {
+		return yamlx.At(n, "timezone: unknown time zone %q (did you mean %s?)", zone, s)
+	}
+	return yamlx.At(n, "timezone: unknown time zone %q (an IANA name such as Europe/London or America/New_York)", zone)
+}
+
+// keyValue returns the value of key in mapping n, or n itself if n is not
+// a mapping or has no such key (so that an error is still positioned).
+func keyValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return n
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return n
 }
 
 // compileWhen compiles the rule's condition, which must be boolean.

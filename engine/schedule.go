@@ -7,6 +7,8 @@ import (
 	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 // Scheduled rules run on a clock instead of on messages:
@@ -79,7 +81,8 @@ func parseSchedule(spec, zone string) (s *Schedule, err error) {
 	}()
 	sched, err := cronParser.Parse(spec)
 	if err != nil {
-		return nil, fmt.Errorf("schedule: %v", err)
+		msg, at := explainSchedule(spec, err)
+		return nil, &specError{msg: msg, at: at}
 	}
 	s = &Schedule{Spec: spec, Location: loc, sched: sched}
 	if s.Next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
@@ -87,6 +90,15 @@ func parseSchedule(spec, zone string) (s *Schedule, err error) {
 	}
 	return s, nil
 }
+
+// specError is a schedule: problem at byte offset at of the spec (-1:
+// the whole spec).
+type specError struct {
+	msg string
+	at  int
+}
+
+func (e *specError) Error() string { return e.msg }
 
 // PlanScheduledChat evaluates a for_each: chat rule for one chat: its
 // condition and templates see `chat`, the chat's id and last message (as
@@ -121,4 +133,98 @@ func (rs *RuleSet) planScheduled(r *Rule, ev *Event, d *Digest, opts PlanOptions
 	}
 	p.Matches = append(p.Matches, rs.render(r, env))
 	return p, nil
+}
+
+// scheduleFields name the fields of a five-field spec; a sixth, leading
+// one is the seconds.
+var scheduleFields = []string{"minute", "hour", "day-of-month", "month", "day-of-week"}
+
+var (
+	monthNames  = []string{"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
+	dayNames    = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
+	descriptors = []string{"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly", "@every"}
+)
+
+// explainSchedule rewrites the cron parser's error about spec in the rules'
+// words (which field, what it holds, the likely name meant) and returns the
+// byte offset in spec of the part at fault (-1 if none).
+func explainSchedule(spec string, err error) (string, int) {
+	msg := err.Error()
+	trimmed := strings.TrimSpace(spec)
+	lead := strings.Index(spec, trimmed)
+	if strings.HasPrefix(trimmed, "@") {
+		desc, arg, _ := strings.Cut(trimmed, " ")
+		switch {
+		case strings.HasPrefix(msg, "unrecognized descriptor"):
+			m := fmt.Sprintf("schedule: unknown descriptor %q", desc)
+			if s := yamlx.Suggest(desc, descriptors); s != "" {
+				return m + fmt.Sprintf(" (did you mean %s?)", s), lead
+			}
+			return m + " (one of " + strings.Join(descriptors, ", ") + ")", lead
+		case strings.HasPrefix(msg, "failed to parse duration"):
+			return fmt.Sprintf("schedule: @every needs a duration such as 30m or 1h, got %q", strings.TrimSpace(arg)), lead + len(desc) + 1
+		}
+		return "schedule: " + msg, lead
+	}
+	// The fields and their offsets.
+	type field struct {
+		text string
+		at   int
+	}
+	var fields []field
+	for i := 0; i < len(spec); {
+		for i < len(spec) && (spec[i] == ' ' || spec[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(spec) && spec[j] != ' ' && spec[j] != '\t' {
+			j++
+		}
+		if j > i {
+			fields = append(fields, field{spec[i:j], i})
+		}
+		i = j
+	}
+	if len(fields) < 5 || len(fields) > 6 {
+		return fmt.Sprintf("schedule: expected 5 fields (%s), or 6 with seconds first, or a descriptor such as @daily; found %d",
+			strings.Join(scheduleFields, " "), len(fields)), lead
+	}
+	names := scheduleFields
+	if len(fields) == 6 {
+		names = append([]string{"second"}, scheduleFields...)
+	}
+	// The parser's messages end with the part at fault: "...: FRY".
+	_, bad, _ := strings.Cut(msg, ": ")
+	if i := strings.LastIndex(msg, ": "); i >= 0 && !strings.HasPrefix(msg, "failed to parse int") {
+		bad = msg[i+2:]
+	}
+	if strings.HasPrefix(msg, "failed to parse int from ") {
+		bad, _, _ = strings.Cut(strings.TrimPrefix(msg, "failed to parse int from "), ": ")
+	}
+	for fi, f := range fields {
+		at := strings.Index(f.text, bad)
+		if bad == "" || at < 0 {
+			continue
+		}
+		name := names[fi]
+		off := f.at + at
+		if strings.HasPrefix(msg, "failed to parse int") {
+			var known []string
+			what := "a number"
+			switch name {
+			case "month":
+				known, what = monthNames, "a number or a month name (JAN-DEC)"
+			case "day-of-week":
+				known, what = dayNames, "a number or a day name (SUN-SAT)"
+			}
+			m := fmt.Sprintf("schedule: %q in the %s field is not %s", bad, name, what)
+			if s := yamlx.Suggest(strings.ToUpper(bad), known); s != "" {
+				m += fmt.Sprintf(" (did you mean %s?)", s)
+			}
+			return m, off
+		}
+		detail, _, _ := strings.Cut(msg, ": ")
+		return fmt.Sprintf("schedule: %q in the %s field: %s", bad, name, detail), off
+	}
+	return "schedule: " + msg, lead
 }

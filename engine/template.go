@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,7 +222,13 @@ func compileText(n *yaml.Node) (*textTemplate, error) {
 		t.parts = append(t.parts, part{lit: rest})
 	}
 	if err := errs.Err(); err != nil {
-		return nil, err
+		if n.LineComment != "" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+			// "text: Order #{{ id }}": YAML cut the value at " #".
+			for _, e := range errs.Errs {
+				e.Msg += " (\" #\" starts a YAML comment, which cut this value; quote the whole value)"
+			}
+		}
+		return nil, errs.Err()
 	}
 	return t, nil
 }
@@ -360,35 +364,14 @@ func exprError(n *yaml.Node, offset int, code string, err error) *yamlx.Error {
 	}
 	at += fe.Column
 	line, col := position(n, at)
-	return &yamlx.Error{Line: line, Column: col, Msg: cleanExprMessage(fe.Message)}
+	msg := cleanExprMessage(fe.Message)
+	if h := typeHint(code, msg); h != "" {
+		msg += ": " + h
+	}
+	return &yamlx.Error{Line: line, Column: col, Msg: msg}
 }
 
 func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\n")) }
-
-// noField is expr's message for a misspelt field of a nested object.
-var noField = regexp.MustCompile(`^type engine\.(Message|Person) has no field (\S+)$`)
-
-func cleanExprMessage(msg string) string {
-	msg, _, _ = strings.Cut(msg, "\n")
-	if m := noField.FindStringSubmatch(msg); m != nil {
-		var known []string
-		t := reflect.TypeFor[Message]()
-		what := "message"
-		if m[1] == "Person" {
-			t, what = reflect.TypeFor[Person](), "sender or participant"
-		}
-		for i := range t.NumField() {
-			known = append(known, t.Field(i).Tag.Get("expr"))
-		}
-		msg = fmt.Sprintf("unknown field %s in %s", m[2], what)
-		if s := yamlx.Suggest(m[2], known); s != "" {
-			msg += fmt.Sprintf(" (did you mean %s?)", s)
-		}
-	}
-	msg = strings.ReplaceAll(msg, keyNow, "now()")
-	msg = strings.ReplaceAll(msg, keyLower, "lower ")
-	return truncate(msg, 300)
-}
 
 // position maps a byte offset in n.Value to a line and column in the file.
 // It is exact for single-line plain and quoted scalars without escapes, and

@@ -55,7 +55,7 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 `), 0o644))
 	code, out, _ := cli(t, "", "check", path)
 	require.Equal(t, 1, code)
-	require.Equal(t, path+`:3:21: invalid operation: == (mismatched types string and int)
+	require.Equal(t, path+`:3:21: invalid operation: == (mismatched types string and int): direction is a string, compare it with "5"
 `+path+`:4:42: unknown field nme in sender or participant
 `+path+`:5:11: duplicate rule name "a" (first defined at `+path+`:2)
 `+path+`:7:5: unknown field "sned"

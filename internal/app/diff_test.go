@@ -142,7 +142,7 @@ func TestDiffRefusesInvalidRules(t *testing.T) {
 		Errors []string
 	}
 	require.NoError(t, json.Unmarshal(body, &out))
-	require.Equal(t, []string{"new.yaml:3:21: invalid operation: == (mismatched types string and int)"}, out.Errors)
+	require.Equal(t, []string{"new.yaml:3:21: invalid operation: == (mismatched types string and int): direction is a string, compare it with \"5\""}, out.Errors)
 
 	status, _ = svc.diff(t, "?since=yesterday", app.DiffFile{Name: "new.yaml", Content: logRule("a")})
 	require.Equal(t, http.StatusBadRequest, status)

@@ -130,7 +130,7 @@ func TestBrokenSaveKeepsRunningRules(t *testing.T) {
 	waitFor(t, func() bool { return !svc.status(t).Rules.OK })
 	st := svc.status(t).Rules
 	require.Equal(t, []string{
-		svc.rules + ":3:21: invalid operation: == (mismatched types string and int)",
+		svc.rules + ":3:21: invalid operation: == (mismatched types string and int): direction is a string, compare it with \"5\"",
 		svc.rules + `:5:11: duplicate rule name "a" (first defined at ` + svc.rules + ":2)",
 	}, st.Errors)
 	require.Equal(t, running.Version, st.Version, "the running version is still shown")

@@ -385,7 +385,7 @@ func cleanYAMLError(err error) string {
 func Parse(data []byte) (*yaml.Node, *Error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, syntaxError(err)
+		return nil, refineSyntax(data, syntaxError(err))
 	}
 	return &doc, nil
 }
