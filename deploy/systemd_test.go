@@ -78,14 +78,11 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 	}
 	data, err := os.ReadFile(unitFile)
 	require.NoError(t, err)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/switchboard").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	unit := filepath.Join(dir, unitFile)
+	bin := switchboard(t)
+	unit := filepath.Join(t.TempDir(), unitFile)
 	require.NoError(t, os.WriteFile(unit, bytes.ReplaceAll(data, []byte("/usr/local/bin/switchboard"), []byte(bin)), 0o644))
 
-	out, err = exec.Command(tool, "verify", unit).CombinedOutput()
+	out, err := exec.Command(tool, "verify", unit).CombinedOutput()
 	require.NoError(t, err, "systemd-analyze verify:\n%s", out)
 	require.Empty(t, strings.TrimSpace(string(out)), "systemd-analyze verify warns")
 
