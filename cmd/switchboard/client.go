@@ -16,6 +16,10 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/app"
 )
 
+// defaultServer is where the client commands look for a server that has
+// recorded no URL in its data directory.
+const defaultServer = "http://127.0.0.1:8080"
+
 // client talks to a running server's admin API.
 type client struct {
 	server string
@@ -24,7 +28,7 @@ type client struct {
 }
 
 func (c *client) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.server, "server", "http://127.0.0.1:8080", "the running server [SWITCHBOARD_SERVER]")
+	fs.StringVar(&c.server, "server", "", "the running server's admin URL; default: the one it recorded in DATA/admin-url, else "+defaultServer+" [SWITCHBOARD_SERVER]")
 	fs.StringVar(&c.token, "admin-token", "", "admin token; default: read from DATA/admin-token [SWITCHBOARD_ADMIN_TOKEN]")
 	fs.StringVar(&c.data, "data", "./data", "the server's data directory, to find its admin token [SWITCHBOARD_DATA]")
 }
@@ -150,4 +154,17 @@ func oneLine(s string, n int) string {
 		return s[:n-3] + "..."
 	}
 	return s
+}
+
+// base is the server's admin URL: --server, else the URL the server
+// recorded in its data directory (its --admin-addr, or --addr), else
+// defaultServer.
+func (c *client) base() string {
+	if c.server == "" {
+		c.server = defaultServer
+		if u, err := app.ReadAdminURL(c.data); err == nil {
+			c.server = u
+		}
+	}
+	return c.server
 }

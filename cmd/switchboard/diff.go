@@ -165,7 +165,7 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 		}
 		c.token = tok
 	}
-	u := strings.TrimRight(c.server, "/") + path
+	u := strings.TrimRight(c.base(), "/") + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}

@@ -29,6 +29,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	var rules stringList
 	fs.Var(&rules, "rules", "rules file or directory (repeatable) [SWITCHBOARD_RULES, comma-separated]")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address [SWITCHBOARD_ADDR]")
+	adminAddr := fs.String("admin-addr", "", "private listen address of /api, /-/reload, /status and /metrics; --addr then serves only the hooks, /healthz and /readyz; default: --addr serves all [SWITCHBOARD_ADMIN_ADDR]")
 	data := fs.String("data", "./data", "data directory: the SQLite store and generated tokens [SWITCHBOARD_DATA]")
 	tokens := fs.String("token", "", "ingest token(s), comma-separated; default: generated once into DATA/ingest-token [SWITCHBOARD_TOKEN]")
 	admin := fs.String("admin-token", "", "bearer token for /api and /-/reload; default: generated once into DATA/admin-token [SWITCHBOARD_ADMIN_TOKEN]")
@@ -73,7 +74,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 		return 2
 	}
 	cfg := app.Config{
-		Rules: rules, Addr: *addr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
+		Rules: rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
 		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, DedupeWindow: *dedupeWindow, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
 		ShutdownTimeout: *shutdown, Logger: logger,
@@ -109,6 +110,9 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	base := "http://" + bound.String()
 	fmt.Fprintf(s.out, "Switchboard %s listening on %s\n", versionString(), base)
 	fmt.Fprintf(s.out, "Paste this URL into Cooby (both \"when receiving\" and \"when sending\"):\n  %s\n", a.IngestURL(base))
+	if admin := a.AdminAddr(); admin != nil {
+		fmt.Fprintf(s.out, "Admin API, /status and /metrics on http://%s (keep it private)\n", admin)
+	}
 	fmt.Fprintf(s.out, "(Expose it over HTTPS through a reverse proxy; see README.) Admin token: %s/admin-token\n", *data)
 
 	hup := make(chan os.Signal, 1)

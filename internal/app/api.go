@@ -19,14 +19,18 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
-// routes is the service's HTTP interface:
+// routes builds the service's HTTP interface:
 //
 //	POST /hooks/cooby/{token}, POST /hooks/cooby   Cooby webhooks (ingest)
-//	GET  /healthz, /readyz, /metrics, /status      operations
+//	GET  /healthz, /readyz                          liveness and readiness
+//	GET  /metrics, /status                          operations (admin side)
 //	POST /-/reload                                  reload the rules (admin)
 //	/api/...                                        deliveries, replay, quarantine, dry-run, diff (admin)
-func (a *App) routes() http.Handler {
-	mux := http.NewServeMux()
+//
+// Without an admin address both handlers are one mux that serves it all
+// (one listener). With one, public serves only the hooks, /healthz and
+// /readyz (anything else is 404) and admin serves everything but the hooks.
+func (a *App) routes() (public, admin http.Handler) {
 	hook := ingest.New(ingest.Options{
 		Store:        a.store,
 		Tokens:       a.tokens,
@@ -36,24 +40,35 @@ func (a *App) routes() http.Handler {
 		Logger:       a.log,
 		Metrics:      ingestMetrics{a.metrics},
 	})
-	mux.Handle("/hooks/cooby", hook)
-	mux.Handle("/hooks/cooby/", hook)
+	pub := http.NewServeMux()
+	pub.Handle("/hooks/cooby", hook)
+	pub.Handle("/hooks/cooby/", hook)
+	a.probeRoutes(pub)
+	adm := pub
+	if a.cfg.AdminAddr != "" {
+		adm = http.NewServeMux()
+		a.probeRoutes(adm)
+	}
+	adm.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	adm.HandleFunc("GET /status", a.getStatus)
+	adm.HandleFunc("POST /-/reload", a.admin(a.postReload))
+	adm.HandleFunc("GET /api/deliveries", a.admin(a.listDeliveries))
+	adm.HandleFunc("POST /api/deliveries/{id}/replay", a.admin(a.replayDelivery))
+	adm.HandleFunc("POST /api/replay", a.admin(a.replayDead))
+	adm.HandleFunc("GET /api/quarantine", a.admin(a.listQuarantine))
+	adm.HandleFunc("GET /api/quarantine/{id}", a.admin(a.getQuarantine))
+	adm.HandleFunc("POST /api/quarantine/{id}/replay", a.admin(a.replayQuarantine))
+	adm.HandleFunc("POST /api/dryrun", a.admin(a.postDryrun))
+	adm.HandleFunc("POST /api/diff", a.admin(a.postDiff))
+	return pub, adm
+}
+
+// probeRoutes adds /healthz and /readyz, which both listeners serve.
+func (a *App) probeRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /status", a.getStatus)
-	mux.HandleFunc("POST /-/reload", a.admin(a.postReload))
-	mux.HandleFunc("GET /api/deliveries", a.admin(a.listDeliveries))
-	mux.HandleFunc("POST /api/deliveries/{id}/replay", a.admin(a.replayDelivery))
-	mux.HandleFunc("POST /api/replay", a.admin(a.replayDead))
-	mux.HandleFunc("GET /api/quarantine", a.admin(a.listQuarantine))
-	mux.HandleFunc("GET /api/quarantine/{id}", a.admin(a.getQuarantine))
-	mux.HandleFunc("POST /api/quarantine/{id}/replay", a.admin(a.replayQuarantine))
-	mux.HandleFunc("POST /api/dryrun", a.admin(a.postDryrun))
-	mux.HandleFunc("POST /api/diff", a.admin(a.postDiff))
-	return mux
 }
 
 // ingestMetrics wires the ingest hooks to Prometheus.

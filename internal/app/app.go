@@ -31,12 +31,14 @@ type App struct {
 
 	dispatcher *dispatch.Dispatcher
 	deliverer  *delivery.Deliverer
-	handler    http.Handler
+	handler    http.Handler // the public listener's
+	adminH     http.Handler // the admin listener's (handler itself without one)
 
-	listener net.Listener
-	ready    atomic.Bool
-	tokens   []string
-	adminTok string
+	listener      net.Listener
+	adminListener net.Listener // nil without Config.AdminAddr
+	ready         atomic.Bool
+	tokens        []string
+	adminTok      string
 }
 
 // New opens the store, loads the rules and builds every component. It does
@@ -106,13 +108,18 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			a.metrics.latency.WithLabelValues(kind).Observe(latency.Seconds())
 		},
 	})
-	a.handler = a.routes()
+	a.handler, a.adminH = a.routes()
 	return a, nil
 }
 
-// Handler is the service's whole HTTP interface (tests mount it on an
-// httptest.Server).
+// Handler is the public listener's HTTP interface (tests mount it on an
+// httptest.Server): everything without Config.AdminAddr, else only the
+// hooks, /healthz and /readyz.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// AdminHandler is the admin listener's HTTP interface: /api/, /-/reload,
+// /status, /metrics and the probes. Without Config.AdminAddr it is Handler.
+func (a *App) AdminHandler() http.Handler { return a.adminH }
 
 // IngestURL is the URL to paste into Cooby, with the first token.
 func (a *App) IngestURL(base string) string { return base + "/hooks/cooby/" + a.tokens[0] }
@@ -120,15 +127,39 @@ func (a *App) IngestURL(base string) string { return base + "/hooks/cooby/" + a.
 // AdminToken is the bearer token of /api/ and /-/reload.
 func (a *App) AdminToken() string { return a.adminTok }
 
-// Listen binds the configured address; Run serves on it. Separate so that
-// callers can learn the address (":0") before serving.
+// Listen binds the configured address (and the admin address, if any);
+// Run serves on them. Separate so that callers can learn the address (":0")
+// before serving. It writes the URLs the CLI uses to find the server into
+// the data directory (see ReadPublicURL, ReadAdminURL).
 func (a *App) Listen() (net.Addr, error) {
 	l, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", a.cfg.Addr, err)
 	}
+	adminURL := "http://" + dialable(l.Addr())
+	if a.cfg.AdminAddr != "" {
+		al, err := net.Listen("tcp", a.cfg.AdminAddr)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("listening on the admin address %s: %w", a.cfg.AdminAddr, err)
+		}
+		a.adminListener = al
+		adminURL = "http://" + dialable(al.Addr())
+	}
 	a.listener = l
+	if err := writeURLs(a.cfg.Data, "http://"+dialable(l.Addr()), adminURL); err != nil {
+		a.log.Warn("could not record the server's URLs for the CLI; pass --server / --url to it", "err", err)
+	}
 	return l.Addr(), nil
+}
+
+// AdminAddr is the bound admin address after Listen, nil without
+// Config.AdminAddr (the public address serves the admin API then).
+func (a *App) AdminAddr() net.Addr {
+	if a.adminListener == nil {
+		return nil
+	}
+	return a.adminListener.Addr()
 }
 
 // Run serves until ctx is done or the store fails, then shuts down in
@@ -143,6 +174,10 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	srv := ingest.NewServer(a.cfg.Addr, a.handler)
+	var adminSrv *http.Server
+	if a.adminListener != nil {
+		adminSrv = ingest.NewServer(a.cfg.AdminAddr, a.adminH)
+	}
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 	var wg sync.WaitGroup
@@ -165,6 +200,13 @@ func (a *App) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
+	if adminSrv != nil {
+		go func() {
+			if err := adminSrv.Serve(a.adminListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("admin http server: %w", err)
+			}
+		}()
+	}
 	reloadCtx, stopReload := context.WithCancel(context.Background())
 	defer stopReload()
 	reloaded := make(chan struct{})
@@ -189,6 +231,11 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		a.log.Warn("http drain incomplete", "err", err)
+	}
+	if adminSrv != nil {
+		if err := adminSrv.Shutdown(shutCtx); err != nil {
+			a.log.Warn("admin http drain incomplete", "err", err)
+		}
 	}
 	stopReload()
 	select {

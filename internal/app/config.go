@@ -23,6 +23,11 @@ type Config struct {
 	Rules []string
 	// Addr is the listen address; default 127.0.0.1:8080.
 	Addr string
+	// AdminAddr, if set, is a second, private listen address that alone
+	// serves /api/, /-/reload, /status and /metrics; the public one (Addr)
+	// then serves only the hooks, /healthz and /readyz. Empty: Addr
+	// serves everything.
+	AdminAddr string
 	// Data is the data directory (the SQLite store and generated tokens);
 	// default ./data.
 	Data string
