@@ -12,6 +12,7 @@ package actions
 import (
 	"context"
 	"encoding/json"
+	"github.com/switchboard-dev/switchboard/actions/egress"
 	"log/slog"
 	"time"
 )
@@ -90,6 +91,10 @@ type SenderOptions struct {
 	MaxResponseBytes int64
 	// UserAgent is sent by HTTP-shaped kinds; "" means "switchboard".
 	UserAgent string
+	// Egress, if set, decides which addresses the sender may connect to
+	// (the service refuses private and local ones by default); nil allows
+	// every address.
+	Egress *egress.Guard
 }
 
 // Sender performs rendered requests for one destination. Classify failures

@@ -265,6 +265,19 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *yamlx.List) {
 		}
 		rateNode, rest := splitKey(rest, "rate")
 		burstNode, rest := splitKey(rest, "burst")
+		privateNode, rest := splitKey(rest, "allow_private")
+		allowPrivate := false
+		if privateNode != nil {
+			switch privateNode.Value {
+			case "true":
+				allowPrivate = true
+			case "false":
+			default:
+				errs.Addf(privateNode, "allow_private: expected true or false, got %q", privateNode.Value)
+				l.badDests[name] = true
+				continue
+			}
+		}
 		b := &actions.Block{Node: rest}
 		cfg, err := kind.ParseDestination(b)
 		if err != nil {
@@ -277,7 +290,7 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *yamlx.List) {
 			l.badDests[name] = true
 			continue
 		}
-		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, Rate: rate, File: file, Line: k.Line}
+		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, Rate: rate, AllowPrivate: allowPrivate, File: file, Line: k.Line}
 	}
 }
 

@@ -156,8 +156,11 @@ type Destination struct {
 	// Rate limits the sends to it (`rate:`, `burst:`, or the kind's
 	// default); the zero value is no limit.
 	Rate actions.Rate
-	File string
-	Line int
+	// AllowPrivate lets its sender connect to private and local addresses
+	// (`allow_private: true`; see actions/egress).
+	AllowPrivate bool
+	File         string
+	Line         int
 }
 
 // Redact replaces every secret the rules reference (the values of their

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/switchboard-dev/switchboard/actions/egress"
 	"log/slog"
 	"net"
 	"net/textproto"
@@ -38,7 +39,7 @@ func (Kind) NewSender(dest any, o actions.SenderOptions) (actions.Sender, error)
 	if err != nil || perr != nil || host == "" || strings.Contains(host, "/") {
 		return nil, fmt.Errorf("email: smtp %q is not host:port", d.Addr)
 	}
-	s := &sender{d: d, host: host, port: port, timeout: o.Timeout, agent: o.UserAgent, log: o.Logger}
+	s := &sender{d: d, host: host, port: port, timeout: o.Timeout, agent: o.UserAgent, log: o.Logger, egress: o.Egress}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -60,6 +61,7 @@ type sender struct {
 	timeout time.Duration
 	agent   string
 	log     *slog.Logger
+	egress  *egress.Guard
 }
 
 // Send sends r.
@@ -80,7 +82,7 @@ func (s *sender) Send(ctx context.Context, r actions.Request) error {
 	// attempt does not wait for the server.
 	var stop func() bool
 	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
-		nd := &net.Dialer{}
+		nd := s.egress.Dialer(net.Dialer{})
 		var conn net.Conn
 		var err error
 		if s.d.TLS == ImplicitTLS {
@@ -179,8 +181,13 @@ func (s *sender) classify(ctx context.Context, name string, err error) error {
 	if name == "" {
 		where = "email to " + s.d.Addr
 	}
-	var netErr net.Error
+	var (
+		netErr  net.Error
+		refused *egress.RefusedError
+	)
 	switch {
+	case errors.As(err, &refused):
+		return actions.Permanent(fmt.Errorf("%s: %w", where, refused))
 	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return fmt.Errorf("%s: timeout", where)
 	case ctx.Err() != nil:

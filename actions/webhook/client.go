@@ -64,7 +64,9 @@ func NewClient(o actions.SenderOptions) *Client {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	// The guard checks the address dialled: behind a proxy
+	// (HTTPS_PROXY), that is the proxy's, and the proxy decides the rest.
+	dialer := o.Egress.Dialer(net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second})
 	c.transport = &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,

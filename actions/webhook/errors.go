@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/switchboard-dev/switchboard/actions/egress"
 	"io"
 	"net"
 	"net/url"
@@ -54,7 +55,10 @@ func describe(err error) (string, error) {
 		opErr    *net.OpError
 		innerErr = err
 	)
+	var refused *egress.RefusedError
 	switch {
+	case errors.As(err, &refused):
+		return refused.Error(), actions.Permanent(refused)
 	case errors.Is(err, context.Canceled):
 		return "canceled", context.Canceled
 	case errors.Is(err, context.DeadlineExceeded):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/switchboard-dev/switchboard/actions/egress"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions"
@@ -21,12 +22,18 @@ func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
 	to := fs.String("to", "", "recipient: an email address, or a Slack channel with a bot token")
 	text := fs.String("message", "", "the message (default: a test notice with the time)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	egressAllow := fs.String("egress-allow", "", "networks the test may reach although private or local, as serve's --egress-allow")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return flagExit(err)
 	}
 	if len(rules) == 0 || len(pos) != 1 {
 		fs.Usage()
+		return 2
+	}
+	allow, err := egress.ParseAllow(splitList(*egressAllow))
+	if err != nil {
+		fmt.Fprintf(s.err, "switchboard notify-test: %v\n", err)
 		return 2
 	}
 	rs, ok := loadOrReport(s, rules)
@@ -61,7 +68,9 @@ func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
 			fmt.Fprintf(s.out, "sending to %s (%s):\n%s\n", name, dest.Kind, rs.Redact(dryrun.FormatWire(kind, wire, data)))
 		}
 	}
-	sender, err := deliverer.NewSender(dest.Config, actions.SenderOptions{Timeout: *timeout})
+	// The same guard as the service's: a test reaches what a delivery would.
+	guard := &egress.Guard{Allow: allow, Private: dest.AllowPrivate}
+	sender, err := deliverer.NewSender(dest.Config, actions.SenderOptions{Timeout: *timeout, Egress: guard})
 	if err != nil {
 		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.Redact(err.Error()))
 		return 1

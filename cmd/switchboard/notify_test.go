@@ -33,7 +33,7 @@ destinations:
 rules: []
 `), 0o644))
 
-	code, out, _ := cli(t, "", "notify-test", "-r", path, "crm")
+	code, out, _ := cli(t, "", "notify-test", "--egress-allow", "127.0.0.0/8", "-r", path, "crm")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "OK: the test message was delivered to crm")
 	require.Contains(t, out, "Authorization: Bearer ***")
@@ -43,21 +43,21 @@ rules: []
 	require.Contains(t, got[0], `"switchboard":"test"`)
 
 	status = http.StatusNotFound
-	code, out, _ = cli(t, "", "notify-test", "-r", path, "crm")
+	code, out, _ = cli(t, "", "notify-test", "--egress-allow", "127.0.0.0/8", "-r", path, "crm")
 	require.Equal(t, 1, code)
 	require.Contains(t, out, "FAIL: the test message failed permanently")
 	require.NotContains(t, out, "tok-notify-canary-42")
 
-	code, _, errOut := cli(t, "", "notify-test", "-r", path, "mail")
+	code, _, errOut := cli(t, "", "notify-test", "--egress-allow", "127.0.0.0/8", "-r", path, "mail")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "pass --to ADDRESS")
-	code, out, _ = cli(t, "", "notify-test", "-r", path, "--to", "lead@example.com", "mail")
+	code, out, _ = cli(t, "", "notify-test", "--egress-allow", "127.0.0.0/8", "-r", path, "--to", "lead@example.com", "mail")
 	require.Equal(t, 0, code, out)
 	msgs := smtpd.Wait(1, 30*time.Second)
 	require.Len(t, msgs, 1)
 	require.Equal(t, []string{"lead@example.com"}, msgs[0].To)
 
-	code, _, errOut = cli(t, "", "notify-test", "-r", path, "nope")
+	code, _, errOut = cli(t, "", "notify-test", "--egress-allow", "127.0.0.0/8", "-r", path, "nope")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, `no destination "nope"`)
 }

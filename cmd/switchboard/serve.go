@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/switchboard-dev/switchboard/actions/egress"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -30,6 +31,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	fs.Var(&rules, "rules", "rules file or directory (repeatable) [SWITCHBOARD_RULES, comma-separated]")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address [SWITCHBOARD_ADDR]")
 	adminAddr := fs.String("admin-addr", "", "private listen address of /api, /-/reload, /status and /metrics; --addr then serves only the hooks, /healthz and /readyz; default: --addr serves all [SWITCHBOARD_ADMIN_ADDR]")
+	egressAllow := fs.String("egress-allow", "", "networks actions may reach although private or local, comma-separated CIDRs or addresses (10.0.0.0/8,127.0.0.1); by default they are refused [SWITCHBOARD_EGRESS_ALLOW]")
 	data := fs.String("data", "./data", "data directory: the SQLite store and generated tokens [SWITCHBOARD_DATA]")
 	tokens := fs.String("token", "", "ingest token(s), comma-separated; default: generated once into DATA/ingest-token [SWITCHBOARD_TOKEN]")
 	admin := fs.String("admin-token", "", "bearer token for /api and /-/reload; default: generated once into DATA/admin-token [SWITCHBOARD_ADMIN_TOKEN]")
@@ -73,8 +75,14 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 		fmt.Fprintln(s.err, "switchboard serve: --rules is required")
 		return 2
 	}
+	allow, err := egress.ParseAllow(splitList(*egressAllow))
+	if err != nil {
+		fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
+		return 2
+	}
 	cfg := app.Config{
-		Rules: rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
+		EgressAllow: allow,
+		Rules:       rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
 		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, DedupeWindow: *dedupeWindow, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
 		ShutdownTimeout: *shutdown, Logger: logger,

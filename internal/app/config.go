@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,6 +82,10 @@ type Config struct {
 	Logger *slog.Logger
 	// LookupEnv resolves ${VAR} in rules; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// EgressAllow are networks actions may connect to although they are
+	// private or local (see actions/egress); a destination with
+	// allow_private: true may connect to any.
+	EgressAllow []netip.Prefix
 }
 
 func (c Config) withDefaults() Config {

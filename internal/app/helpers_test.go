@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,10 @@ func (s *syncBuffer) String() string {
 }
 
 // start runs a service on rules (written to a file) until the test ends.
+// loopback are the networks the tests' sinks listen on, allowed past the
+// egress guard.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
 func start(t testing.TB, rules string, mod func(*app.Config)) *service {
 	t.Helper()
 	dir := t.TempDir()
@@ -60,6 +65,8 @@ func start(t testing.TB, rules string, mod func(*app.Config)) *service {
 		Tokens: []string{"test-token-abcdef"}, AdminToken: "admin-token-123456",
 		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		LookupEnv: func(string) (string, bool) { return "", false },
+		// The tests' destinations are loopback servers.
+		EgressAllow: loopback,
 	}
 	if mod != nil {
 		mod(&cfg)

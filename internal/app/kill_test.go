@@ -35,7 +35,8 @@ func runChild(dir string) int {
 	a, err := app.New(ctx, app.Config{
 		Rules: []string{filepath.Join(dir, "rules.yaml")}, Addr: "127.0.0.1:0", Data: filepath.Join(dir, "data"),
 		Tokens: []string{"kill-token-0123456789"}, AdminToken: "kill-admin-0123456789",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		EgressAllow: loopback,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

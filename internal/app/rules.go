@@ -6,6 +6,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/actions/builtin"
+	"github.com/switchboard-dev/switchboard/actions/egress"
 	"github.com/switchboard-dev/switchboard/engine"
 	"github.com/switchboard-dev/switchboard/internal/reload"
 	"github.com/switchboard-dev/switchboard/internal/yamlx"
@@ -40,7 +41,7 @@ func (a *App) loadActive(snap *reload.Snapshot) (*active, error) {
 		return nil, err
 	}
 	act := &active{rules: rs, senders: map[senderKey]actions.Sender{}, loaded: time.Now()}
-	opts := actions.SenderOptions{Logger: a.log, Timeout: a.cfg.SendTimeout}
+	opts := actions.SenderOptions{Logger: a.log, Timeout: a.cfg.SendTimeout, Egress: &egress.Guard{Allow: a.cfg.EgressAllow}}
 	var errs yamlx.List
 	for kind, k := range builtin.Kinds() {
 		d, ok := k.(actions.Deliverer)
@@ -58,7 +59,9 @@ func (a *App) loadActive(snap *reload.Snapshot) (*active, error) {
 		if !ok {
 			continue
 		}
-		s, err := d.NewSender(dest.Config, opts)
+		dopts := opts
+		dopts.Egress = &egress.Guard{Allow: a.cfg.EgressAllow, Private: dest.AllowPrivate}
+		s, err := d.NewSender(dest.Config, dopts)
 		if err != nil {
 			errs.Add(&yamlx.Error{File: dest.File, Line: dest.Line, Column: 1, Msg: fmt.Sprintf("destination %q: %s", name, rs.Redact(err.Error()))})
 			continue

@@ -56,6 +56,7 @@ func Generate(kinds map[string]actions.Kind) ([]byte, error) {
 		ds["properties"].(obj)["rate"] = obj{"type": "string", "pattern": `^(none|[0-9.]+/(s|m|h|[0-9.]+(ms|s|m|h)))$`,
 			"description": "at most this many sends per unit: 1/s, 30/m, 100/10s, or none"}
 		ds["properties"].(obj)["burst"] = obj{"type": "integer", "minimum": 1, "description": "sends allowed at once above the rate"}
+		ds["properties"].(obj)["allow_private"] = obj{"type": "boolean", "description": "let deliveries reach private and local addresses (refused by default)"}
 		ds["required"] = []string{"kind"}
 		ds["title"] = n + " destination"
 		dests = append(dests, ds)
