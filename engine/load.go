@@ -136,6 +136,9 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 		return nil, l.errs.Err()
 	}
 	rs := l.rs
+	if err := l.warns.Err(); err != nil {
+		rs.Warnings = err.(*yamlx.ListError).Errs
+	}
 	rs.Version = hex.EncodeToString(h.Sum(nil))[:12]
 	rs.redactor = newRedactor(l.secrets)
 	rs.kinds = l.opts.Kinds
@@ -159,6 +162,8 @@ type loader struct {
 	convFile string
 	// lines are the lines of the file being loaded.
 	lines []string
+	// warns are the warnings, with their files.
+	warns yamlx.List
 }
 
 func (l *loader) loadFile(src Source) {
@@ -169,6 +174,12 @@ func (l *loader) loadFile(src Source) {
 	}()
 	l.rs.Files = append(l.rs.Files, src.Name)
 	l.lines = strings.Split(string(src.Data), "\n")
+	nwarns := l.warns.Len()
+	defer func() {
+		for _, w := range l.warns.Errs[nwarns:] {
+			w.File = src.Name
+		}
+	}()
 	doc, perr := yamlx.Parse(src.Data)
 	if perr != nil {
 		fileErrs.Add(perr)
@@ -319,6 +330,8 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *yamlx.List) {
 		errs.Add(e)
 	} else if err := r.compileWhen(spec.When); err != nil {
 		errs.AddErr(spec.When, err)
+	} else {
+		l.warns.Add(typeWarnings(spec.When)...)
 	}
 	l.loadSchedule(r, spec, zone, errs)
 	l.loadThrottle(r, spec, errs)

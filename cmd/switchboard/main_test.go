@@ -352,3 +352,38 @@ tests:
 	require.Contains(t, out, "FAIL  Saturday lunch ("+path+":15)\n      at: 2026-12-05T13:17:00Z is not a run time of \"waiting\" (\"0 9 * * MON-FRI\" in Europe/London): "+
 		"the previous is 2026-12-04T09:00:00Z, the next 2026-12-07T09:00:00Z\n")
 }
+
+// TestCheckWarnings: an unknown message type is a positioned warning that
+// check prints and passes, and that check --strict fails on.
+func TestCheckWarnings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`rules:
+  - name: files
+    when: type == "documnet"
+    actions: [{log: {message: x}}]
+`), 0o644))
+	warning := path + `:3:19: warning: "documnet" is not a known Cooby message type; did you mean document?` + "\n"
+	code, out, _ := cli(t, "", "check", path)
+	require.Equal(t, 0, code, out)
+	require.True(t, strings.HasPrefix(out, warning), out)
+	require.Contains(t, out, "ok: 1 rules")
+
+	code, out, _ = cli(t, "", "check", "--strict", path)
+	require.Equal(t, 1, code)
+	require.Equal(t, warning+"1 warnings (--strict)\n", out)
+
+	code, out, _ = cli(t, "", "check", "--json", path)
+	require.Equal(t, 0, code)
+	var rep struct {
+		OK       bool
+		Warnings []struct {
+			Line, Column int
+			Message      string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.True(t, rep.OK)
+	require.Len(t, rep.Warnings, 1)
+	require.Equal(t, 3, rep.Warnings[0].Line)
+	require.Equal(t, 19, rep.Warnings[0].Column)
+}
