@@ -121,10 +121,21 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 		badDests: map[string]bool{},
 	}
 	h := sha256.New()
-	for _, src := range srcs {
+	docs := make([]*yaml.Node, len(srcs))
+	perrs := make([]*yamlx.Error, len(srcs))
+	for i, src := range srcs {
+		docs[i], perrs[i] = yamlx.Parse(src.Data)
+	}
+	named := testsFiles(srcs, docs)
+	for i, src := range srcs {
 		fmt.Fprintf(h, "%s\x00%d\x00", src.Name, len(src.Data))
 		h.Write(src.Data)
-		l.loadFile(src)
+		if named[filepath.Clean(src.Name)] {
+			// A tests file beside the rules (--rules DIR loads every
+			// *.yaml): it is read as the tests of the file that names it.
+			continue
+		}
+		l.loadFile(src, docs[i], perrs[i])
 	}
 	l.checkTestRefs()
 	if l.errs.Len() > 0 {
@@ -166,7 +177,25 @@ type loader struct {
 	warns yamlx.List
 }
 
-func (l *loader) loadFile(src Source) {
+// testsFiles returns the files that sources name under a top-level
+// `tests:` (cleaned paths): tests files, not rules files.
+func testsFiles(srcs []Source, docs []*yaml.Node) map[string]bool {
+	out := map[string]bool{}
+	for i, doc := range docs {
+		if doc == nil || doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+			continue
+		}
+		root := doc.Content[0]
+		for j := 0; j+1 < len(root.Content); j += 2 {
+			if v := root.Content[j+1]; root.Content[j].Value == "tests" && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+				out[filepath.Clean(relative(srcs[i].Name, v.Value))] = true
+			}
+		}
+	}
+	return out
+}
+
+func (l *loader) loadFile(src Source, doc *yaml.Node, perr *yamlx.Error) {
 	var fileErrs yamlx.List
 	defer func() {
 		fileErrs.SetFile(src.Name)
@@ -180,7 +209,6 @@ func (l *loader) loadFile(src Source) {
 			w.File = src.Name
 		}
 	}()
-	doc, perr := yamlx.Parse(src.Data)
 	if perr != nil {
 		fileErrs.Add(perr)
 		return
