@@ -431,3 +431,29 @@ func TestRulesDirectoryWithTestsFile(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, before, rs.Version)
 }
+
+// TestDurationsInTemplates: a duration renders to the second without zero
+// units, in text and in a JSON body alike.
+func TestDurationsInTemplates(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: d
+    when: true
+    actions:
+      - log: {message: "{{ duration('30m0.000761156s') }} {{ duration('1h5m0s') }} {{ duration('2h') }} {{ duration('45.4s') }} {{ duration('1h0m5s') }} {{ duration('300ms') }} {{ duration('-90s') }}"}
+      - http: {url: "https://crm.example.com/x", body: {waited: "{{ duration('1h5m0.2s') }}"}}
+tests:
+  - name: durations
+    payload: {message: {type: chat}}
+    expect: [d]
+    actions:
+      - rule: d
+        fields: {message: "30m 1h5m 2h 45s 1h0m5s 0s -1m30s"}
+      - rule: d
+        action: 1
+        fields: {body.waited: "1h5m"}
+`)
+	for _, res := range rs.RunTests() {
+		require.True(t, res.Passed(), res.Failures)
+	}
+}

@@ -273,7 +273,7 @@ func TestDryrunRunsDelayedChecks(t *testing.T) {
 	require.Contains(t, out, "matched unanswered-for-30-minutes")
 	require.Contains(t, out, "delayed: checked again at 2023-11-14T22:43:20Z")
 	require.Contains(t, out, "== ../../testdata/cooby/received-chat.json (unanswered-for-30-minutes after: checked at 2023-11-14T22:43:20Z)")
-	require.Contains(t, out, "has waited 30m0s for a reply: Hello, do you ship to Manchester?")
+	require.Contains(t, out, "has waited 30m for a reply: Hello, do you ship to Manchester?")
 }
 
 // TestDryrunRunsForEachChatSchedules: `dryrun --at` runs a for_each: chat
