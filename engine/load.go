@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -501,7 +502,7 @@ func (l *loader) cutByComment(n *yaml.Node) *yamlx.Error {
 	if hash < 0 {
 		return nil // the comment is on another line
 	}
-	at := &yaml.Node{Line: n.Line, Column: n.Column + len(n.Value) + hash}
+	at := &yaml.Node{Line: n.Line, Column: n.Column + utf8.RuneCountInString(n.Value) + utf8.RuneCountInString(line[start+len(n.Value):][:hash])}
 	if _, err := compileExpr(n.Value, true); err != nil {
 		full := strings.TrimRight(strings.TrimRight(line[start:], "\r"), " \t")
 		return yamlx.At(at, "\" #\" starts a YAML comment, which cut the condition to `%s`; quote the whole condition: when: %s",

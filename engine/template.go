@@ -125,7 +125,7 @@ func formatValue(v any) string {
 		}
 		return x.Format(time.RFC3339)
 	case time.Duration:
-		return formatDuration(x)
+		return FormatDuration(x)
 	case fmt.Stringer:
 		return x.String()
 	}
@@ -136,9 +136,10 @@ func formatValue(v any) string {
 	return string(data)
 }
 
-// formatDuration prints a duration for people: to the second, without
-// zero units (30m, 1h5m, 2h, 45s), where Go prints 30m0.000761156s.
-func formatDuration(d time.Duration) string {
+// FormatDuration prints a duration for people, as templates render it:
+// to the second, without zero units (30m, 1h5m, 2h, 45s), where Go prints
+// 30m0.000761156s.
+func FormatDuration(d time.Duration) string {
 	s := d.Round(time.Second).String()
 	if strings.HasSuffix(s, "m0s") {
 		s = s[:len(s)-2]
@@ -164,7 +165,7 @@ func jsonValue(v any, esc actions.Escaper) any {
 	case time.Time:
 		return formatValue(x)
 	case time.Duration:
-		return formatDuration(x)
+		return FormatDuration(x)
 	}
 	// Structs (sender, message), lists and maps: their JSON form, with
 	// every string escaped.
