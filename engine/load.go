@@ -217,6 +217,11 @@ func (l *loader) loadFile(src Source, doc *yaml.Node, perr *yamlx.Error) {
 	if doc.Kind == 0 || (doc.Kind == yaml.DocumentNode && len(doc.Content) == 0) {
 		return // an empty file holds no rules
 	}
+	if root := doc.Content[0]; root.Kind == yaml.SequenceNode {
+		fileErrs.Addf(root, "expected a rules file (a mapping of rules:, destinations:, tests: ...), got a list; "+
+			"if this is a list of tests, name it in the rules file (tests: %s)", filepath.Base(src.Name))
+		return
+	}
 	var spec fileSpec
 	fileErrs.Add(yamlx.Decode(doc, &spec)...)
 	if root := doc.Content[0]; root.Kind == yaml.MappingNode {

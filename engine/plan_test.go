@@ -457,3 +457,10 @@ tests:
 		require.True(t, res.Passed(), res.Failures)
 	}
 }
+
+// TestListFileIsNotRules: a list loaded as a rules file (a tests file no
+// rules file names) says what it looks like and how to use it.
+func TestListFileIsNotRules(t *testing.T) {
+	_, err := engine.Load(opts(), engine.Source{Name: "dir/cases.yaml", Data: []byte("- name: a\n  payload: {}\n  expect: []\n")})
+	require.EqualError(t, err, "dir/cases.yaml:1:1: expected a rules file (a mapping of rules:, destinations:, tests: ...), got a list; if this is a list of tests, name it in the rules file (tests: cases.yaml)")
+}
