@@ -178,6 +178,57 @@ type loader struct {
 	warns yamlx.List
 }
 
+// shiftBlockColumns corrects the columns of problems found inside block
+// scalars (when: |, text: >): the expression compiler positions them
+// assuming the content is indented one column past the indicator, since a
+// yaml.Node does not record the content's indentation; the file's lines do.
+func shiftBlockColumns(doc *yaml.Node, lines []string, errs []*yamlx.Error, file string) {
+	type block struct{ from, to, shift int }
+	var blocks []block
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		if depth > maxValueDepth+8 {
+			return
+		}
+		if n.Kind == yaml.ScalarNode && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			indent := -1
+			to := n.Line
+			for i := n.Line; i < len(lines); i++ { // lines[i] is file line i+1
+				text := strings.TrimRight(lines[i], " \t\r")
+				if text == "" {
+					continue
+				}
+				lead := len(text) - len(strings.TrimLeft(text, " "))
+				if indent < 0 {
+					indent = lead
+				}
+				if lead < indent || indent == 0 {
+					break
+				}
+				to = i + 1
+			}
+			if indent > 0 {
+				blocks = append(blocks, block{n.Line + 1, to, indent + 1 - (n.Column + 1)})
+			}
+		}
+		for _, c := range n.Content {
+			walk(c, depth+1)
+		}
+	}
+	walk(doc, 0)
+	for _, e := range errs {
+		if e.File != "" && e.File != file {
+			continue
+		}
+		for _, b := range blocks {
+			if e.Line >= b.from && e.Line <= b.to {
+				e.Column = max(e.Column+b.shift, 1)
+				break
+			}
+		}
+	}
+}
+
 // testsFiles returns the files that sources name under a top-level
 // `tests:` (cleaned paths): tests files, not rules files.
 func testsFiles(srcs []Source, docs []*yaml.Node) map[string]bool {
@@ -198,18 +249,19 @@ func testsFiles(srcs []Source, docs []*yaml.Node) map[string]bool {
 
 func (l *loader) loadFile(src Source, doc *yaml.Node, perr *yamlx.Error) {
 	var fileErrs yamlx.List
-	defer func() {
-		fileErrs.SetFile(src.Name)
-		l.errs.Add(fileErrs.Errs...)
-	}()
-	l.rs.Files = append(l.rs.Files, src.Name)
 	l.lines = strings.Split(string(src.Data), "\n")
 	nwarns := l.warns.Len()
 	defer func() {
 		for _, w := range l.warns.Errs[nwarns:] {
 			w.File = src.Name
 		}
+		if doc != nil {
+			shiftBlockColumns(doc, l.lines, append(fileErrs.Errs, l.warns.Errs[nwarns:]...), src.Name)
+		}
+		fileErrs.SetFile(src.Name)
+		l.errs.Add(fileErrs.Errs...)
 	}()
+	l.rs.Files = append(l.rs.Files, src.Name)
 	if perr != nil {
 		fileErrs.Add(perr)
 		return

@@ -20,3 +20,11 @@ func TestUnknownTypeIsAWarning(t *testing.T) {
 		`rules.yaml:9:19: "xlsx" is not a known Cooby message type`,
 	}, got)
 }
+
+// TestWarningInABlockCondition: a warning inside `when: |` is at its
+// column in the file, whatever the block's indentation.
+func TestWarningInABlockCondition(t *testing.T) {
+	rs := load(t, "rules:\n  - name: b\n    when: |\n      direction == \"received\"\n        && type == \"vidoe\"\n    actions: [{log: {message: x}}]\n")
+	require.Len(t, rs.Warnings, 1)
+	require.Equal(t, `rules.yaml:5:20: "vidoe" is not a known Cooby message type; did you mean video?`, rs.Warnings[0].Error())
+}
