@@ -112,7 +112,7 @@ rules:
 	require.NoError(t, err)
 	require.Len(t, p.Matches, 1)
 	require.Len(t, p.Matches[0].Actions, 1)
-	require.Contains(t, string(p.Matches[0].Actions[0].Request.Body), "unanswered for 30m0s")
+	require.Contains(t, string(p.Matches[0].Actions[0].Request.Body), "unanswered for 30m")
 
 	// Answered in the meantime: the recheck does nothing.
 	c.Observe(msg("sent", "2", 1500), true, time.Unix(1500, 0))

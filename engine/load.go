@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -137,10 +138,21 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 		badDests: map[string]bool{},
 	}
 	h := sha256.New()
-	for _, src := range srcs {
+	docs := make([]*yaml.Node, len(srcs))
+	perrs := make([]*yamlx.Error, len(srcs))
+	for i, src := range srcs {
+		docs[i], perrs[i] = yamlx.Parse(src.Data)
+	}
+	named := testsFiles(srcs, docs)
+	for i, src := range srcs {
 		fmt.Fprintf(h, "%s\x00%d\x00", src.Name, len(src.Data))
 		h.Write(src.Data)
-		l.loadFile(src)
+		if named[filepath.Clean(src.Name)] {
+			// A tests file beside the rules (--rules DIR loads every
+			// *.yaml): it is read as the tests of the file that names it.
+			continue
+		}
+		l.loadFile(src, docs[i], perrs[i])
 	}
 	l.checkTestRefs()
 	if l.errs.Len() > 0 {
@@ -152,6 +164,9 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 		return nil, l.errs.Err()
 	}
 	rs := l.rs
+	if err := l.warns.Err(); err != nil {
+		rs.Warnings = err.(*yamlx.ListError).Errs
+	}
 	rs.Version = hex.EncodeToString(h.Sum(nil))[:12]
 	rs.redactor = newRedactor(l.secrets)
 	rs.kinds = l.opts.Kinds
@@ -175,23 +190,105 @@ type loader struct {
 	convFile string
 	// lines are the lines of the file being loaded.
 	lines []string
+	// warns are the warnings, with their files.
+	warns yamlx.List
 }
 
-func (l *loader) loadFile(src Source) {
+// shiftBlockColumns corrects the columns of problems found inside block
+// scalars (when: |, text: >): the expression compiler positions them
+// assuming the content is indented one column past the indicator, since a
+// yaml.Node does not record the content's indentation; the file's lines do.
+func shiftBlockColumns(doc *yaml.Node, lines []string, errs []*yamlx.Error, file string) {
+	type block struct{ from, to, shift int }
+	var blocks []block
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		if depth > maxValueDepth+8 {
+			return
+		}
+		if n.Kind == yaml.ScalarNode && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			indent := -1
+			to := n.Line
+			for i := n.Line; i < len(lines); i++ { // lines[i] is file line i+1
+				text := strings.TrimRight(lines[i], " \t\r")
+				if text == "" {
+					continue
+				}
+				lead := len(text) - len(strings.TrimLeft(text, " "))
+				if indent < 0 {
+					indent = lead
+				}
+				if lead < indent || indent == 0 {
+					break
+				}
+				to = i + 1
+			}
+			if indent > 0 {
+				blocks = append(blocks, block{n.Line + 1, to, indent + 1 - (n.Column + 1)})
+			}
+		}
+		for _, c := range n.Content {
+			walk(c, depth+1)
+		}
+	}
+	walk(doc, 0)
+	for _, e := range errs {
+		if e.File != "" && e.File != file {
+			continue
+		}
+		for _, b := range blocks {
+			if e.Line >= b.from && e.Line <= b.to {
+				e.Column = max(e.Column+b.shift, 1)
+				break
+			}
+		}
+	}
+}
+
+// testsFiles returns the files that sources name under a top-level
+// `tests:` (cleaned paths): tests files, not rules files.
+func testsFiles(srcs []Source, docs []*yaml.Node) map[string]bool {
+	out := map[string]bool{}
+	for i, doc := range docs {
+		if doc == nil || doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+			continue
+		}
+		root := doc.Content[0]
+		for j := 0; j+1 < len(root.Content); j += 2 {
+			if v := root.Content[j+1]; root.Content[j].Value == "tests" && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+				out[filepath.Clean(relative(srcs[i].Name, v.Value))] = true
+			}
+		}
+	}
+	return out
+}
+
+func (l *loader) loadFile(src Source, doc *yaml.Node, perr *yamlx.Error) {
 	var fileErrs yamlx.List
+	l.lines = strings.Split(string(src.Data), "\n")
+	nwarns := l.warns.Len()
 	defer func() {
+		for _, w := range l.warns.Errs[nwarns:] {
+			w.File = src.Name
+		}
+		if doc != nil {
+			shiftBlockColumns(doc, l.lines, append(fileErrs.Errs, l.warns.Errs[nwarns:]...), src.Name)
+		}
 		fileErrs.SetFile(src.Name)
 		l.errs.Add(fileErrs.Errs...)
 	}()
 	l.rs.Files = append(l.rs.Files, src.Name)
-	l.lines = strings.Split(string(src.Data), "\n")
-	doc, perr := yamlx.Parse(src.Data)
 	if perr != nil {
 		fileErrs.Add(perr)
 		return
 	}
 	if doc.Kind == 0 || (doc.Kind == yaml.DocumentNode && len(doc.Content) == 0) {
 		return // an empty file holds no rules
+	}
+	if root := doc.Content[0]; root.Kind == yaml.SequenceNode {
+		fileErrs.Addf(root, "expected a rules file (a mapping of rules:, destinations:, tests: ...), got a list; "+
+			"if this is a list of tests, name it in the rules file (tests: %s)", filepath.Base(src.Name))
+		return
 	}
 	var spec fileSpec
 	fileErrs.Add(yamlx.Decode(doc, &spec)...)
@@ -397,6 +494,8 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *yamlx.List) {
 		errs.Add(e)
 	} else if err := r.compileWhen(spec.When); err != nil {
 		errs.AddErr(spec.When, err)
+	} else {
+		l.warns.Add(typeWarnings(spec.When)...)
 	}
 	l.loadSchedule(r, spec, zone, errs)
 	l.loadThrottle(r, spec, errs)
@@ -538,7 +637,7 @@ func (l *loader) cutByComment(n *yaml.Node) *yamlx.Error {
 	if hash < 0 {
 		return nil // the comment is on another line
 	}
-	at := &yaml.Node{Line: n.Line, Column: n.Column + len(n.Value) + hash}
+	at := &yaml.Node{Line: n.Line, Column: n.Column + utf8.RuneCountInString(n.Value) + utf8.RuneCountInString(line[start+len(n.Value):][:hash])}
 	if _, err := compileExpr(n.Value, true); err != nil {
 		full := strings.TrimRight(strings.TrimRight(line[start:], "\r"), " \t")
 		return yamlx.At(at, "\" #\" starts a YAML comment, which cut the condition to `%s`; quote the whole condition: when: %s",

@@ -72,6 +72,7 @@ func TestLoadExample(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, rs.Rules)
 	require.NotEmpty(t, rs.Tests)
+	require.Empty(t, rs.Warnings)
 	for _, res := range rs.RunTests() {
 		require.True(t, res.Passed(), "%s: %v", res.Case.Name, res.Failures)
 	}

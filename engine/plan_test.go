@@ -350,3 +350,117 @@ func TestLowerTextIsComputedOnce(t *testing.T) {
 	few, many := allocs(10), allocs(500)
 	require.Less(t, many-few, 5.0, "10 rules: %v allocs, 500 rules: %v", few, many)
 }
+
+// TestExpectIncludesAndExcludes: a case may require some rules to match
+// and others not to, without listing every rule that matches; check
+// refuses names in them that are no rule, at their position.
+func TestExpectIncludesAndExcludes(t *testing.T) {
+	rules := `
+rules:
+  - name: files
+    when: type == "document"
+    actions: [{log: {message: x}}]
+  - name: everything
+    when: true
+    actions: [{log: {message: x}}]
+  - name: chats
+    when: type == "chat"
+    actions: [{log: {message: x}}]
+`
+	rs := load(t, rules+`
+tests:
+  - name: includes
+    payload: {message: {type: document}}
+    expect_includes: [files]
+    expect_excludes: [chats]
+  - name: fails both ways
+    payload: {message: {type: chat}}
+    expect_includes: [files]
+    expect_excludes: [chats, everything]
+  - name: all three
+    payload: {message: {type: chat}}
+    expect: [everything, chats]
+    expect_includes: [chats]
+    expect_excludes: [files]
+`)
+	res := rs.RunTests()
+	require.Len(t, res, 3)
+	require.True(t, res[0].Passed(), res[0].Failures)
+	require.Equal(t, []string{
+		"matched rules: expected to include files, got [everything, chats]",
+		"matched rules: expected not to include chats, got [everything, chats]",
+		"matched rules: expected not to include everything, got [everything, chats]",
+	}, res[1].Failures)
+	require.True(t, res[2].Passed(), res[2].Failures)
+
+	err := loadErr(t, rules+`
+tests:
+  - name: typos
+    payload: {message: {type: chat}}
+    expect_includes: [chat]
+    expect_excludes: [file]
+  - name: nothing expected
+    payload: {message: {type: chat}}
+`)
+	require.Equal(t, `rules.yaml:16:23: test "typos": expect_includes: no rule is named "chat" (did you mean "chats"?)
+rules.yaml:17:23: test "typos": expect_excludes: no rule is named "file" (did you mean "files"?)
+rules.yaml:18:5: test "nothing expected" has no expect: (the rule names that must match, in order; [] for none), expect_includes: or expect_excludes:`, err)
+}
+
+// TestRulesDirectoryWithTestsFile: a directory of rules may hold the tests
+// file one of them names under tests:; it is read as tests, not as rules.
+func TestRulesDirectoryWithTestsFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644))
+	}
+	write("rules.yaml", "rules:\n  - name: files\n    when: type == \"document\"\n    actions: [{log: {message: x}}]\ntests: tests.yaml\n")
+	write("tests.yaml", "- name: a document\n  payload: {message: {type: document}}\n  expect: [files]\n")
+	write("more.yaml", "rules:\n  - name: chats\n    when: type == \"chat\"\n    actions: [{log: {message: x}}]\n")
+	rs, err := engine.LoadFiles(opts(), dir)
+	require.NoError(t, err)
+	require.Len(t, rs.Rules, 2)
+	require.Len(t, rs.Tests, 1)
+	require.True(t, rs.RunTest(rs.Tests[0]).Passed())
+	require.NotContains(t, rs.Files, filepath.Join(dir, "tests.yaml"))
+
+	// The version still covers the tests file.
+	before := rs.Version
+	write("tests.yaml", "- name: a document\n  payload: {message: {type: document}}\n  expect_includes: [files]\n")
+	rs, err = engine.LoadFiles(opts(), dir)
+	require.NoError(t, err)
+	require.NotEqual(t, before, rs.Version)
+}
+
+// TestDurationsInTemplates: a duration renders to the second without zero
+// units, in text and in a JSON body alike.
+func TestDurationsInTemplates(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: d
+    when: true
+    actions:
+      - log: {message: "{{ duration('30m0.000761156s') }} {{ duration('1h5m0s') }} {{ duration('2h') }} {{ duration('45.4s') }} {{ duration('1h0m5s') }} {{ duration('300ms') }} {{ duration('-90s') }}"}
+      - http: {url: "https://crm.example.com/x", body: {waited: "{{ duration('1h5m0.2s') }}"}}
+tests:
+  - name: durations
+    payload: {message: {type: chat}}
+    expect: [d]
+    actions:
+      - rule: d
+        fields: {message: "30m 1h5m 2h 45s 1h0m5s 0s -1m30s"}
+      - rule: d
+        action: 1
+        fields: {body.waited: "1h5m"}
+`)
+	for _, res := range rs.RunTests() {
+		require.True(t, res.Passed(), res.Failures)
+	}
+}
+
+// TestListFileIsNotRules: a list loaded as a rules file (a tests file no
+// rules file names) says what it looks like and how to use it.
+func TestListFileIsNotRules(t *testing.T) {
+	_, err := engine.Load(opts(), engine.Source{Name: "dir/cases.yaml", Data: []byte("- name: a\n  payload: {}\n  expect: []\n")})
+	require.EqualError(t, err, "dir/cases.yaml:1:1: expected a rules file (a mapping of rules:, destinations:, tests: ...), got a list; if this is a list of tests, name it in the rules file (tests: cases.yaml)")
+}

@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 // RuleSet is a loaded, checked and compiled set of rules files. It is
@@ -34,6 +35,11 @@ type RuleSet struct {
 	// IgnoreTypes are the message types that carry no conversation (see
 	// Carries); nil means DefaultIgnoreTypes.
 	IgnoreTypes []string
+	// Warnings are problems that do not stop the rules from loading (a
+	// condition comparing type with a name Cooby does not send), each
+	// with its file:line:col, sorted. `check` prints them; `check
+	// --strict` fails on them.
+	Warnings []*yamlx.Error
 
 	quiet    map[string]bool
 	redactor *redactor

@@ -23,8 +23,13 @@ type TestCase struct {
 	PayloadFile string
 	// At is the evaluation time (`now()`); zero means the payload's own time.
 	At time.Time
-	// Expect lists the rule names that must match, in order.
+	// Expect lists the rule names that must match, in order, and no
+	// other; nil if the case gives no exact list (expect:).
 	Expect []string
+	// ExpectIncludes are rules that must be among those that match, and
+	// ExpectExcludes rules that must not: a case that checks only these
+	// does not break when an unrelated rule starts matching too.
+	ExpectIncludes, ExpectExcludes []string
 	// Context and Later are other messages of the conversation: received
 	// before the payload, and after it (before delayed checks run).
 	Context, Later [][]byte
@@ -65,16 +70,19 @@ type ActionExpect struct {
 }
 
 type testSpec struct {
-	Name    string         `yaml:"name"`
-	Payload *yaml.Node     `yaml:"payload"`
-	Context []*yaml.Node   `yaml:"context"`
-	Later   []*yaml.Node   `yaml:"later"`
-	At      string         `yaml:"at"`
-	Expect  *[]string      `yaml:"expect"`
-	Fired   *[]string      `yaml:"fired"`
-	Run     string         `yaml:"run"`
-	Digest  *testDigest    `yaml:"digest"`
-	Actions []ActionExpect `yaml:"actions"`
+	Name    string       `yaml:"name"`
+	Payload *yaml.Node   `yaml:"payload"`
+	Context []*yaml.Node `yaml:"context"`
+	Later   []*yaml.Node `yaml:"later"`
+	At      string       `yaml:"at"`
+	Expect  *[]string    `yaml:"expect"`
+	// ExpectIncludes and ExpectExcludes: see TestCase.
+	ExpectIncludes []string       `yaml:"expect_includes"`
+	ExpectExcludes []string       `yaml:"expect_excludes"`
+	Fired          *[]string      `yaml:"fired"`
+	Run            string         `yaml:"run"`
+	Digest         *testDigest    `yaml:"digest"`
+	Actions        []ActionExpect `yaml:"actions"`
 }
 
 // testDigest is the digest a test gives a scheduled rule's run.
@@ -126,11 +134,13 @@ func loadTestList(n *yaml.Node, file string, errs *yamlx.List, read func(string)
 		if tc.Name == "" {
 			tc.Name = fmt.Sprintf("test %d", i+1)
 		}
-		if s.Expect == nil {
-			errs.Addf(at, "test %q has no expect: (the rule names that must match, in order; [] for none)", tc.Name)
-		} else {
-			tc.Expect = *s.Expect
+		if s.Expect == nil && s.ExpectIncludes == nil && s.ExpectExcludes == nil {
+			errs.Addf(at, "test %q has no expect: (the rule names that must match, in order; [] for none), expect_includes: or expect_excludes:", tc.Name)
 		}
+		if s.Expect != nil {
+			tc.Expect = append([]string{}, *s.Expect...)
+		}
+		tc.ExpectIncludes, tc.ExpectExcludes = s.ExpectIncludes, s.ExpectExcludes
 		if s.At != "" {
 			t, err := time.Parse(time.RFC3339, s.At)
 			if err != nil {
@@ -171,7 +181,8 @@ func loadTestList(n *yaml.Node, file string, errs *yamlx.List, read func(string)
 }
 
 // testRefs collects the rule names a test case's node refers to: in
-// expect:, fired:, run: and actions[].rule.
+// expect:, expect_includes:, expect_excludes:, fired:, run: and
+// actions[].rule.
 func testRefs(n *yaml.Node) []ruleRef {
 	var out []ruleRef
 	if n.Kind != yaml.MappingNode {
@@ -182,7 +193,7 @@ func testRefs(n *yaml.Node) []ruleRef {
 		switch k {
 		case "run":
 			out = append(out, ruleRef{k, v.Value, v})
-		case "expect", "fired":
+		case "expect", "expect_includes", "expect_excludes", "fired":
 			for _, e := range v.Content {
 				out = append(out, ruleRef{k, e.Value, e})
 			}
@@ -288,6 +299,26 @@ func (rs *RuleSet) RunTests() []TestResult {
 		out = append(out, rs.RunTest(tc))
 	}
 	return out
+}
+
+// checkExpect compares the rules that matched (or acted) with the case's
+// expect:, expect_includes: and expect_excludes:.
+func checkExpect(tc *TestCase, what string, got []string) []string {
+	var fails []string
+	if tc.Expect != nil && !slices.Equal(got, tc.Expect) {
+		fails = append(fails, fmt.Sprintf("%s: expected %s, got %s", what, list(tc.Expect), list(got)))
+	}
+	for _, name := range tc.ExpectIncludes {
+		if !slices.Contains(got, name) {
+			fails = append(fails, fmt.Sprintf("%s: expected to include %s, got %s", what, name, list(got)))
+		}
+	}
+	for _, name := range tc.ExpectExcludes {
+		if slices.Contains(got, name) {
+			fails = append(fails, fmt.Sprintf("%s: expected not to include %s, got %s", what, name, list(got)))
+		}
+	}
+	return fails
 }
 
 func list(names []string) string {

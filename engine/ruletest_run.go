@@ -42,9 +42,7 @@ func (rs *RuleSet) RunTest(tc *TestCase) TestResult {
 	for _, m := range plan.Matches {
 		res.Got = append(res.Got, m.Rule.Name)
 	}
-	if !slices.Equal(res.Got, tc.Expect) {
-		res.Failures = append(res.Failures, fmt.Sprintf("matched rules: expected %s, got %s", list(tc.Expect), list(res.Got)))
-	}
+	res.Failures = append(res.Failures, checkExpect(tc, "matched rules", res.Got)...)
 	// Delayed rules: time passes to the last due check; the payload's
 	// checks that act replace their matches, so that actions: expectations
 	// apply to what they rendered then.
@@ -132,9 +130,7 @@ func (rs *RuleSet) runScheduledTest(tc *TestCase) TestResult {
 			plan = o.Plan
 		}
 	}
-	if !slices.Equal(res.Got, tc.Expect) {
-		res.Failures = append(res.Failures, fmt.Sprintf("acted: expected %s, got %s", list(tc.Expect), list(res.Got)))
-	}
+	res.Failures = append(res.Failures, checkExpect(tc, "acted", res.Got)...)
 	for _, ae := range tc.Actions {
 		res.Failures = append(res.Failures, checkAction(rs, plan, ae)...)
 	}

@@ -125,7 +125,7 @@ func formatValue(v any) string {
 		}
 		return x.Format(time.RFC3339)
 	case time.Duration:
-		return x.String()
+		return FormatDuration(x)
 	case fmt.Stringer:
 		return x.String()
 	}
@@ -134,6 +134,20 @@ func formatValue(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(data)
+}
+
+// FormatDuration prints a duration for people, as templates render it:
+// to the second, without zero units (30m, 1h5m, 2h, 45s), where Go prints
+// 30m0.000761156s.
+func FormatDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // jsonValue turns an expression's result into a value for a JSON body.
@@ -151,7 +165,7 @@ func jsonValue(v any, esc actions.Escaper) any {
 	case time.Time:
 		return formatValue(x)
 	case time.Duration:
-		return x.String()
+		return FormatDuration(x)
 	}
 	// Structs (sender, message), lists and maps: their JSON form, with
 	// every string escaped.

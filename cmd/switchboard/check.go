@@ -14,8 +14,11 @@ func runCheck(_ context.Context, s *stdio, args []string) int {
 	fs := newFlags(s, "check", "RULES...",
 		"Check rules files (or directories of *.yaml files) completely: YAML, names, conditions,\n"+
 			"templates, destinations and environment variables. Every problem is printed on its own\n"+
-			"line as file:line:col: message. Exit status 1 if there is any, 0 if none.")
-	asJSON := fs.Bool("json", false, "print one JSON object: {\"ok\", \"errors\": [{file, line, column, message}], ...}")
+			"line as file:line:col: message. Exit status 1 if there is any, 0 if none. Warnings (a\n"+
+			"condition comparing type with a name Cooby does not send) print as file:line:col: warning:\n"+
+			"message and fail the check only with --strict.")
+	asJSON := fs.Bool("json", false, "print one JSON object: {\"ok\", \"errors\": [{file, line, column, message}], \"warnings\": [...], ...}")
+	strict := fs.Bool("strict", false, "fail (exit status 1) on warnings too")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -25,8 +28,13 @@ func runCheck(_ context.Context, s *stdio, args []string) int {
 		return 2
 	}
 	rs, err := loadRules(paths)
+	warnings := []*yamlx.Error{}
+	if rs != nil && rs.Warnings != nil {
+		warnings = rs.Warnings
+	}
+	failed := err != nil || (*strict && len(warnings) > 0)
 	if *asJSON {
-		out := checkReport{OK: err == nil, Errors: yamlx.Flatten(err)}
+		out := checkReport{OK: !failed, Errors: yamlx.Flatten(err), Warnings: warnings}
 		if out.Errors == nil {
 			out.Errors = []*yamlx.Error{}
 		}
@@ -41,18 +49,33 @@ func runCheck(_ context.Context, s *stdio, args []string) int {
 			fmt.Fprintln(s.out, e.Error())
 		}
 	} else {
+		for _, w := range warnings {
+			fmt.Fprintln(s.out, warningLine(w))
+		}
+		if failed {
+			fmt.Fprintf(s.out, "%d warnings (--strict)\n", len(warnings))
+			return 1
+		}
 		fmt.Fprintf(s.out, "ok: %d rules, %d destinations, %d tests (version %s)\n",
 			len(rs.Rules), len(rs.Destinations), len(rs.Tests), rs.Version)
 	}
-	if err != nil {
+	if failed {
 		return 1
 	}
 	return 0
 }
 
+// warningLine prints a warning as file:line:col: warning: message.
+func warningLine(w *yamlx.Error) string {
+	c := *w
+	c.Msg = "warning: " + c.Msg
+	return c.Error()
+}
+
 type checkReport struct {
 	OK           bool           `json:"ok"`
 	Errors       []*yamlx.Error `json:"errors"`
+	Warnings     []*yamlx.Error `json:"warnings"`
 	Version      string         `json:"version,omitempty"`
 	Rules        int            `json:"rules"`
 	Destinations int            `json:"destinations"`

@@ -273,7 +273,7 @@ func TestDryrunRunsDelayedChecks(t *testing.T) {
 	require.Contains(t, out, "matched unanswered-for-30-minutes")
 	require.Contains(t, out, "delayed: checked again at 2023-11-14T22:43:20Z")
 	require.Contains(t, out, "== ../../testdata/cooby/received-chat.json (unanswered-for-30-minutes after: checked at 2023-11-14T22:43:20Z)")
-	require.Contains(t, out, "has waited 30m0s for a reply: Hello, do you ship to Manchester?")
+	require.Contains(t, out, "has waited 30m for a reply: Hello, do you ship to Manchester?")
 }
 
 // TestDryrunRunsForEachChatSchedules: `dryrun --at` runs a for_each: chat
@@ -351,4 +351,39 @@ tests:
 	require.Contains(t, out, "PASS  Monday morning")
 	require.Contains(t, out, "FAIL  Saturday lunch ("+path+":15)\n      at: 2026-12-05T13:17:00Z is not a run time of \"waiting\" (\"0 9 * * MON-FRI\" in Europe/London): "+
 		"the previous is 2026-12-04T09:00:00Z, the next 2026-12-07T09:00:00Z\n")
+}
+
+// TestCheckWarnings: an unknown message type is a positioned warning that
+// check prints and passes, and that check --strict fails on.
+func TestCheckWarnings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`rules:
+  - name: files
+    when: type == "documnet"
+    actions: [{log: {message: x}}]
+`), 0o644))
+	warning := path + `:3:19: warning: "documnet" is not a known Cooby message type; did you mean document?` + "\n"
+	code, out, _ := cli(t, "", "check", path)
+	require.Equal(t, 0, code, out)
+	require.True(t, strings.HasPrefix(out, warning), out)
+	require.Contains(t, out, "ok: 1 rules")
+
+	code, out, _ = cli(t, "", "check", "--strict", path)
+	require.Equal(t, 1, code)
+	require.Equal(t, warning+"1 warnings (--strict)\n", out)
+
+	code, out, _ = cli(t, "", "check", "--json", path)
+	require.Equal(t, 0, code)
+	var rep struct {
+		OK       bool
+		Warnings []struct {
+			Line, Column int
+			Message      string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.True(t, rep.OK)
+	require.Len(t, rep.Warnings, 1)
+	require.Equal(t, 3, rep.Warnings[0].Line)
+	require.Equal(t, 19, rep.Warnings[0].Column)
 }

@@ -136,6 +136,9 @@ func (a *App) record(cause string, took time.Duration, act *active, err error) {
 	}
 	a.metrics.rulesInfo.WithLabelValues(rs.Version).Set(1)
 	log.Info("rules loaded")
+	for _, w := range rs.Warnings {
+		a.log.Warn("rules warning", "event", "rules_warning", "version", rs.Version, "warning", w.Error())
+	}
 }
 
 // newReloader is the reloader of the running App: the rules' directories

@@ -77,7 +77,7 @@ rules:
 	w.reopen()
 	w.at(minute(90))
 	w.at(minute(120))
-	require.Equal(t, []string{"C waited 30m0s"}, w.texts("unanswered"), "checked once, with now() at its due time")
+	require.Equal(t, []string{"C waited 30m"}, w.texts("unanswered"), "checked once, with now() at its due time")
 }
 
 // TestThrottleBothWaysLive: the live throttle decides in message time in

@@ -223,7 +223,7 @@ func (r *Report) WriteText(w io.Writer) {
 	if c := r.Chat; c != nil {
 		if c.AwaitingReply {
 			fmt.Fprintf(w, "chat %s: awaiting a reply since %s (%s); %d received, %d sent\n", c.ID,
-				c.AwaitingSince.Format(time.RFC3339), c.WaitingFor.Round(time.Second), c.ReceivedCount, c.SentCount)
+				c.AwaitingSince.Format(time.RFC3339), engine.FormatDuration(c.WaitingFor), c.ReceivedCount, c.SentCount)
 		} else {
 			fmt.Fprintf(w, "chat %s: answered; %d received, %d sent\n", c.ID, c.ReceivedCount, c.SentCount)
 		}

@@ -71,9 +71,11 @@ func Generate(kinds map[string]actions.Kind) ([]byte, error) {
 	actionSchema := obj{"oneOf": acts}
 	file, rule, test := engine.SpecTypes()
 	testSchema := typeSchema(reflect.TypeOf(test), map[string]any{
-		"payload": obj{"type": []string{"string", "object"}, "description": "a JSON file relative to the rules file, or an inline payload"},
-		"expect":  obj{"type": "array", "items": obj{"type": "string"}, "description": "matched rule names, in order"},
-		"at":      obj{"type": "string", "format": "date-time"},
+		"payload":         obj{"type": []string{"string", "object"}, "description": "a JSON file relative to the rules file, or an inline payload"},
+		"expect":          obj{"type": "array", "items": obj{"type": "string"}, "description": "matched rule names, in order, and no other"},
+		"expect_includes": obj{"type": "array", "items": obj{"type": "string"}, "description": "rule names that must be among those that match"},
+		"expect_excludes": obj{"type": "array", "items": obj{"type": "string"}, "description": "rule names that must not match"},
+		"at":              obj{"type": "string", "format": "date-time"},
 	})
 	// The top level comes from the file's Go type too, so that a new key
 	// appears here without a change to the generator.
