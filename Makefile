@@ -31,11 +31,15 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-# lint: vet, formatting and staticcheck (pinned; fetched by go run).
+# lint: vet, formatting, staticcheck and the release config (goreleaser
+# check); the tools are pinned and fetched by go run. GoReleaser v2.18.2
+# and newer need a newer Go toolchain than go.mod's.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GORELEASER  ?= github.com/goreleaser/goreleaser/v2@v2.15.1
 lint: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(GORELEASER) check
 
 # bench: Go benchmarks; compare runs with benchstat (golang.org/x/perf/cmd/benchstat).
 bench:

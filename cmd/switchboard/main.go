@@ -51,6 +51,7 @@ func commands() []command {
 		{"status", "show a running server's rules, last reload and queue", runStatus},
 		{"diff", "show what new rules would do differently with a server's recent events", runDiff},
 		{"quarantine", "list, show or replay the bodies a running server refused as not Cooby payloads", runQuarantine},
+		{"backup", "write a consistent copy of a running server's database", runBackup},
 		{"healthcheck", "exit 0 if a local server is ready (GET /readyz), 1 if not: a container HEALTHCHECK", runHealthcheck},
 		{"notify-test", "send a test message through a destination and print the outcome", runNotifyTest},
 		{"version", "print the version", runVersion},

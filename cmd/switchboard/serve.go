@@ -39,6 +39,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	maxBody := fs.Int64("max-body", 1<<20, "largest webhook body in bytes; larger is answered 413 [SWITCHBOARD_MAX_BODY]")
 	budget := fs.Int64("disk-budget", 1<<30, "bytes of accepted but not yet evaluated events before ingest answers 503; -1 for no limit [SWITCHBOARD_DISK_BUDGET]")
 	dedupeWindow := fs.Duration("dedupe-window", 14*24*time.Hour, "how long a message is remembered to recognise repeats (at least 168h) [SWITCHBOARD_DEDUPE_WINDOW]")
+	retention := fs.Duration("retention", 30*24*time.Hour, "how long events, finished deliveries, quarantined bodies and schedule runs are kept (never what is still pending); at least --dedupe-window; 0 keeps everything [SWITCHBOARD_RETENTION]")
 	commitBatch := fs.Int("commit-batch", 256, "most writes grouped into one fsynced commit [SWITCHBOARD_COMMIT_BATCH]")
 	workers := fs.Int("workers", 8, "concurrent deliveries [SWITCHBOARD_WORKERS]")
 	perDest := fs.Int("per-destination", 4, "concurrent deliveries to one destination [SWITCHBOARD_PER_DESTINATION]")
@@ -83,13 +84,16 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	cfg := app.Config{
 		EgressAllow: allow,
 		Rules:       rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
-		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, DedupeWindow: *dedupeWindow, Workers: *workers,
+		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, DedupeWindow: *dedupeWindow, Retention: *retention, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
 		ShutdownTimeout: *shutdown, Logger: logger,
 		NoWatch: !*watch, ReloadDebounce: *debounce, ReloadPoll: *poll, AllowFailingTests: !*requireTests,
 	}
 	if *poll == 0 {
 		cfg.ReloadPoll = -1 // none
+	}
+	if *retention == 0 {
+		cfg.Retention = -1 // keep everything
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -48,6 +48,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if len(cfg.Rules) == 0 {
 		return nil, errors.New("no rules: pass --rules FILE or DIR")
 	}
+	if cfg.Retention > 0 && cfg.Retention < cfg.DedupeWindow {
+		return nil, fmt.Errorf("retention %s is shorter than the dedupe window %s: events would go while their repeats are still recognised by them", cfg.Retention, cfg.DedupeWindow)
+	}
 	a := &App{cfg: cfg, log: cfg.Logger}
 	var err error
 	if a.tokens = cfg.Tokens; len(a.tokens) == 0 {
@@ -257,7 +260,8 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // pruneDedupeKeys forgets, every hour, the dedupe keys older than the
-// window (the store never forgets one younger than 7 days).
+// window (the store never forgets one younger than 7 days), then deletes
+// what is older than the retention window (see store.PruneOld).
 func (a *App) pruneDedupeKeys(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -267,6 +271,9 @@ func (a *App) pruneDedupeKeys(ctx context.Context) {
 		} else if n > 0 {
 			a.log.Info("pruned dedupe keys", "keys", n)
 		}
+		if a.cfg.Retention > 0 {
+			a.retain(ctx, time.Now().Add(-a.cfg.Retention))
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -274,6 +281,23 @@ func (a *App) pruneDedupeKeys(ctx context.Context) {
 		}
 	}
 }
+
+// retain runs one retention pass and reports it.
+func (a *App) retain(ctx context.Context, before time.Time) {
+	p, err := a.store.PruneOld(ctx, before, retentionBatch)
+	a.metrics.observePruned(p)
+	if err != nil && ctx.Err() == nil {
+		a.log.Warn("deleting data older than the retention window failed; the next pass tries again", "err", err)
+	}
+	if p.Total() > 0 {
+		a.log.Info("deleted data older than the retention window", "before", before.UTC().Format(time.RFC3339),
+			"events", p.Events, "deliveries", p.Jobs, "attempts", p.Attempts, "quarantined", p.Quarantine, "runs", p.Runs)
+	}
+}
+
+// retentionBatch is the most rows of one table one retention write
+// deletes: small, so that the writer serves ingest between batches.
+const retentionBatch = 500
 
 // watchStore reports a failed store: the process must stop acknowledging
 // and exit rather than carry on after a failed fsync.

@@ -48,6 +48,12 @@ type Config struct {
 	// DedupeWindow is how long a message's dedupe key is kept (a repeat
 	// within it is recognised); default 14 days, never under 7.
 	DedupeWindow time.Duration
+	// Retention is how long events, finished deliveries with their
+	// attempts, quarantined bodies and schedule runs are kept; older ones
+	// are deleted hourly unless something pending still needs them.
+	// Default 720h (30 days); negative: keep everything. It is never
+	// shorter than DedupeWindow (New refuses that).
+	Retention time.Duration
 	// CommitBatch is the most writes grouped into one fsynced commit;
 	// default 256.
 	CommitBatch int
@@ -109,6 +115,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DedupeWindow <= 0 {
 		c.DedupeWindow = 14 * 24 * time.Hour
+	}
+	if c.Retention == 0 {
+		c.Retention = 30 * 24 * time.Hour
 	}
 	if c.CommitBatch <= 0 {
 		c.CommitBatch = 256

@@ -37,6 +37,8 @@ type metrics struct {
 	commitBatch    *prometheus.HistogramVec
 	fsyncBatch     prometheus.Histogram
 	commitDuration *prometheus.HistogramVec
+
+	pruned *prometheus.CounterVec
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -81,7 +83,9 @@ func newMetrics(st *store.Store) *metrics {
 		Name: "switchboard_store_commit_duration_seconds", Help: "Duration of one store COMMIT, by sync mode; with sync=full it includes the fsync.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
 	}, []string{"sync"})
-	for _, c := range []prometheus.Collector{m.commitBatch, m.fsyncBatch, m.commitDuration, m.accepted, m.duplicates, m.rejected, m.storeFull, m.matches, m.evaluated, m.deliveries, m.deadLetters, m.latency, m.reloadOK, m.reloadTime,
+	m.pruned = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_store_pruned_total", Help: "Rows deleted by retention (--retention), by table."}, []string{"table"})
+	m.observePruned(store.Pruned{}) // every table's series from the start
+	for _, c := range []prometheus.Collector{m.pruned, m.commitBatch, m.fsyncBatch, m.commitDuration, m.accepted, m.duplicates, m.rejected, m.storeFull, m.matches, m.evaluated, m.deliveries, m.deadLetters, m.latency, m.reloadOK, m.reloadTime,
 		m.reloadAttempt, m.reloadErrors, m.reloads, m.reloadDuration, m.rulesLoaded, m.rulesInfo} {
 		f(c)
 	}
@@ -101,7 +105,15 @@ func newMetrics(st *store.Store) *metrics {
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_backlog_bytes", Help: "Bytes of accepted events not yet evaluated (bounded by the disk budget)."}, stats(func(s store.Stats) int64 { return s.BacklogBytes })))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_quarantined", Help: "Bodies that failed to parse, kept for replay."}, stats(func(s store.Stats) int64 { return s.Quarantined })))
 	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchboard_throttled_total", Help: "Matches whose actions a throttle: dropped (since start)."}, stats(func(s store.Stats) int64 { return s.Throttled })))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_store_bytes", Help: "Size of the store's files on disk (database and write-ahead log)."}, func() float64 { return float64(st.Bytes()) }))
 	return m
+}
+
+// observePruned counts what one retention pass deleted.
+func (m *metrics) observePruned(p store.Pruned) {
+	for table, n := range map[string]int64{"events": p.Events, "matches": p.Matches, "jobs": p.Jobs, "attempts": p.Attempts, "quarantine": p.Quarantine, "runs": p.Runs} {
+		m.pruned.WithLabelValues(table).Add(float64(n))
+	}
 }
 
 // observeCommit is the store's Options.OnCommit: it feeds the commit
