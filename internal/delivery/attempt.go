@@ -54,6 +54,17 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 		return // shutting down: send nothing new
 	}
 
+	probe, ok := d.admit(log, j)
+	if !ok {
+		return
+	}
+	if probe {
+		defer func() {
+			if probe { // not made after all
+				d.health.cancel(j.Destination)
+			}
+		}()
+	}
 	if !d.waitRate(ctx, log, j, lease) {
 		return
 	}
@@ -68,8 +79,70 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 	err = send(sctx, sender, req)
 	cancel()
 	end := d.opt.Now()
-	d.finish(log, j, d.result(j, err, end), end.Sub(start))
+	res := d.result(j, err, end)
+	if j.Destination != "" {
+		// An outage is a failure that a retry may cure; a refusal (4xx) or
+		// a Retry-After comes from a destination that is up.
+		var later *actions.RetryAfterError
+		down := err != nil && !actions.IsPermanent(err) && !errors.As(err, &later)
+		if probe && down && (j.QueuedAt.IsZero() || end.Sub(j.QueuedAt) <= d.opt.MaxAge) {
+			// A probe of a paused destination checks the destination, not
+			// the job: its failure spends none of the job's attempts.
+			// Probes are spaced by the destination's failures in a row.
+			res.Outcome, res.Snooze = store.OutcomeRetry, true
+			res.Error = truncate("probe of a paused destination failed: "+d.errorText(err), maxErrorText)
+			res.RetryAt = end.Add(d.jitter.delay(d.opt.Backoff.Ceiling(d.health.failures(j.Destination))))
+		}
+		if d.health.report(j.Destination, !down, probe, end, res.RetryAt) {
+			d.release(log, j.Destination, end)
+		}
+		probe = false
+	}
+	d.finish(log, j, res, end.Sub(start))
 }
+
+// admit checks the destination's health: a job to a paused destination
+// that is not its probe waits (snoozed, spending no attempt) until the next
+// probe. It reports whether to go on, and whether this job is the probe.
+func (d *Deliverer) admit(log *slog.Logger, j store.Job) (probe, ok bool) {
+	if j.Destination == "" {
+		return false, true
+	}
+	now := d.opt.Now()
+	probe, wait := d.health.admit(j.Destination, now)
+	if wait.IsZero() {
+		return probe, true
+	}
+	r := store.Result{Outcome: store.OutcomeRetry, Snooze: true, At: now, RetryAt: wait,
+		Error: fmt.Sprintf("the destination failed %d times in a row and is paused; waiting for a probe to succeed", pauseAfter)}
+	if !j.QueuedAt.IsZero() && now.Sub(j.QueuedAt) > d.opt.MaxAge {
+		r = store.Result{Outcome: store.OutcomeDead, At: now,
+			Error: fmt.Sprintf("gave up %s after the job was enqueued: the destination was paused, failing", d.opt.MaxAge)}
+	}
+	d.finish(log, j, r, 0)
+	return false, false
+}
+
+// release makes every job waiting for a destination that recovered due at
+// once, and wakes the workers.
+func (d *Deliverer) release(log *slog.Logger, dest string, now time.Time) {
+	r, ok := d.opt.Outbox.(Releaser)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	n, err := r.ReleaseDestination(ctx, dest, now)
+	if err != nil {
+		log.Warn("delivery: the destination recovered, but releasing its waiting deliveries failed; they wait for their own time", "err", err)
+		return
+	}
+	log.Info("delivery: the destination recovered; its waiting deliveries are released", "released", n)
+	d.Wake()
+}
+
+// Health lists the destinations that are failing or paused.
+func (d *Deliverer) Health() []Health { return d.health.snapshot() }
 
 // waitRate waits for the destination's rate limiter, if it has one, and
 // reports whether to send now. A wait longer than the lease leaves room

@@ -12,11 +12,12 @@ package delivery
 import (
 	"context"
 	"errors"
-	"golang.org/x/time/rate"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -136,6 +137,7 @@ type Deliverer struct {
 	wake   chan struct{}
 	jitter *jitter
 	dests  limiter
+	health health
 	// outcomes holds the attempts whose outcome waits to be recorded.
 	outcomes chan outcome
 }

@@ -510,6 +510,26 @@ func (s *Store) RequeueDead(ctx context.Context, f Filter) (int, error) {
 	return int(n), nil
 }
 
+// ReleaseDestination makes every job waiting to be sent to destination
+// due at now (a destination that recovered from an outage), and returns
+// how many it moved.
+func (s *Store) ReleaseDestination(ctx context.Context, destination string, now time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(w *wtx) error {
+		res, err := w.exec(`UPDATE jobs SET next_attempt_at = ?, updated_at = ?
+			WHERE state IN ('pending', 'retry') AND destination = ? AND next_attempt_at > ?`, ms(now), ms(w.now), destination, ms(now))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("release deliveries to %q: %w", destination, err)
+	}
+	return int(n), nil
+}
+
 // ReleaseLeases voids every lease, so that deliveries a previous process
 // claimed but never finished (it crashed) are due again at once instead of
 // when their leases lapse. Call it at start: the SQLite file is locked to
