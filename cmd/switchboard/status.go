@@ -65,6 +65,16 @@ func printStatus(s *stdio, st app.StatusReport) {
 	fmt.Fprintf(tw, "events\t%d stored, evaluated through %d, backlog %d bytes\n", q.Events, q.Cursor, q.BacklogBytes)
 	fmt.Fprintf(tw, "deliveries\t%d pending, %d dead letters\n", q.Pending, q.Dead)
 	fmt.Fprintf(tw, "quarantine\t%d\n", q.Quarantined)
+	for _, h := range st.Destinations {
+		state := fmt.Sprintf("failing (%d in a row)", h.Failures)
+		if h.Paused {
+			state = fmt.Sprintf("PAUSED after %d failures in a row; next probe %s", h.Failures, stamp(h.NextProbe))
+		}
+		fmt.Fprintf(tw, "destination %s\t%s\n", h.Destination, state)
+	}
+	if q.DiskFull {
+		fmt.Fprintf(tw, "disk\tFULL: payloads are answered 503 until there is room\n")
+	}
 	if q.Failed {
 		fmt.Fprintf(tw, "store\tFAILED: the server stops accepting events\n")
 	}

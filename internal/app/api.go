@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/dryrun"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -96,6 +97,9 @@ func (a *App) readyz(w http.ResponseWriter, _ *http.Request) {
 type StatusReport struct {
 	Rules ReloadStatus `json:"rules"`
 	Queue QueueStatus  `json:"queue"`
+	// Destinations lists the destinations whose deliveries are failing,
+	// paused ones included (see delivery.Health); healthy ones are absent.
+	Destinations []delivery.Health `json:"unhealthy_destinations"`
 }
 
 // QueueStatus is the store's side of GET /status.
@@ -107,6 +111,7 @@ type QueueStatus struct {
 	Dead         int64 `json:"dead_letters"`
 	Quarantined  int64 `json:"quarantined"`
 	Failed       bool  `json:"store_failed"`
+	DiskFull     bool  `json:"disk_full"`
 }
 
 func (a *App) getStatus(w http.ResponseWriter, r *http.Request) {
@@ -117,8 +122,8 @@ func (a *App) getStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, StatusReport{Rules: a.Status(), Queue: QueueStatus{
 		Events: st.Events, Cursor: st.Cursor, BacklogBytes: st.BacklogBytes, Pending: st.Pending,
-		Dead: st.Dead, Quarantined: st.Quarantined, Failed: st.Failed,
-	}})
+		Dead: st.Dead, Quarantined: st.Quarantined, Failed: st.Failed, DiskFull: st.DiskFull,
+	}, Destinations: a.deliverer.Health()})
 }
 
 // postReload reloads the rules and answers with the outcome: 200 and the

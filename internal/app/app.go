@@ -111,6 +111,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			a.metrics.latency.WithLabelValues(kind).Observe(latency.Seconds())
 		},
 	})
+	a.metrics.reg.MustRegister(newHealthCollector(a.deliverer.Health))
 	a.handler, a.adminH = a.routes()
 	return a, nil
 }

@@ -222,7 +222,14 @@ rules:
 		status, _ := svc.post(t, []byte(`{"direction":"received","message":{"id":"`+id+`","type":"chat"}}`))
 		require.Equal(t, http.StatusAccepted, status)
 	}
-	waitFor(t, func() bool { return len(crm.requests()) >= 20 }) // every job tried at least once
+	// Three failures in a row pause the destination; the other jobs wait
+	// for a probe without being tried (and without spending attempts).
+	waitFor(t, func() bool {
+		st := svc.status(t)
+		return len(st.Destinations) == 1 && st.Destinations[0].Destination == "crm" && st.Destinations[0].Paused
+	})
+	require.Equal(t, 1.0, svc.metric(t, `switchboard_destination_paused{destination="crm"}`))
+	require.Less(t, len(crm.requests()), 20, "not every job was sent to the paused destination")
 	mu.Lock()
 	down = false
 	mu.Unlock()
@@ -253,6 +260,7 @@ rules:
 		require.Equal(t, "done", d.State)
 		require.GreaterOrEqual(t, d.Attempts, 1)
 	}
+	require.Empty(t, svc.status(t).Destinations, "healthy again")
 }
 
 // TestHostileTextIsEscapedAtTheSinks: <!channel> never reaches Slack

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
@@ -132,4 +133,30 @@ func (a *App) observeCommit(c store.CommitInfo) {
 	}
 	m.commitBatch.WithLabelValues(mode).Observe(float64(c.Requests))
 	m.commitDuration.WithLabelValues(mode).Observe(c.Took.Seconds())
+}
+
+// healthCollector reports each failing destination at scrape time:
+// switchboard_destination_paused{destination} is 1 while it is paused, 0
+// while it fails without being paused yet.
+type healthCollector struct {
+	desc   *prometheus.Desc
+	health func() []delivery.Health
+}
+
+func newHealthCollector(health func() []delivery.Health) healthCollector {
+	return healthCollector{health: health, desc: prometheus.NewDesc("switchboard_destination_paused",
+		"1 for a destination paused after failing repeatedly (only probes are sent until one succeeds), 0 for one failing but not paused; healthy destinations are absent.",
+		[]string{"destination"}, nil)}
+}
+
+func (c healthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, h := range c.health() {
+		v := 0.0
+		if h.Paused {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, h.Destination)
+	}
 }
