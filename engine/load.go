@@ -556,8 +556,8 @@ func (l *loader) cutByComment(n *yaml.Node) *yamlx.Error {
 		return nil // not where expected (a flow mapping, a multi-byte character): stay silent
 	}
 	hash := strings.IndexByte(line[start+len(n.Value):], '#')
-	if hash < 0 {
-		return nil // the comment is on another line
+	if hash < 0 || strings.TrimSpace(line[start+len(n.Value):][:hash]) != "" {
+		return nil // the comment is on another line, or after more YAML (a flow mapping's "}")
 	}
 	at := &yaml.Node{Line: n.Line, Column: n.Column + utf8.RuneCountInString(n.Value) + utf8.RuneCountInString(line[start+len(n.Value):][:hash])}
 	if _, err := compileExpr(n.Value, true); err != nil {
