@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -256,7 +257,7 @@ func (l *loader) loadFile(src Source, doc *yaml.Node, perr *yamlx.Error) {
 			w.File = src.Name
 		}
 		if doc != nil {
-			shiftBlockColumns(doc, l.lines, append(fileErrs.Errs, l.warns.Errs[nwarns:]...), src.Name)
+			shiftBlockColumns(doc, l.lines, slices.Concat(fileErrs.Errs, l.warns.Errs[nwarns:]), src.Name)
 		}
 		fileErrs.SetFile(src.Name)
 		l.errs.Add(fileErrs.Errs...)
