@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -272,7 +273,7 @@ func (l *loader) loadFile(src Source, doc *yaml.Node, perr *yamlx.Error) {
 			w.File = src.Name
 		}
 		if doc != nil {
-			shiftBlockColumns(doc, l.lines, append(fileErrs.Errs, l.warns.Errs[nwarns:]...), src.Name)
+			shiftBlockColumns(doc, l.lines, slices.Concat(fileErrs.Errs, l.warns.Errs[nwarns:]), src.Name)
 		}
 		fileErrs.SetFile(src.Name)
 		l.errs.Add(fileErrs.Errs...)
@@ -634,8 +635,8 @@ func (l *loader) cutByComment(n *yaml.Node) *yamlx.Error {
 		return nil // not where expected (a flow mapping, a multi-byte character): stay silent
 	}
 	hash := strings.IndexByte(line[start+len(n.Value):], '#')
-	if hash < 0 {
-		return nil // the comment is on another line
+	if hash < 0 || strings.TrimSpace(line[start+len(n.Value):][:hash]) != "" {
+		return nil // the comment is on another line, or after more YAML (a flow mapping's "}")
 	}
 	at := &yaml.Node{Line: n.Line, Column: n.Column + utf8.RuneCountInString(n.Value) + utf8.RuneCountInString(line[start+len(n.Value):][:hash])}
 	if _, err := compileExpr(n.Value, true); err != nil {

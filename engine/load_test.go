@@ -177,3 +177,10 @@ func TestVersionIsContentHash(t *testing.T) {
 	require.Equal(t, a.Version, b.Version)
 	require.NotEqual(t, a.Version, c.Version)
 }
+
+// TestCommentAfterAFlowRuleIsNotACutCondition: a comment after a rule
+// written as a flow mapping does not follow the condition itself.
+func TestCommentAfterAFlowRuleIsNotACutCondition(t *testing.T) {
+	rs := load(t, "rules:\n  - {name: a, when: true, actions: [{log: {message: x}}]} # every message\n  - name: b\n    when: 'type == \"pdf\"' # quoted: fine\n    actions: [{log: {message: x}}]\n")
+	require.Len(t, rs.Rules, 2)
+}

@@ -17,15 +17,9 @@ import (
 func refineSyntax(data []byte, e *Error) *Error {
 	lines := strings.Split(string(data), "\n")
 	from := max(e.Line, 1)
-	// A tab in the indentation: the parser reports the line before.
-	if strings.Contains(e.Msg, "tab character") || strings.Contains(e.Msg, "cannot start any token") {
-		for i := from - 1; i < len(lines); i++ {
-			if col := tabIndent(lines[i]); col > 0 {
-				return &Error{Line: i + 1, Column: col, Msg: "yaml syntax: a tab is used for indentation; YAML indents with spaces only"}
-			}
-		}
-	}
-	inBlock := -1 // indentation of the key of a block scalar (| or >) being skipped
+	tabs := strings.Contains(e.Msg, "tab character") || strings.Contains(e.Msg, "cannot start any token")
+	inBlock := -1    // indentation of the key of a block scalar (| or >) being skipped
+	var quote *Error // the first string not closed on its line
 	for i, line := range lines {
 		indent := len(line) - len(strings.TrimLeft(line, " "))
 		if inBlock >= 0 {
@@ -34,17 +28,35 @@ func refineSyntax(data []byte, e *Error) *Error {
 			}
 			inBlock = -1
 		}
+		if i+1 < from {
+			if v, _ := lineValue(line); strings.HasPrefix(v, "|") || strings.HasPrefix(v, ">") {
+				inBlock = indent
+			}
+			continue
+		}
+		// A tab in the indentation: the parser reports the line before.
+		if col := tabIndent(line); col > 0 && tabs {
+			return &Error{Line: i + 1, Column: col, Msg: "yaml syntax: a tab is used for indentation; YAML indents with spaces only"}
+		}
 		value, vcol := lineValue(line)
 		if strings.HasPrefix(value, "|") || strings.HasPrefix(value, ">") {
 			inBlock = indent
 			continue
 		}
-		if i+1 < from {
+		// A value that starts with a character YAML reserves.
+		if tabs && vcol > 0 && value != "" && strings.IndexByte("`@", value[0]) >= 0 {
+			return &Error{Line: i + 1, Column: vcol, Msg: fmt.Sprintf("yaml syntax: an unquoted value cannot start with %c; quote the whole value", value[0])}
+		}
+		if quote != nil {
 			continue
 		}
 		// A quoted string not closed on its line.
 		if col, q := unclosedQuote(line); col > 0 {
-			return &Error{Line: i + 1, Column: col, Msg: fmt.Sprintf("yaml syntax: the string that starts here has no closing %c on its line", q)}
+			quote = &Error{Line: i + 1, Column: col, Msg: fmt.Sprintf("yaml syntax: the string that starts here has no closing %c on its line", q)}
+			if !tabs {
+				return quote
+			}
+			continue
 		}
 		// ": " inside a plain (unquoted) value.
 		if strings.Contains(e.Msg, "mapping values are not allowed") && vcol > 0 && plainStart(value) {
@@ -56,6 +68,9 @@ func refineSyntax(data []byte, e *Error) *Error {
 				return &Error{Line: i + 1, Column: vcol + at, Msg: "yaml syntax: \": \" inside an unquoted value starts a new key; quote the whole value: " + quoted}
 			}
 		}
+	}
+	if quote != nil {
+		return quote
 	}
 	return e
 }

@@ -42,6 +42,7 @@ func TestSyntaxErrorsAtTheMistake(t *testing.T) {
 		{"tab after spaces", with(when, "  \t"+strings.TrimLeft(lines[when-1], " ")), when, 3, "a tab is used for indentation"},
 		{"missing closing quote", with(when, strings.Repeat(" ", indent)+`when: "direction == 'received'`), when, indent + 7, `has no closing " on its line`},
 		{"colon in a plain condition", with(when, strings.Repeat(" ", indent)+`when: text == "a: b"`), when, indent + 17, `quote the whole value: when: 'text == "a: b"'`},
+		{"backtick value", with(when, strings.Repeat(" ", indent)+"when: `direction`"), when, indent + 7, "cannot start with `; quote"},
 		{"unclosed flow list", "rules:\n  - name: a\n    actions: [\n      - log: {message: x}\n", 3, 1, "did not find expected node content"},
 	}
 	for _, tt := range tests {
@@ -53,6 +54,14 @@ func TestSyntaxErrorsAtTheMistake(t *testing.T) {
 			require.Contains(t, perr.Msg, tt.msg)
 		})
 	}
+}
+
+// TestTabInABlockScalarIsContent: a tab inside a block scalar's content is
+// text, not indentation; the mistake elsewhere is reported.
+func TestTabInABlockScalarIsContent(t *testing.T) {
+	_, perr := yamlx.Parse([]byte("a:\n  b: |\n    x\n    \ty\n  c: `z`\n"))
+	require.NotNil(t, perr)
+	require.Equal(t, "5:6: yaml syntax: an unquoted value cannot start with `; quote the whole value", perr.Error())
 }
 
 // TestSyntaxRefinementKeepsValidQuotes: quotes in block scalars, in plain
