@@ -41,6 +41,7 @@ type stdio struct {
 
 func commands() []command {
 	return []command{
+		{"init", "write a starter rules file and sample payloads whose tests pass", runInit},
 		{"check", "validate rules files and print every problem as file:line:col", runCheck},
 		{"dryrun", "show what the rules would do with sample payloads; nothing is sent", runDryrun},
 		{"test", "run the tests: cases of rules files", runTest},

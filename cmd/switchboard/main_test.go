@@ -387,3 +387,28 @@ func TestCheckWarnings(t *testing.T) {
 	require.Equal(t, 3, rep.Warnings[0].Line)
 	require.Equal(t, 19, rep.Warnings[0].Column)
 }
+
+// TestInitWritesAStarterWhoseTestsPass: init writes a rules file and its
+// sample payloads that check and test accept as they are, and refuses to
+// overwrite them.
+func TestInitWritesAStarterWhoseTestsPass(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "team")
+	code, out, errOut := cli(t, "", "init", dir)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "wrote "+filepath.Join(dir, "rules.yaml"))
+	rules := filepath.Join(dir, "rules.yaml")
+	code, out, _ = cli(t, "", "check", rules)
+	require.Equal(t, 0, code, out)
+	code, out, _ = cli(t, "", "test", rules)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, " passed, 0 failed\n")
+	code, _, _ = cli(t, "", "dryrun", "-r", rules, filepath.Join(dir, "testdata", "cooby"))
+	require.Equal(t, 0, code)
+
+	code, _, errOut = cli(t, "", "init", dir)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "these files exist; nothing was written")
+	require.Contains(t, errOut, rules)
+	code, _, _ = cli(t, "", "init", "--force", dir)
+	require.Equal(t, 0, code)
+}
