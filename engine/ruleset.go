@@ -422,3 +422,28 @@ func (r *Rule) eval(m *vm.VM, env map[string]any) (ok bool, err error) {
 	b, _ := out.(bool)
 	return b, nil
 }
+
+// RenderAction renders action (its index) of the named rule for ev again,
+// in the environment Plan would build with opts; the rule's condition is
+// not evaluated. The service uses it to replay a delivery whose first
+// rendering failed, once the rules are fixed.
+func (rs *RuleSet) RenderAction(rule string, action int, ev *Event, opts PlanOptions) (actions.Request, error) {
+	r := rs.Rule(rule)
+	if r == nil {
+		return actions.Request{}, fmt.Errorf("rule %q is not in the running rules (version %s)", rule, rs.Version)
+	}
+	if action < 0 || action >= len(r.Actions) {
+		return actions.Request{}, fmt.Errorf("rule %q has no action %d in the running rules", rule, action+1)
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
+	a := &r.Actions[action]
+	req, err := a.renderer.Render(newEnv(ev, now, opts.Chat, rs.teamCheck(opts.IsTeam)))
+	if err != nil {
+		return actions.Request{}, fmt.Errorf("rule %q action %d: %w", rule, action+1, err)
+	}
+	req.Kind, req.Destination = a.Kind, a.Destination
+	return req, nil
+}

@@ -72,10 +72,26 @@ func (rs *RuleSet) RunTest(tc *TestCase) TestResult {
 	if tc.Fired != nil && !slices.Equal(res.GotFired, *tc.Fired) {
 		res.Failures = append(res.Failures, fmt.Sprintf("delayed rules that acted: expected %s, got %s", list(*tc.Fired), list(res.GotFired)))
 	}
+	res.Failures = append(res.Failures, renderFailures(rs, plan)...)
 	for _, ae := range tc.Actions {
 		res.Failures = append(res.Failures, checkAction(rs, plan, ae)...)
 	}
 	return res
+}
+
+// renderFailures are the actions of a plan that could not be rendered:
+// live, each would be a dead letter, so a test fails on it.
+func renderFailures(rs *RuleSet, plan *Plan) []string {
+	var out []string
+	for _, m := range plan.Matches {
+		for _, a := range m.Actions {
+			if a.Err != nil {
+				out = append(out, fmt.Sprintf("rule %q action %d cannot be rendered (it would be a dead letter): %s",
+					m.Rule.Name, a.Action.Index+1, rs.Redact(a.Err.Error())))
+			}
+		}
+	}
+	return out
 }
 
 // addAll adds a case's context or later messages to sim.

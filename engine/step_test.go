@@ -259,3 +259,22 @@ func TestDedupeKeyWithoutMessageID(t *testing.T) {
 	require.Len(t, feed(t, rs, &sim, base, a).Plan.Matches, 1)
 	require.Empty(t, feed(t, rs, &sim, base, a).Plan.Matches, "posted twice, acted on once")
 }
+
+// TestRuleTestFailsOnARenderFailure: an action that cannot be rendered for
+// a test's payload fails the test (live, it would be a dead letter).
+func TestRuleTestFailsOnARenderFailure(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: note
+    when: "true"
+    actions: [{http: {url: "https://crm.example.com/in", headers: {X-Note: "{{ text }}"}}}]
+tests:
+  - name: multi-line text
+    payload: {direction: received, message: {type: chat, text: "one\ntwo"}}
+    expect: [note]
+`)
+	res := rs.RunTests()
+	require.Len(t, res, 1)
+	require.Len(t, res[0].Failures, 1)
+	require.Contains(t, res[0].Failures[0], `rule "note" action 1 cannot be rendered (it would be a dead letter): `)
+}

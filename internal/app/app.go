@@ -83,10 +83,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.reloader = a.newReloader(sum)
 	a.dispatcher = dispatch.New(dispatch.Options{
-		Log:    a.store,
-		Rules:  a.Rules,
-		Logger: a.log,
-		OnJobs: func() { a.deliverer.Wake() },
+		Log:            a.store,
+		Rules:          a.Rules,
+		Logger:         a.log,
+		OnJobs:         func() { a.deliverer.Wake() },
+		OnRenderFailed: func(rule, dest string) { a.metrics.deadLetters.WithLabelValues(dest, rule).Inc() },
 		OnEvaluated: func(matches []string) {
 			a.metrics.evaluated.Inc()
 			for _, r := range matches {
@@ -98,6 +99,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Outbox:         a.store,
 		Senders:        a.sender,
 		Limiter:        a.limiter,
+		Render:         a.render,
 		Workers:        cfg.Workers,
 		PerDestination: cfg.PerDestination,
 		MaxAttempts:    cfg.MaxAttempts,

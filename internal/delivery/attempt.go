@@ -23,6 +23,9 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 	log := d.opt.Logger.With("job", j.ID, "event", j.EventID, "rule", j.Rule, "action", j.Action,
 		"dest", j.Destination, "attempt", j.Attempts+1)
 	req, err := DecodeRequest(j.Request)
+	if err == nil && IsUnrendered(req) {
+		req, err = d.render(ctx, j)
+	}
 	if err != nil {
 		d.finish(log, j, d.dead(err), 0)
 		return
@@ -99,6 +102,19 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 		probe = false
 	}
 	d.finish(log, j, res, end.Sub(start))
+}
+
+// render renders a replayed job whose first rendering failed, with the
+// running rules.
+func (d *Deliverer) render(ctx context.Context, j store.Job) (actions.Request, error) {
+	if d.opt.Render == nil {
+		return actions.Request{}, errors.New("the action was not rendered, and cannot be rendered here")
+	}
+	req, err := d.opt.Render(ctx, j)
+	if err != nil {
+		return actions.Request{}, fmt.Errorf("the action could not be rendered again: %w", err)
+	}
+	return req, nil
 }
 
 // admit checks the destination's health: a job to a paused destination

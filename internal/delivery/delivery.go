@@ -78,6 +78,10 @@ type Options struct {
 	// and destination, the outcome (done, retry or dead) and the attempt's
 	// duration.
 	OnResult func(kind, destination, outcome string, latency time.Duration)
+	// Render, if set, renders again the action of a job whose first
+	// rendering failed (see Unrendered), when that dead letter is
+	// replayed; without it such a job stays dead.
+	Render func(ctx context.Context, j store.Job) (actions.Request, error)
 	// Limiter, if set, returns the rate limiter of a destination (nil: no
 	// limit). A send waits for it (see attempt); waiting spends no attempt.
 	Limiter func(destination string) *rate.Limiter

@@ -27,3 +27,15 @@ func DecodeRequest(data []byte) (actions.Request, error) {
 	}
 	return r, nil
 }
+
+// Unrendered is the stored request of an action whose templates failed to
+// render: it has a kind and a destination but no body. Its job is a dead
+// letter with the render error as the reason; replayed, it is rendered
+// again with the running rules (Options.Render) before it is sent.
+func Unrendered(kind, destination string) []byte {
+	data, _ := json.Marshal(actions.Request{Kind: kind, Destination: destination}) // plain strings: always encodes
+	return data
+}
+
+// IsUnrendered reports whether a decoded stored request is Unrendered.
+func IsUnrendered(r actions.Request) bool { return len(r.Body) == 0 || string(r.Body) == "null" }

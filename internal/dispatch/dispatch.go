@@ -70,6 +70,10 @@ type Options struct {
 	// OnJobs, if set, is called after a commit that enqueued jobs (to wake
 	// the delivery workers).
 	OnJobs func()
+	// OnRenderFailed, if set, is called after a commit for every action
+	// that could not be rendered (a dead letter from the start), with its
+	// rule and destination.
+	OnRenderFailed func(rule, destination string)
 }
 
 func (o Options) withDefaults() Options {
@@ -267,7 +271,7 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	if len(events) > 0 {
 		last = events[len(events)-1].ID
 	}
-	b, jobs := d.toBatch(rs, res, in, last)
+	b, jobs, failed := d.toBatch(rs, res, in, last)
 	if err := d.opt.Log.Commit(ctx, b); err != nil {
 		// The commit may have happened anyway (a canceled ctx): re-read the
 		// cursor and the state before the next batch rather than guess.
@@ -280,6 +284,11 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	}
 	if len(d.st.Chats) > maxCachedChats {
 		d.st.Chats = map[string]*engine.Conversation{} // read again as needed
+	}
+	if d.opt.OnRenderFailed != nil {
+		for _, f := range failed {
+			d.opt.OnRenderFailed(f[0], f[1])
+		}
 	}
 	if d.opt.OnEvaluated != nil {
 		for _, o := range res.Outcomes {

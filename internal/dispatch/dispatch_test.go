@@ -235,7 +235,7 @@ func TestDispatch_UndecodableEventIsSkipped(t *testing.T) {
 	require.Contains(t, logs.String(), "cannot be decoded")
 }
 
-func TestDispatch_RenderErrorRecordsTheMatchButNoJob(t *testing.T) {
+func TestDispatch_RenderErrorIsADeadLetter(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	rs := rules(t, `
 destinations:
@@ -250,20 +250,28 @@ rules:
 	e := appendEvent(t, s, payload("A", "hi"), "")
 	var logs bytes.Buffer
 	var evaluated [][]string
+	var failed []string
 	d := dispatch.New(dispatch.Options{Log: s, Rules: func() *engine.RuleSet { return rs },
-		Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
-		OnEvaluated: func(m []string) { evaluated = append(evaluated, m) }})
+		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
+		OnEvaluated:    func(m []string) { evaluated = append(evaluated, m) },
+		OnRenderFailed: func(rule, dest string) { failed = append(failed, rule+"/"+dest) }})
 	_, err := d.Once(t.Context())
 	require.NoError(t, err)
 
 	require.Equal(t, [][]string{{"r"}}, evaluated, "the match counts")
+	require.Equal(t, []string{"r/vault"}, failed)
 	js := jobs(t, s)
-	require.Len(t, js, 1, "only the action that rendered")
-	require.Equal(t, 1, js[0].Action)
-	require.Equal(t, fmt.Sprintf("%d:r:1", e), js[0].IdempotencyKey)
+	require.Len(t, js, 2, "the action that did not render is a delivery too")
+	require.Equal(t, 0, js[0].Action)
+	require.Equal(t, store.StateDead, js[0].State)
+	require.Contains(t, js[0].LastError, "the action could not be rendered: rendering failed: token ***")
+	require.Equal(t, fmt.Sprintf("%d:r:0", e), js[0].IdempotencyKey)
+	require.Equal(t, 1, js[1].Action)
+	require.Equal(t, store.StatePending, js[1].State)
 	require.Contains(t, logs.String(), "rendering failed")
 	require.Contains(t, logs.String(), "rule=r action=0")
 	require.NotContains(t, logs.String(), "s3cret", "errors are redacted")
+	require.NotContains(t, js[0].LastError, "s3cret")
 }
 
 func TestDispatch_RunWakesRetriesAndStops(t *testing.T) {

@@ -184,10 +184,11 @@ func (d *Dispatcher) inputs(ctx context.Context, rs *engine.RuleSet, events []st
 }
 
 // toBatch turns a step's result into the rows to commit, and counts the
-// jobs. An action that failed to render is logged (redacted) and gets no
-// job; the match itself stands.
-func (d *Dispatcher) toBatch(rs *engine.RuleSet, res *engine.Result, in *inputs, cursor int64) (store.Batch, int) {
-	b := store.Batch{Cursor: cursor, Version: rs.Version}
+// jobs. An action that failed to render gets a job that is a dead letter
+// from the start (logged, redacted, and returned in failed by rule and
+// destination); the match itself stands.
+func (d *Dispatcher) toBatch(rs *engine.RuleSet, res *engine.Result, in *inputs, cursor int64) (b store.Batch, jobs int, failed [][2]string) {
+	b = store.Batch{Cursor: cursor, Version: rs.Version}
 	now := in.batch.Now
 	for _, o := range res.Outcomes {
 		if o.Input == engine.InputEvent {
@@ -198,9 +199,16 @@ func (d *Dispatcher) toBatch(rs *engine.RuleSet, res *engine.Result, in *inputs,
 		for _, j := range o.Jobs {
 			job, err := newJob(j, now)
 			if err != nil {
-				d.opt.Logger.Warn("dispatch: action not rendered; no delivery",
-					"event", j.EventID, "rule", j.Rule, "action", j.Action.Index, "err", rs.Redact(err.Error()))
-				continue
+				// The action is a delivery that failed: a dead letter with
+				// the reason, replayable (rendered again) once the rules are
+				// fixed.
+				reason := "the action could not be rendered: " + rs.Redact(err.Error())
+				d.opt.Logger.Error("dispatch: action not rendered; it is a dead letter",
+					"event", j.EventID, "rule", j.Rule, "action", j.Action.Index, "err", reason)
+				job = store.NewJob{EventID: j.EventID, Rule: j.Rule, Action: j.Action.Index, Kind: j.Action.Kind,
+					Destination: j.Action.Destination, Request: delivery.Unrendered(j.Action.Kind, j.Action.Destination),
+					IdempotencyKey: j.Key, NextAttemptAt: now, Failed: reason}
+				failed = append(failed, [2]string{j.Rule, j.Action.Destination})
 			}
 			b.Jobs = append(b.Jobs, job)
 		}
@@ -234,7 +242,7 @@ func (d *Dispatcher) toBatch(rs *engine.RuleSet, res *engine.Result, in *inputs,
 	for rule, at := range e.Schedules {
 		c.Schedules = append(c.Schedules, store.ScheduleRow{Rule: rule, At: at, Ran: !in.starts[rule]})
 	}
-	return b, len(b.Jobs)
+	return b, len(b.Jobs), failed
 }
 
 func groupRef(g engine.GroupID) store.GroupRef {

@@ -50,6 +50,10 @@ type NewJob struct {
 	IdempotencyKey string
 	// NextAttemptAt is when the first attempt is due; zero means now.
 	NextAttemptAt time.Time
+	// Failed, if set, makes the job a dead letter from the start, with
+	// this reason (an action whose templates failed to render): it is
+	// listed and counted like any dead letter, and can be replayed.
+	Failed string
 }
 
 // StateChanges are the conversation engine's changes to persist.
@@ -218,7 +222,7 @@ func commitTx(w *wtx, b Batch) (freed int64, err error) {
 // insertJobs enqueues jobs, several rows per statement.
 func insertJobs(w *wtx, version string, jobs []NewJob, now int64) error {
 	err := w.insertRows(`INSERT INTO jobs (event_id, rule, ruleset_version, action, kind, destination,
-			request, idempotency_key, state, attempts, next_attempt_at, created_at, updated_at, queued_at) VALUES`, ``, 14, len(jobs),
+			request, idempotency_key, state, attempts, next_attempt_at, created_at, updated_at, queued_at, last_error) VALUES`, ``, 15, len(jobs),
 		func(i int, a []any) []any {
 			j := jobs[i]
 			key := j.IdempotencyKey
@@ -233,7 +237,11 @@ func insertJobs(w *wtx, version string, jobs []NewJob, now int64) error {
 			if req == nil {
 				req = []byte{}
 			}
-			return append(a, j.EventID, j.Rule, version, j.Action, j.Kind, j.Destination, req, key, "pending", 0, next, now, now, now)
+			state := StatePending
+			if j.Failed != "" {
+				state = StateDead
+			}
+			return append(a, j.EventID, j.Rule, version, j.Action, j.Kind, j.Destination, req, key, state, 0, next, now, now, now, j.Failed)
 		})
 	if err != nil {
 		return fmt.Errorf("insert jobs: %w", err)
