@@ -282,7 +282,7 @@ func (a *App) pruneDedupeKeys(ctx context.Context) {
 
 // retain runs one retention pass and reports it.
 func (a *App) retain(ctx context.Context, before time.Time) {
-	p, err := a.store.PruneOld(ctx, before, retentionBatch)
+	p, err := a.store.PruneOld(ctx, before, store.PruneBatch)
 	a.metrics.observePruned(p)
 	if err != nil && ctx.Err() == nil {
 		a.log.Warn("deleting data older than the retention window failed; the next pass tries again", "err", err)
@@ -292,10 +292,6 @@ func (a *App) retain(ctx context.Context, before time.Time) {
 			"events", p.Events, "deliveries", p.Jobs, "attempts", p.Attempts, "quarantined", p.Quarantine, "runs", p.Runs)
 	}
 }
-
-// retentionBatch is the most rows of one table one retention write
-// deletes: small, so that the writer serves ingest between batches.
-const retentionBatch = 500
 
 // watchStore reports a failed store: the process must stop acknowledging
 // and exit rather than carry on after a failed fsync.
