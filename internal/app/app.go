@@ -289,7 +289,7 @@ func (a *App) retain(ctx context.Context, before time.Time) {
 	}
 	if p.Total() > 0 {
 		a.log.Info("deleted data older than the retention window", "before", before.UTC().Format(time.RFC3339),
-			"events", p.Events, "deliveries", p.Jobs, "attempts", p.Attempts, "quarantined", p.Quarantine, "runs", p.Runs)
+			"events", p.Events, "deliveries", p.Jobs, "attempts", p.Attempts, "quarantined", p.Quarantine, "runs", p.Runs, "pages_freed", p.Pages)
 	}
 }
 
