@@ -49,7 +49,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, errors.New("no rules: pass --rules FILE or DIR")
 	}
 	if cfg.Retention > 0 && cfg.Retention < cfg.DedupeWindow {
-		return nil, fmt.Errorf("retention %s is shorter than the dedupe window %s: events would go while their repeats are still recognised by them", cfg.Retention, cfg.DedupeWindow)
+		// An event must outlive the dedupe key that recognises its repeats.
+		cfg.Logger.Warn("the retention window is shorter than the dedupe window; keeping data for the dedupe window instead",
+			"retention", cfg.Retention, "dedupe_window", cfg.DedupeWindow)
+		cfg.Retention = cfg.DedupeWindow
 	}
 	a := &App{cfg: cfg, log: cfg.Logger}
 	var err error
