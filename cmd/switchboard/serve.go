@@ -39,7 +39,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	maxBody := fs.Int64("max-body", 1<<20, "largest webhook body in bytes; larger is answered 413 [SWITCHBOARD_MAX_BODY]")
 	budget := fs.Int64("disk-budget", 1<<30, "bytes of accepted but not yet evaluated events before ingest answers 503; -1 for no limit [SWITCHBOARD_DISK_BUDGET]")
 	dedupeWindow := fs.Duration("dedupe-window", 14*24*time.Hour, "how long a message is remembered to recognise repeats (at least 168h) [SWITCHBOARD_DEDUPE_WINDOW]")
-	retention := fs.Duration("retention", 30*24*time.Hour, "how long events, finished deliveries, quarantined bodies and schedule runs are kept (never what is still pending); at least --dedupe-window; 0 keeps everything [SWITCHBOARD_RETENTION]")
+	retention := fs.Duration("retention", 30*24*time.Hour, "how long events, finished deliveries, quarantined bodies and schedule runs are kept (never what is still pending); never less than --dedupe-window; 0 keeps everything [SWITCHBOARD_RETENTION]")
 	commitBatch := fs.Int("commit-batch", 256, "most writes grouped into one fsynced commit [SWITCHBOARD_COMMIT_BATCH]")
 	workers := fs.Int("workers", 8, "concurrent deliveries [SWITCHBOARD_WORKERS]")
 	perDest := fs.Int("per-destination", 4, "concurrent deliveries to one destination [SWITCHBOARD_PER_DESTINATION]")

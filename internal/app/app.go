@@ -49,7 +49,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, errors.New("no rules: pass --rules FILE or DIR")
 	}
 	if cfg.Retention > 0 && cfg.Retention < cfg.DedupeWindow {
-		return nil, fmt.Errorf("retention %s is shorter than the dedupe window %s: events would go while their repeats are still recognised by them", cfg.Retention, cfg.DedupeWindow)
+		// An event must outlive the dedupe key that recognises its repeats.
+		cfg.Logger.Warn("the retention window is shorter than the dedupe window; keeping data for the dedupe window instead",
+			"retention", cfg.Retention, "dedupe_window", cfg.DedupeWindow)
+		cfg.Retention = cfg.DedupeWindow
 	}
 	a := &App{cfg: cfg, log: cfg.Logger}
 	var err error
@@ -287,20 +290,16 @@ func (a *App) pruneDedupeKeys(ctx context.Context) {
 
 // retain runs one retention pass and reports it.
 func (a *App) retain(ctx context.Context, before time.Time) {
-	p, err := a.store.PruneOld(ctx, before, retentionBatch)
+	p, err := a.store.PruneOld(ctx, before, store.PruneBatch)
 	a.metrics.observePruned(p)
 	if err != nil && ctx.Err() == nil {
 		a.log.Warn("deleting data older than the retention window failed; the next pass tries again", "err", err)
 	}
 	if p.Total() > 0 {
 		a.log.Info("deleted data older than the retention window", "before", before.UTC().Format(time.RFC3339),
-			"events", p.Events, "deliveries", p.Jobs, "attempts", p.Attempts, "quarantined", p.Quarantine, "runs", p.Runs)
+			"events", p.Events, "deliveries", p.Jobs, "attempts", p.Attempts, "quarantined", p.Quarantine, "runs", p.Runs, "pages_freed", p.Pages)
 	}
 }
-
-// retentionBatch is the most rows of one table one retention write
-// deletes: small, so that the writer serves ingest between batches.
-const retentionBatch = 500
 
 // watchStore reports a failed store: the process must stop acknowledging
 // and exit rather than carry on after a failed fsync.

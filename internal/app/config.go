@@ -51,8 +51,9 @@ type Config struct {
 	// Retention is how long events, finished deliveries with their
 	// attempts, quarantined bodies and schedule runs are kept; older ones
 	// are deleted hourly unless something pending still needs them.
-	// Default 720h (30 days); negative: keep everything. It is never
-	// shorter than DedupeWindow (New refuses that).
+	// Default 720h (30 days); negative: keep everything. A window shorter
+	// than DedupeWindow is raised to it (with a warning): an event outlives
+	// the dedupe key that recognises its repeats.
 	Retention time.Duration
 	// CommitBatch is the most writes grouped into one fsynced commit;
 	// default 256.

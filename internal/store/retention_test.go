@@ -1,7 +1,9 @@
 package store
 
 import (
+	"database/sql"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,6 +71,7 @@ func TestPruneOld(t *testing.T) {
 
 	got, err := s.PruneOld(ctx, later.Add(-30*24*time.Hour), 2)
 	require.NoError(t, err)
+	got.Pages = 0 // TestPruneOldVacuums
 	require.Equal(t, Pruned{Events: 3, Matches: 3, Jobs: 2, Attempts: 2, Quarantine: 1, Runs: 1}, got)
 
 	var left []string
@@ -107,4 +110,61 @@ func TestPruneOld(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, again.Total())
 	require.Positive(t, s.Bytes())
+}
+
+// TestPruneOldVacuums: a store created by this version reclaims the pages
+// retention frees (auto_vacuum=INCREMENTAL), so the file shrinks.
+func TestPruneOldVacuums(t *testing.T) {
+	s := openT(t, t.TempDir(), quiet)
+	ctx := t.Context()
+	var mode int
+	require.NoError(t, s.rdb.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode))
+	require.Equal(t, 2, mode, "a new file has auto_vacuum=INCREMENTAL")
+
+	old := time.Now().Add(-90 * 24 * time.Hour)
+	const n = 3000
+	require.NoError(t, s.write(ctx, func(w *wtx) error {
+		if _, err := w.exec(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+			INSERT INTO events (received_at, body, size) SELECT ?, zeroblob(4096), 4096 FROM seq`, n, ms(old)); err != nil {
+			return err
+		}
+		_, err := w.exec(`UPDATE cursors SET position = (SELECT MAX(id) FROM events) WHERE name = ?`, dispatchCursor)
+		return err
+	}, nil))
+	pages := func() int64 {
+		var p int64
+		require.NoError(t, s.rdb.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&p))
+		return p
+	}
+	full := pages()
+	got, err := s.PruneOld(ctx, time.Now().Add(-30*24*time.Hour), 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(n), got.Events)
+	require.Positive(t, got.Pages)
+	require.Less(t, pages(), full/4, "the file kept its pages: %d of %d", pages(), full)
+	var free int64
+	require.NoError(t, s.rdb.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free))
+	require.Zero(t, free)
+}
+
+// TestPruneOldOlderFile: a file created without auto_vacuum (before this
+// version) keeps it; pruning works and gives no pages back.
+func TestPruneOldOlderFile(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), "journal_mode(WAL)"))
+	require.NoError(t, err)
+	_, err = db.Exec(`CREATE TABLE before_auto_vacuum (x)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s := openT(t, dir, quiet)
+	var mode int
+	require.NoError(t, s.rdb.QueryRowContext(t.Context(), `PRAGMA auto_vacuum`).Scan(&mode))
+	require.Equal(t, 0, mode)
+	_, err = s.Append(t.Context(), NewEvent{Body: []byte(`{}`), ReceivedAt: time.Now().Add(-90 * 24 * time.Hour)})
+	require.NoError(t, err)
+	require.NoError(t, s.Commit(t.Context(), Batch{Cursor: 1, Version: "v"}))
+	got, err := s.PruneOld(t.Context(), time.Now().Add(-30*24*time.Hour), 0)
+	require.NoError(t, err)
+	require.Equal(t, Pruned{Events: 1}, got)
 }

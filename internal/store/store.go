@@ -190,8 +190,11 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 
 func (s *Store) open(ctx context.Context) error {
 	var err error
+	// auto_vacuum first: on a new file it must come before anything is
+	// written, WAL's header included (see PruneOld's vacuum); on an
+	// existing file it changes nothing.
 	s.wdb, err = sql.Open("sqlite", dsn(s.path,
-		"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)"))
+		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)"))
 	if err != nil {
 		return fmt.Errorf("open writer: %w", err)
 	}
