@@ -44,7 +44,7 @@ func TestDeliver_OutageThenRecovery(t *testing.T) {
 		failedCalls := len(rec.Calls())
 		require.Less(t, failedCalls, 3*n, "waiting deliveries do not hammer the destination")
 
-		time.Sleep(back.Sub(time.Now()) + 2*time.Minute)
+		time.Sleep(time.Until(back) + 2*time.Minute)
 		synctest.Wait()
 		done := 0
 		for _, j := range jobs(t, s) {
