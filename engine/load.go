@@ -315,8 +315,10 @@ func (l *loader) loadFile(src Source, doc *yaml.Node, perr *yamlx.Error) {
 		}
 	}
 	if spec.Destinations != nil {
+		masked := maskEnv(cloneNode(spec.Destinations))
 		expandEnv(spec.Destinations, l.opts.LookupEnv, l.secrets, &fileErrs)
 		l.loadDestinations(spec.Destinations, src.Name, &fileErrs)
+		l.maskDestinations(masked)
 	}
 	zone := spec.Timezone
 	if zone != "" {

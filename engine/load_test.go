@@ -143,8 +143,9 @@ rules:
     actions: [{http: {destination: crm, url: "/x"}}]
 `)
 	require.Equal(t, "crm", rs.Destinations["crm"].Name)
-	// A default stands in for a secret, so it is hidden like one.
-	require.Equal(t, "*** and more", rs.Redact("https://crm.example.com/api and more"))
+	// A default is written in the rules file: it is no secret, and text
+	// that happens to hold it is left alone.
+	require.Equal(t, "https://crm.example.com/api and more", rs.Redact("https://crm.example.com/api and more"))
 }
 
 func TestLoadDirectoryMergesFilesAndRejectsDuplicatesAcrossFiles(t *testing.T) {

@@ -166,7 +166,10 @@ type Destination struct {
 	// (`allow_private: true`; see actions/egress).
 	AllowPrivate bool
 	File         string
-	Line         int
+	// masked is Config parsed with its ${VAR}s as *** (see WireMasked);
+	// nil if it does not parse so.
+	masked any
+	Line   int
 }
 
 // Redact replaces every secret the rules reference (the values of their
@@ -190,6 +193,33 @@ func (rs *RuleSet) Wire(r actions.Request) (any, error) {
 		dest = d.Config
 	}
 	return k.Wire(dest, r)
+}
+
+// WireMasked is Wire for printing: the destination's values that come
+// from ${VAR}s are *** where they are used (a header, a URL's path or
+// query, a password), and nothing else is touched, so the output stays
+// what it is (valid JSON included) whatever the secrets' values. exact is
+// false when the destination could not be masked so: then print
+// Redact(output) instead.
+func (rs *RuleSet) WireMasked(r actions.Request) (wire any, exact bool, err error) {
+	k, ok := rs.kinds[r.Kind].(actions.Deliverer)
+	if !ok {
+		return r.Body, true, nil // a request body never holds a secret (rejectEnv)
+	}
+	var dest any
+	if r.Destination != "" {
+		d, ok := rs.Destinations[r.Destination]
+		if !ok {
+			return nil, false, fmt.Errorf("destination %q is not defined", r.Destination)
+		}
+		if d.masked == nil {
+			w, err := k.Wire(d.Config, r)
+			return w, false, err
+		}
+		dest = d.masked
+	}
+	w, err := k.Wire(dest, r)
+	return w, true, err
 }
 
 // IsTeam reports whether phone is listed under the rules' `team:`.

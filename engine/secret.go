@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
@@ -50,8 +51,10 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool), secrets map[str
 						errs.Addf(n, "environment variable %s is not set", name)
 						return ref
 					}
-					// A default stands in for a secret: it is hidden too.
-					v = def
+					// A default is written in the rules file: not a secret
+					// (it is still printed as *** where it is used, see
+					// maskEnv).
+					return def
 				}
 				if v != "" {
 					secrets[name] = v
@@ -69,6 +72,9 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool), secrets map[str
 	walk(n)
 }
 
+// minRedacted is the shortest secret replaced wherever it appears in text.
+const minRedacted = 3
+
 // redactor replaces secret values, in the forms they take in URLs and JSON
 // too, with ***.
 type redactor struct {
@@ -85,6 +91,12 @@ func newRedactor(secrets map[string]string) *redactor {
 		}
 	}
 	for _, v := range secrets {
+		if len(v) < minRedacted {
+			// Too short to find in text without mangling it ("x" in
+			// "text"): such a value is hidden where it is used (masked
+			// destinations, scrubbed URLs), not searched for.
+			continue
+		}
 		add(v)
 		add(url.QueryEscape(v))
 		add(url.PathEscape(v))
@@ -139,4 +151,76 @@ func rejectEnv(n *yaml.Node, errs *yamlx.List) {
 		}
 	}
 	walk(n)
+}
+
+// masked is what a ${VAR} reference shows as in printed requests.
+const masked = "***"
+
+// cloneNode deep-copies a YAML node.
+func cloneNode(n *yaml.Node) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	c := *n
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, e := range n.Content {
+		c.Content[i] = cloneNode(e)
+	}
+	return &c
+}
+
+// maskEnv replaces every ${VAR} reference under n by *** (and $${ by ${),
+// so that a destination parsed from it prints its secrets as *** in the
+// places they are used, and nowhere else.
+func maskEnv(n *yaml.Node) *yaml.Node {
+	visited := 0
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if visited++; visited > 1_000_000 {
+			return
+		}
+		if n.Kind == yaml.ScalarNode {
+			if strings.Contains(n.Value, "${") {
+				n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+					if ref == "$${" {
+						return "${"
+					}
+					return masked
+				})
+				n.Tag = "!!str"
+			}
+			return
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	if n != nil {
+		walk(n)
+	}
+	return n
+}
+
+// maskDestinations parses every loaded destination again from masked (the
+// destinations with their ${VAR}s as ***), for printed requests (see
+// WireMasked). A destination that does not parse so (a port that is a
+// secret, say) has none, and is printed with its secrets replaced as text.
+func (l *loader) maskDestinations(masked *yaml.Node) {
+	if masked == nil || masked.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(masked.Content); i += 2 {
+		d := l.rs.Destinations[masked.Content[i].Value]
+		v := masked.Content[i+1]
+		if d == nil || d.masked != nil || v.Kind != yaml.MappingNode {
+			continue
+		}
+		_, rest := splitKey(v, "kind")
+		for _, k := range []string{"rate", "burst", "allow_private"} {
+			_, rest = splitKey(rest, k)
+		}
+		if cfg, err := l.opts.Kinds[d.Kind].ParseDestination(&actions.Block{Node: rest}); err == nil {
+			d.masked = cfg
+		}
+	}
 }

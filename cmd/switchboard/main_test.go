@@ -412,3 +412,31 @@ func TestInitWritesAStarterWhoseTestsPass(t *testing.T) {
 	code, _, _ = cli(t, "", "init", "--force", dir)
 	require.Equal(t, 0, code)
 }
+
+// TestDryrunJSONWithShortSecrets: secrets whose values are short or
+// common text ("25", "x") are *** where used, and the JSON printed stays
+// valid and otherwise exact.
+func TestDryrunJSONWithShortSecrets(t *testing.T) {
+	t.Setenv("SB_TEST_COUNT", "25")
+	t.Setenv("SB_TEST_TOKEN", "x")
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte(`destinations:
+  crm: {kind: http, url: "https://crm.example.com", headers: {Authorization: "Bearer ${SB_TEST_TOKEN}", X-Count: "${SB_TEST_COUNT}"}}
+rules:
+  - name: a
+    when: "true"
+    actions: [{http: {destination: crm, url: "/x", body: {text: "{{ text }}"}}}]
+`), 0o644))
+	code, out, errOut := cli(t, `{"message":{"text":"text 25 x"},"timestamp":"1700000025"}`, "dryrun", "--json", "-r", rules, "-")
+	require.Equal(t, 0, code, errOut)
+	var rep struct {
+		Matched []struct {
+			Actions []struct{ Request json.RawMessage }
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	req := string(rep.Matched[0].Actions[0].Request)
+	require.Contains(t, req, `"Authorization":"Bearer ***"`)
+	require.Contains(t, req, `"X-Count":"***"`)
+	require.Contains(t, req, `text 25 x`)
+}

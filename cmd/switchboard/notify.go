@@ -63,9 +63,13 @@ func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
 	}
 	req.Kind, req.Destination = dest.Kind, name
 	req.Key = fmt.Sprintf("notify-test:%d", time.Now().UnixNano())
-	if wire, err := rs.Wire(req); err == nil {
+	if wire, exact, err := rs.WireMasked(req); err == nil {
 		if data, err := actions.JSON(wire); err == nil {
-			fmt.Fprintf(s.out, "sending to %s (%s):\n%s\n", name, dest.Kind, rs.Redact(dryrun.FormatWire(kind, wire, data)))
+			text := dryrun.FormatWire(kind, wire, data)
+			if !exact {
+				text = rs.Redact(text)
+			}
+			fmt.Fprintf(s.out, "sending to %s (%s):\n%s\n", name, dest.Kind, text)
 		}
 	}
 	// The same guard as the service's: a test reaches what a delivery would.

@@ -247,7 +247,7 @@ func wireJSON(rs *engine.RuleSet, r engine.Rendered) json.RawMessage {
 	if r.Err != nil {
 		return errJSON(r.Err)
 	}
-	wire, err := rs.Wire(r.Request)
+	wire, exact, err := rs.WireMasked(r.Request)
 	if err != nil {
 		return errJSON(err)
 	}
@@ -255,7 +255,10 @@ func wireJSON(rs *engine.RuleSet, r engine.Rendered) json.RawMessage {
 	if err != nil {
 		return errJSON(err)
 	}
-	out := json.RawMessage(rs.Redact(string(data)))
+	out := json.RawMessage(data)
+	if !exact {
+		out = json.RawMessage(rs.Redact(string(data)))
+	}
 	if !json.Valid(out) {
 		out, _ = json.Marshal(string(out))
 	}

@@ -184,16 +184,26 @@ func (rep *Report) add(rs *engine.RuleSet, plan *engine.Plan) {
 			if a.Err != nil {
 				out.Error = rs.Redact(a.Err.Error())
 				texts = append(texts, "error: "+out.Error)
-			} else if wire, err := rs.Wire(a.Request); err != nil {
+			} else if wire, exact, err := rs.WireMasked(a.Request); err != nil {
 				out.Error = rs.Redact(err.Error())
 				texts = append(texts, "error: "+out.Error)
 			} else {
+				// Masked, the destination's secrets are *** where they are
+				// used and nothing else changes; otherwise they are
+				// replaced as text.
+				redact := rs.Redact
+				if exact {
+					redact = func(s string) string { return s }
+				}
 				data, err := actions.JSON(wire)
 				if err != nil {
 					out.Error = err.Error()
 				}
-				out.Request = json.RawMessage(rs.Redact(string(data)))
-				texts = append(texts, rs.Redact(FormatWire(rs.Kind(a.Request.Kind), wire, data)))
+				out.Request = json.RawMessage(redact(string(data)))
+				if !json.Valid(out.Request) {
+					out.Request, _ = json.Marshal(string(out.Request))
+				}
+				texts = append(texts, redact(FormatWire(rs.Kind(a.Request.Kind), wire, data)))
 			}
 			mr.Actions = append(mr.Actions, out)
 		}
