@@ -141,9 +141,9 @@ type Store struct {
 	failOnce sync.Once
 	failErr  atomic.Pointer[error] // set once when the store fails
 
-	// full is set while writes fail for lack of disk space, until a commit
-	// succeeds again.
-	full    atomic.Bool
+	// fullAt is when a write last failed for lack of disk space (unix
+	// nanoseconds), 0 once an Append fits again (see Full).
+	fullAt  atomic.Int64
 	backlog atomic.Int64 // body bytes after the cursor, plus Append reservations
 	events  atomic.Int64 // rows in events
 	commits atomic.Int64 // write transactions committed since Open
@@ -383,10 +383,21 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// Full reports whether the last write transaction failed for lack of disk
-// space (and none has succeeded since): the service should answer 503 and
-// say it is not ready. It clears by itself with the next commit that fits.
-func (s *Store) Full() bool { return s.full.Load() }
+// Full reports whether a write failed for lack of disk space in the last
+// fullHold and no Append has fit since: the service should say it is not
+// ready. It clears by itself as soon as an event fits again, or fullHold
+// after the last failure (so that a service taken out of rotation for it
+// is tried again).
+func (s *Store) Full() bool {
+	at := s.fullAt.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < fullHold
+}
+
+// fullHold is how long a failure for lack of space makes Full report true.
+const fullHold = 10 * time.Second
+
+// setFull records a write that failed for lack of disk space.
+func (s *Store) setFull() { s.fullAt.Store(time.Now().UnixNano()) }
 
 // isFull reports whether err is SQLite's "database or disk is full".
 func isFull(err error) bool {

@@ -390,7 +390,7 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 			// The disk filled while the WAL was written: the frames lack
 			// their commit mark, so the file is as it was. The batch fails;
 			// the store goes on and recovers once there is room.
-			s.full.Store(true)
+			s.setFull()
 			finishAll(live, fmt.Errorf("commit write batch of %d: %w: %w", len(live), ErrDiskFull, err))
 			return
 		}
@@ -398,7 +398,9 @@ func (s *Store) runBatch(w *wtx, batch []*request) {
 		finishAll(live, s.fail(fmt.Errorf("commit write batch of %d: %w", len(live), err)))
 		return
 	}
-	s.full.Store(false)
+	if ndur > 0 {
+		s.fullAt.Store(0) // an event fit: there is room again
+	}
 	s.commits.Add(1)
 	s.throttled.Add(int64(w.throttled))
 	if durable {
@@ -452,7 +454,7 @@ func (s *Store) abort(w *wtx, batch []*request, cause error) {
 	} else if isIOClass(cause) {
 		cause = s.fail(cause)
 	} else if isFull(cause) {
-		s.full.Store(true)
+		s.setFull()
 		cause = fmt.Errorf("%w: %w", ErrDiskFull, cause)
 	}
 	finishAll(batch, cause)
