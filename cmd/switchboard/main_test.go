@@ -104,11 +104,14 @@ func TestDryrunJSON(t *testing.T) {
 	code, out, errOut := cli(t, "", "dryrun", "--json", "-r", example, "../../testdata/cooby")
 	require.Equal(t, 0, code, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	// One report per payload, then the scheduled digest. (The samples were
-	// written in 2023: at the current time the unanswered alert's
-	// `now() - time < duration("2h")` keeps them from scheduling checks.)
-	require.Len(t, lines, 14)
-	require.Contains(t, lines[13], `"payload":"scheduled weekday-morning-digest`)
+	// One report per payload, each evaluated at its own time (no --at);
+	// then, at the latest payload's time, the two delayed unanswered-chat
+	// checks that came due by then, and the scheduled digest.
+	require.Len(t, lines, 16)
+	require.Contains(t, lines[0], `"evaluated_at_payload_time":true`)
+	require.Contains(t, lines[13], `(unanswered-for-30-minutes after: checked at`)
+	require.Contains(t, lines[14], `(unanswered-for-30-minutes after: checked at`)
+	require.Contains(t, lines[15], `"payload":"scheduled weekday-morning-digest`)
 	lines = lines[:13]
 	byPayload := map[string][]string{}
 	for _, l := range lines {

@@ -18,7 +18,9 @@ import (
 
 // Options tune a dry run. The zero value is valid.
 type Options struct {
-	// Now is the evaluation time (`now()`); zero means time.Now().
+	// Now is the evaluation time (`now()`); zero means each payload's own
+	// time (its timestamp; the current time for a payload without one), as
+	// in rule tests, and for Finish the latest of them.
 	Now time.Time
 	// Explain adds, for every rule that did not match, why.
 	Explain bool
@@ -30,6 +32,10 @@ type Report struct {
 	Payload string `json:"payload"`
 	Error   string `json:"error,omitempty"`
 	Version string `json:"version,omitempty"`
+	// At is the evaluation time (`now()`); AtPayload says it is the
+	// payload's own time (no --at was given).
+	At        time.Time `json:"evaluated_at,omitzero"`
+	AtPayload bool      `json:"evaluated_at_payload_time,omitempty"`
 	// Chat is the conversation state the rules saw (`chat`), with this
 	// payload taken into account.
 	Chat    *engine.ChatState `json:"chat,omitempty"`
@@ -78,6 +84,8 @@ type Miss struct {
 type Session struct {
 	sim   engine.Sim
 	names map[int64]string // payload names by the id the engine gave them
+	// latest is the latest payload time used as the evaluation time.
+	latest time.Time
 }
 
 // Run evaluates one raw payload on its own. name is how the payload is
@@ -96,7 +104,18 @@ func (s *Session) Run(rs *engine.RuleSet, name string, raw []byte, opts Options)
 		rep.Error = err.Error()
 		return rep
 	}
-	out := s.sim.Add(rs, ev, raw, opts.now(), opts.Explain)
+	now := opts.Now
+	if now.IsZero() {
+		now, rep.AtPayload = ev.Time, !ev.Time.IsZero()
+		if now.IsZero() {
+			now = time.Now().UTC()
+		}
+		if now.After(s.latest) {
+			s.latest = now
+		}
+	}
+	rep.At = now
+	out := s.sim.Add(rs, ev, raw, now, opts.Explain)
 	if s.names == nil {
 		s.names = map[int64]string{}
 	}
@@ -109,22 +128,27 @@ func (s *Session) Run(rs *engine.RuleSet, name string, raw []byte, opts Options)
 	return rep
 }
 
-func (o Options) now() time.Time {
-	if o.Now.IsZero() {
-		return time.Now().UTC()
+// finishAt is Finish's time: opts.Now, else the latest payload time, else
+// the current time.
+func (s *Session) finishAt(o Options) time.Time {
+	switch {
+	case !o.Now.IsZero():
+		return o.Now
+	case !s.latest.IsZero():
+		return s.latest
 	}
-	return o.Now
+	return time.Now().UTC()
 }
 
 // Finish is time passing to the evaluation time (opts.Now, default the
-// current time) after the session's payloads: the delayed checks due by
+// latest payload time) after the session's payloads: the delayed checks due by
 // then run, each with the conversation as it is after every payload; the
 // groups whose window has closed act; and every scheduled rule runs once at
 // that time with a digest of the payloads (for_each: chat rules over the
 // payloads' chats). It returns one Report for each, and one for each
 // delayed check not yet due.
 func (s *Session) Finish(rs *engine.RuleSet, opts Options) []*Report {
-	now := opts.now()
+	now := s.finishAt(opts)
 	var runs []string
 	if len(s.names) > 0 {
 		runs = rs.ScheduledRules()
@@ -226,6 +250,9 @@ func FormatWire(k actions.Kind, wire any, data []byte) string {
 // WriteText prints the report for people.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "== %s\n", r.Payload)
+	if r.AtPayload {
+		fmt.Fprintf(w, "evaluated at %s, the payload's own time (--at sets another)\n", r.At.Format(time.RFC3339))
+	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "error: %s\n\n", r.Error)
 		return
