@@ -26,6 +26,33 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // value, in place. $${ stands for a literal ${. It records each value in
 // secrets and reports unset or malformed references at their node.
 func expandEnv(n *yaml.Node, lookup func(string) (string, bool), secrets map[string]string, errs *yamlx.List) {
+	replaceEnvRefs(n, func(n *yaml.Node, ref string) string {
+		name, def, hasDef := strings.Cut(ref[2:len(ref)-1], ":-")
+		if !envName.MatchString(name) {
+			errs.Addf(n, "invalid environment variable reference %q", ref)
+			return ref
+		}
+		v, ok := lookup(name)
+		if !ok || (hasDef && v == "") {
+			if !hasDef {
+				errs.Addf(n, "environment variable %s is not set", name)
+				return ref
+			}
+			// A default is written in the rules file: not a secret (it is
+			// still printed as *** where it is used, see maskEnv).
+			return def
+		}
+		if v != "" {
+			secrets[name] = v
+		}
+		return v
+	})
+}
+
+// replaceEnvRefs replaces every ${...} reference in the scalars under n by
+// what with returns for it ($${ always becomes a literal ${), and tags
+// the scalars it changed as strings, whatever they look like.
+func replaceEnvRefs(n *yaml.Node, with func(n *yaml.Node, ref string) string) {
 	visited := 0
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
@@ -40,28 +67,8 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool), secrets map[str
 				if ref == "$${" {
 					return "${"
 				}
-				name, def, hasDef := strings.Cut(ref[2:len(ref)-1], ":-")
-				if !envName.MatchString(name) {
-					errs.Addf(n, "invalid environment variable reference %q", ref)
-					return ref
-				}
-				v, ok := lookup(name)
-				if !ok || (hasDef && v == "") {
-					if !hasDef {
-						errs.Addf(n, "environment variable %s is not set", name)
-						return ref
-					}
-					// A default is written in the rules file: not a secret
-					// (it is still printed as *** where it is used, see
-					// maskEnv).
-					return def
-				}
-				if v != "" {
-					secrets[name] = v
-				}
-				return v
+				return with(n, ref)
 			})
-			// A resolved value is a string, whatever it looks like.
 			n.Tag = "!!str"
 			return
 		}
@@ -69,7 +76,9 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool), secrets map[str
 			walk(c)
 		}
 	}
-	walk(n)
+	if n != nil {
+		walk(n)
+	}
 }
 
 // minRedacted is the shortest secret replaced wherever it appears in text.
@@ -173,31 +182,7 @@ func cloneNode(n *yaml.Node) *yaml.Node {
 // so that a destination parsed from it prints its secrets as *** in the
 // places they are used, and nowhere else.
 func maskEnv(n *yaml.Node) *yaml.Node {
-	visited := 0
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if visited++; visited > 1_000_000 {
-			return
-		}
-		if n.Kind == yaml.ScalarNode {
-			if strings.Contains(n.Value, "${") {
-				n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
-					if ref == "$${" {
-						return "${"
-					}
-					return masked
-				})
-				n.Tag = "!!str"
-			}
-			return
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	if n != nil {
-		walk(n)
-	}
+	replaceEnvRefs(n, func(*yaml.Node, string) string { return masked })
 	return n
 }
 
