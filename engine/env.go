@@ -84,6 +84,7 @@ func newEnv(ev *Event, now time.Time, chat *ChatState, isTeam func(string) bool)
 		"chat":         state,
 		"digest":       Digest{},
 		"group":        []GroupItem{},
+		"lists":        emptyLists,
 		keyNow:         now,
 	}
 	for _, f := range lowerable {

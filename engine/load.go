@@ -54,6 +54,7 @@ type fileSpec struct {
 	Timezone     string            `yaml:"timezone"`
 	Rules        []ruleSpec        `yaml:"rules"`
 	Tests        *yaml.Node        `yaml:"tests"`
+	Lists        *yaml.Node        `yaml:"lists"`
 }
 
 // ruleSpec is one entry of `rules:` as written.
@@ -155,7 +156,9 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 		}
 		l.loadFile(src, docs[i], perrs[i])
 	}
+	h.Write(l.extraHash) // list files, so that a change of one is a new version
 	l.checkTestRefs()
+	l.checkListRefs()
 	if l.errs.Len() > 0 {
 		// Error messages may quote configuration values: never a secret.
 		red := newRedactor(l.secrets)
@@ -189,6 +192,12 @@ type loader struct {
 	badDests map[string]bool
 	// convFile is where `conversation:` was set ("file:line"), if it was.
 	convFile string
+	// listDefs are where the lists were defined; listRefs the lists the
+	// conditions name (checked once every file is loaded); extraHash the
+	// list files' content, for the version.
+	listDefs  map[string]listDef
+	listRefs  []listRef
+	extraHash []byte
 	// lines are the lines of the file being loaded.
 	lines []string
 	// warns are the warnings, with their files.
@@ -326,6 +335,9 @@ func (l *loader) loadFile(src Source, doc *yaml.Node, perr *yamlx.Error) {
 			fileErrs.Add(e)
 			zone = "" // reported once, here, not at every rule that uses it
 		}
+	}
+	if spec.Lists != nil {
+		l.loadLists(spec.Lists, src.Name, &fileErrs)
 	}
 	for i := range spec.Rules {
 		l.loadRule(&spec.Rules[i], zone, src.Name, &fileErrs)
@@ -499,6 +511,7 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *yamlx.List) {
 		errs.AddErr(spec.When, err)
 	} else {
 		l.warns.Add(typeWarnings(spec.When)...)
+		l.listRefs = append(l.listRefs, listRefs(spec.When, file)...)
 	}
 	l.loadSchedule(r, spec, zone, errs)
 	l.loadThrottle(r, spec, errs)

@@ -42,6 +42,7 @@ type RuleSet struct {
 	Warnings []*yamlx.Error
 
 	quiet    map[string]bool
+	lists    map[string]map[string]bool // `lists:`, as sets
 	redactor *redactor
 	kinds    map[string]actions.Kind
 	index    index
@@ -148,7 +149,7 @@ func (rs *RuleSet) PlanGroup(r *Rule, first *Event, items []GroupItem, opts Plan
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	env := newEnv(first, now, opts.Chat, rs.teamCheck(opts.IsTeam))
+	env := rs.env(first, now, opts)
 	env["group"] = items
 	return &Plan{Version: rs.Version, Matches: []Match{rs.render(r, env)}}
 }
@@ -326,7 +327,7 @@ func (rs *RuleSet) Plan(ev *Event, opts PlanOptions) (*Plan, error) {
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	env := newEnv(ev, now, opts.Chat, rs.teamCheck(opts.IsTeam))
+	env := rs.env(ev, now, opts)
 	p := &Plan{Version: rs.Version}
 	matched := rs.match(ev, env, opts.Duplicate)
 	if opts.Recheck != "" {
@@ -453,6 +454,15 @@ func (r *Rule) eval(m *vm.VM, env map[string]any) (ok bool, err error) {
 	return b, nil
 }
 
+// env is the evaluation environment of ev with opts and the rules' lists.
+func (rs *RuleSet) env(ev *Event, now time.Time, opts PlanOptions) map[string]any {
+	env := newEnv(ev, now, opts.Chat, rs.teamCheck(opts.IsTeam))
+	if rs.lists != nil {
+		env["lists"] = rs.lists
+	}
+	return env
+}
+
 // RenderAction renders action (its index) of the named rule for ev again,
 // in the environment Plan would build with opts; the rule's condition is
 // not evaluated. The service uses it to replay a delivery whose first
@@ -470,7 +480,7 @@ func (rs *RuleSet) RenderAction(rule string, action int, ev *Event, opts PlanOpt
 		now = time.Now().UTC()
 	}
 	a := &r.Actions[action]
-	req, err := a.renderer.Render(newEnv(ev, now, opts.Chat, rs.teamCheck(opts.IsTeam)))
+	req, err := a.renderer.Render(rs.env(ev, now, opts))
 	if err != nil {
 		return actions.Request{}, fmt.Errorf("rule %q action %d: %w", rule, action+1, err)
 	}

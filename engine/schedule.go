@@ -120,7 +120,7 @@ func (rs *RuleSet) planScheduled(r *Rule, ev *Event, d *Digest, opts PlanOptions
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	env := newEnv(ev, now, opts.Chat, rs.teamCheck(opts.IsTeam))
+	env := rs.env(ev, now, opts)
 	env["digest"] = *d
 	p := &Plan{Version: rs.Version}
 	b, _ := rs.bufs.Get().(*planBuf)
