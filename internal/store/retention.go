@@ -66,22 +66,9 @@ func (s *Store) PruneOld(ctx context.Context, before time.Time, batch int) (Prun
 	cut := ms(before)
 	// Finished jobs, walked in id order (the order they were created)
 	// until the jobs are younger than the window.
-	for after := int64(0); ; {
-		var got Pruned
-		var upto int64
-		var done bool
-		err := s.write(ctx, func(w *wtx) error {
-			got, upto, done = Pruned{}, 0, false
-			var oldest sql.NullInt64
-			err := w.one(`SELECT MAX(id), MIN(created_at) FROM (SELECT id, created_at FROM jobs WHERE id > ? ORDER BY id LIMIT ?)`,
-				[]any{after, batch}, &sqlNullID{&upto}, &oldest)
-			if err != nil {
-				return err
-			}
-			if upto == 0 || !oldest.Valid || oldest.Int64 >= cut {
-				done = true
-				return nil
-			}
+	jobs, err := s.prunePages(ctx, `SELECT MAX(id), MIN(created_at) FROM (SELECT id, created_at FROM jobs WHERE id > ? ORDER BY id LIMIT ?)`,
+		func(after int64) []any { return []any{after, batch} }, cut,
+		func(w *wtx, after, upto int64, got *Pruned) error {
 			res, err := w.exec(`DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs
 				WHERE id > ? AND id <= ? AND state IN ('done', 'dead') AND updated_at < ?)`, after, upto, cut)
 			if err != nil {
@@ -95,34 +82,16 @@ func (s *Store) PruneOld(ctx context.Context, before time.Time, batch int) (Prun
 			got.Jobs, _ = res.RowsAffected()
 			return nil
 		}, nil)
-		if err != nil {
-			return total, fmt.Errorf("prune old deliveries: %w", err)
-		}
-		total.add(got)
-		if done {
-			break
-		}
-		after = upto
+	total.add(jobs)
+	if err != nil {
+		return total, fmt.Errorf("prune old deliveries: %w", err)
 	}
 	// Events the dispatcher has passed, in id order, until they are
 	// younger than the window.
-	for after := int64(0); ; {
-		var got Pruned
-		var upto int64
-		var done bool
-		err := s.write(ctx, func(w *wtx) error {
-			got, upto, done = Pruned{}, 0, false
-			var oldest sql.NullInt64
-			err := w.one(`SELECT MAX(id), MIN(received_at) FROM (SELECT id, received_at FROM events
+	events, err := s.prunePages(ctx, `SELECT MAX(id), MIN(received_at) FROM (SELECT id, received_at FROM events
 				WHERE id > ? AND id <= (SELECT position FROM cursors WHERE name = ?) ORDER BY id LIMIT ?)`,
-				[]any{after, dispatchCursor, batch}, &sqlNullID{&upto}, &oldest)
-			if err != nil {
-				return err
-			}
-			if upto == 0 || !oldest.Valid || oldest.Int64 >= cut {
-				done = true
-				return nil
-			}
+		func(after int64) []any { return []any{after, dispatchCursor, batch} }, cut,
+		func(w *wtx, after, upto int64, got *Pruned) error {
 			res, err := w.exec(`DELETE FROM matches WHERE event_id IN (SELECT id FROM events
 				WHERE id > ? AND id <= ? AND `+deletableEvent+`)`, after, upto, cut)
 			if err != nil {
@@ -135,19 +104,10 @@ func (s *Store) PruneOld(ctx context.Context, before time.Time, batch int) (Prun
 			}
 			got.Events, _ = res.RowsAffected()
 			return nil
-		}, func(err error) {
-			if err == nil {
-				s.events.Add(-got.Events)
-			}
-		})
-		if err != nil {
-			return total, fmt.Errorf("prune old events: %w", err)
-		}
-		total.add(got)
-		if done {
-			break
-		}
-		after = upto
+		}, func(got Pruned) { s.events.Add(-got.Events) })
+	total.add(events)
+	if err != nil {
+		return total, fmt.Errorf("prune old events: %w", err)
 	}
 	// The small tables: quarantined bodies (bounded anyway) and schedule
 	// runs (a run older than the window is long behind its schedule's
@@ -187,6 +147,48 @@ func (s *Store) PruneOld(ctx context.Context, before time.Time, batch int) (Prun
 		}
 	}
 	return total, nil
+}
+
+// prunePages walks a table in id order, a page of rows per write request
+// (not fsynced), until its rows are younger than cut: window selects the
+// page's last id and its oldest time (with the arguments args gives for
+// the last id done), del deletes what may go in the page, and committed
+// (if set) is told what a committed page deleted.
+func (s *Store) prunePages(ctx context.Context, window string, args func(after int64) []any, cut int64,
+	del func(w *wtx, after, upto int64, got *Pruned) error, committed func(Pruned),
+) (Pruned, error) {
+	var total Pruned
+	for after := int64(0); ; {
+		var (
+			got  Pruned
+			upto int64
+			done bool
+		)
+		err := s.write(ctx, func(w *wtx) error {
+			got, upto, done = Pruned{}, 0, false
+			var oldest sql.NullInt64
+			if err := w.one(window, args(after), &sqlNullID{&upto}, &oldest); err != nil {
+				return err
+			}
+			if upto == 0 || !oldest.Valid || oldest.Int64 >= cut {
+				done = true
+				return nil
+			}
+			return del(w, after, upto, &got)
+		}, func(err error) {
+			if err == nil && committed != nil {
+				committed(got)
+			}
+		})
+		if err != nil {
+			return total, err
+		}
+		total.add(got)
+		if done {
+			return total, nil
+		}
+		after = upto
+	}
 }
 
 // vacuumPages is the most free pages one incremental vacuum request gives
