@@ -65,3 +65,24 @@ func TestReadmeExamplesLoad(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, n, 4, "the README's examples were not found")
 }
+
+// TestTutorialSnippets: every snippet of the README's "Writing rules"
+// walk-through loads, and the tests in it pass.
+func TestTutorialSnippets(t *testing.T) {
+	doc := readme(t)
+	start := strings.Index(doc, "## Writing rules: from an empty file to a tested rule set")
+	require.Positive(t, start)
+	section := doc[start:]
+	section = section[:strings.Index(section, "\n## The rules file")]
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(section, -1)
+	require.Len(t, blocks, 3)
+	for i, b := range blocks {
+		o := opts()
+		o.LookupEnv = func(string) (string, bool) { return "https://hooks.slack.com/services/T/B/x", true }
+		rs, err := engine.Load(o, engine.Source{Name: "README.md", Data: []byte(b[1])})
+		require.NoError(t, err, "snippet %d:\n%s", i+1, b[1])
+		for _, r := range rs.RunTests() {
+			require.True(t, r.Passed(), "snippet %d, test %q: %v", i+1, r.Case.Name, r.Failures)
+		}
+	}
+}
