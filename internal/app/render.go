@@ -2,12 +2,12 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/dispatch"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
@@ -35,10 +35,7 @@ func (a *App) render(ctx context.Context, j store.Job) (actions.Request, error) 
 		}
 		conv := &engine.Conversation{ChatID: ev.ChatID}
 		if c, ok := chats[ev.ChatID]; ok {
-			if json.Unmarshal(c.State, conv) != nil {
-				conv = &engine.Conversation{ChatID: ev.ChatID}
-			}
-			conv.Pending = c.Pending
+			conv, _ = dispatch.Conversation(ev.ChatID, c) // unreadable: an empty chat
 		}
 		st := conv.State(now)
 		opts.Chat = &st

@@ -73,16 +73,24 @@ func addChats(st *engine.State, stored map[string]store.Chat, warn func(msg stri
 		if st.Chats[id] != nil {
 			continue
 		}
-		conv := &engine.Conversation{}
-		if err := json.Unmarshal(c.State, conv); err != nil {
-			if warn != nil {
-				warn("dispatch: conversation state unreadable; starting it afresh", "chat", id, "err", err)
-			}
-			conv = &engine.Conversation{ChatID: id}
+		conv, err := Conversation(id, c)
+		if err != nil && warn != nil {
+			warn("dispatch: conversation state unreadable; starting it afresh", "chat", id, "err", err)
 		}
-		conv.Pending = c.Pending
 		st.Chats[id] = conv
 	}
+}
+
+// Conversation is a stored chat as the engine's record: its JSON with its
+// pending times. A record that cannot be read is an empty chat (and the
+// error says why).
+func Conversation(id string, c store.Chat) (*engine.Conversation, error) {
+	conv := &engine.Conversation{}
+	if err := json.Unmarshal(c.State, conv); err != nil {
+		return &engine.Conversation{ChatID: id}, err
+	}
+	conv.Pending = c.Pending
+	return conv, nil
 }
 
 // inputs is one batch's input to the engine, and what the store needs to
