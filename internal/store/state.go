@@ -127,8 +127,8 @@ func (s *Store) Chats(ctx context.Context, ids []string) (map[string]Chat, error
 			args[i] = id
 		}
 		in := `(?` + strings.Repeat(", ?", n-1) + `)`
-		if err := s.readChats(ctx, out, `SELECT chat_id, state FROM chats WHERE chat_id IN `+in,
-			`SELECT chat_id, at FROM chat_pending WHERE chat_id IN `+in+` ORDER BY chat_id, at`, args...); err != nil {
+		if err := s.readChats(ctx, out, `SELECT chat_id, state FROM chats WHERE chat_id IN `+in, args,
+			`SELECT chat_id, at FROM chat_pending WHERE chat_id IN `+in+` ORDER BY chat_id, at`, args); err != nil {
 			return nil, err
 		}
 		ids = ids[n:]
@@ -140,18 +140,20 @@ func (s *Store) Chats(ctx context.Context, ids []string) (map[string]Chat, error
 // recently updated).
 func (s *Store) AllChats(ctx context.Context, max int) (map[string]Chat, error) {
 	out := map[string]Chat{}
-	err := s.readChats(ctx, out, `SELECT chat_id, state FROM chats ORDER BY updated_at DESC LIMIT ?`,
-		`SELECT chat_id, at FROM chat_pending ORDER BY chat_id, at`, max)
+	err := s.readChats(ctx, out, `SELECT chat_id, state FROM chats ORDER BY updated_at DESC LIMIT ?`, []any{max},
+		`SELECT chat_id, at FROM chat_pending ORDER BY chat_id, at`, nil)
 	return out, err
 }
 
-func (s *Store) readChats(ctx context.Context, out map[string]Chat, states, pending string, args ...any) error {
+// readChats runs states (chat_id, state) with stateArgs and pending
+// (chat_id, at, in order) with pendingArgs in one snapshot into out.
+func (s *Store) readChats(ctx context.Context, out map[string]Chat, states string, stateArgs []any, pending string, pendingArgs []any) error {
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot for both queries
 	if err != nil {
 		return fmt.Errorf("read chat states: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	err = scanRows(ctx, tx, states, args, func(r *sql.Rows) error {
+	err = scanRows(ctx, tx, states, stateArgs, func(r *sql.Rows) error {
 		var (
 			id string
 			c  Chat
@@ -165,11 +167,7 @@ func (s *Store) readChats(ctx context.Context, out map[string]Chat, states, pend
 	if err != nil {
 		return fmt.Errorf("read chat states: %w", err)
 	}
-	pargs := args
-	if !strings.Contains(pending, "?") {
-		pargs = nil
-	}
-	err = scanRows(ctx, tx, pending, pargs, func(r *sql.Rows) error {
+	err = scanRows(ctx, tx, pending, pendingArgs, func(r *sql.Rows) error {
 		var (
 			id string
 			at int64
