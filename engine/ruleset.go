@@ -181,19 +181,8 @@ func (rs *RuleSet) Redact(s string) string { return rs.redactor.redact(s) }
 // with its destination's configuration by the kind (see actions.Deliverer).
 // Kinds that do not deliver return the request body itself.
 func (rs *RuleSet) Wire(r actions.Request) (any, error) {
-	k, ok := rs.kinds[r.Kind].(actions.Deliverer)
-	if !ok {
-		return r.Body, nil
-	}
-	var dest any
-	if r.Destination != "" {
-		d, ok := rs.Destinations[r.Destination]
-		if !ok {
-			return nil, fmt.Errorf("destination %q is not defined", r.Destination)
-		}
-		dest = d.Config
-	}
-	return k.Wire(dest, r)
+	w, _, err := rs.wire(r, false)
+	return w, err
 }
 
 // WireMasked is Wire for printing: the destination's values that come
@@ -203,24 +192,32 @@ func (rs *RuleSet) Wire(r actions.Request) (any, error) {
 // false when the destination could not be masked so: then print
 // Redact(output) instead.
 func (rs *RuleSet) WireMasked(r actions.Request) (wire any, exact bool, err error) {
+	return rs.wire(r, true)
+}
+
+// wire combines r with its destination's configuration, or with its
+// masked one if masked and there is one (exact then reports it was).
+func (rs *RuleSet) wire(r actions.Request, masked bool) (wire any, exact bool, err error) {
 	k, ok := rs.kinds[r.Kind].(actions.Deliverer)
 	if !ok {
 		return r.Body, true, nil // a request body never holds a secret (rejectEnv)
 	}
 	var dest any
+	exact = true
 	if r.Destination != "" {
 		d, ok := rs.Destinations[r.Destination]
 		if !ok {
 			return nil, false, fmt.Errorf("destination %q is not defined", r.Destination)
 		}
-		if d.masked == nil {
-			w, err := k.Wire(d.Config, r)
-			return w, false, err
+		dest = d.Config
+		if masked && d.masked != nil {
+			dest = d.masked
+		} else {
+			exact = false
 		}
-		dest = d.masked
 	}
 	w, err := k.Wire(dest, r)
-	return w, true, err
+	return w, exact, err
 }
 
 // IsTeam reports whether phone is listed under the rules' `team:`.
