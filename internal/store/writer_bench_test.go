@@ -1,9 +1,7 @@
 package store
 
 import (
-	"context"
 	"crypto/sha256"
-	"strconv"
 	"sync/atomic"
 	"testing"
 )
@@ -24,24 +22,6 @@ func handlerWork(body []byte) byte {
 // handlers do. Run it with -cpu 1,2: under GOMAXPROCS=1 the appenders
 // reach Append one at a time, and the writer must still group them.
 func BenchmarkAppendParallelWork(b *testing.B) {
-	s := openT(b, b.TempDir(), quiet)
-	var n atomic.Int64
 	var sink atomic.Int32
-	durable := s.durable.Load()
-	b.SetBytes(int64(len(body1K)))
-	b.SetParallelism(appenders)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			sink.Add(int32(handlerWork(body1K)))
-			key := strconv.FormatInt(n.Add(1), 10)
-			if _, err := s.Append(context.Background(), NewEvent{Body: body1K, DedupeKey: key}); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(b.N)/float64(max(1, s.durable.Load()-durable)), "events/fsync")
+	benchAppendParallel(b, func() { sink.Add(int32(handlerWork(body1K))) })
 }
