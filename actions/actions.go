@@ -12,9 +12,10 @@ package actions
 import (
 	"context"
 	"encoding/json"
-	"github.com/switchboard-dev/switchboard/actions/egress"
 	"log/slog"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/actions/egress"
 )
 
 // Kind is one action type, such as "slack".

@@ -3,6 +3,8 @@ package actions
 import (
 	"reflect"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-dev/switchboard/internal/yamlx"
@@ -90,7 +92,7 @@ type Block struct {
 	// Compiler compiles templates; nil for destinations, which are static.
 	Compiler Compiler
 
-	errs yamlx.List
+	errs diag.List
 }
 
 // Decode decodes the block strictly into v, a pointer to the kind's config
@@ -113,10 +115,10 @@ func (b *Block) hook(n *yaml.Node, v reflect.Value) (bool, error) {
 	switch v.Type() {
 	case templateType:
 		if b.Compiler == nil {
-			return true, yamlx.At(n, "templates are not allowed here")
+			return true, diag.At(n, "templates are not allowed here")
 		}
 		if n.Kind != yaml.ScalarNode {
-			return true, yamlx.At(n, "expected a string, got %s", yamlx.Describe(n))
+			return true, diag.At(n, "expected a string, got %s", yamlx.Describe(n))
 		}
 		t, err := b.Compiler.CompileText(n)
 		if err != nil {
@@ -126,7 +128,7 @@ func (b *Block) hook(n *yaml.Node, v reflect.Value) (bool, error) {
 		return true, nil
 	case valueType:
 		if b.Compiler == nil {
-			return true, yamlx.At(n, "templates are not allowed here")
+			return true, diag.At(n, "templates are not allowed here")
 		}
 		t, err := b.Compiler.CompileValue(n)
 		if err != nil {

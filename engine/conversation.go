@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"slices"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/switchboard-dev/switchboard/diag"
 
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
+	"go.yaml.in/yaml/v3"
 )
 
 // DefaultIgnoreTypes are the message types that carry no conversation:
@@ -33,7 +33,7 @@ func quietSet(types []string) map[string]bool {
 }
 
 // loadConversation reads `conversation:`; only one file may set it.
-func (l *loader) loadConversation(c *conversationSpec, root *yaml.Node, file string, errs *yamlx.List) {
+func (l *loader) loadConversation(c *conversationSpec, root *yaml.Node, file string, errs *diag.List) {
 	if c.IgnoreTypes == nil {
 		return
 	}

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/parser"
-
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 // Messages from the expression compiler, rewritten for rule authors: in
@@ -93,12 +93,12 @@ func cleanExprMessage(msg string) string {
 	if m := noField.FindStringSubmatch(msg); m != nil {
 		if o, ok := objects[m[1]]; ok {
 			msg = fmt.Sprintf("unknown field %s in %s", m[2], o.what)
-			if s := yamlx.Suggest(m[2], fieldNames(o.typ)); s != "" {
+			if s := diag.Suggest(m[2], fieldNames(o.typ)); s != "" {
 				msg += fmt.Sprintf(" (did you mean %s?)", s)
 			}
 		}
 	} else if m := noName.FindStringSubmatch(msg); m != nil {
-		if s := yamlx.Suggest(m[1], envNames()); s != "" {
+		if s := diag.Suggest(m[1], envNames()); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", s)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
 	"go.yaml.in/yaml/v3"
@@ -40,7 +42,7 @@ type listDef struct {
 }
 
 // loadLists reads a file's `lists:`.
-func (l *loader) loadLists(n *yaml.Node, file string, errs *yamlx.List) {
+func (l *loader) loadLists(n *yaml.Node, file string, errs *diag.List) {
 	if n.Kind != yaml.MappingNode {
 		if n.ShortTag() != "!!null" {
 			errs.Addf(n, "lists: expected a mapping of list names to lists, got %s", yamlx.Describe(n))
@@ -149,9 +151,9 @@ func (l *loader) checkListRefs() {
 			continue
 		}
 		msg := fmt.Sprintf("no list is named %q (lists are defined under lists: at the top of a rules file)", r.name)
-		if s := yamlx.Suggest(r.name, names); s != "" {
+		if s := diag.Suggest(r.name, names); s != "" {
 			msg = fmt.Sprintf("no list is named %q (did you mean %s?)", r.name, s)
 		}
-		l.errs.Add(&yamlx.Error{File: r.file, Line: r.line, Column: r.col, Msg: msg})
+		l.errs.Add(&diag.Error{File: r.file, Line: r.line, Column: r.col, Msg: msg})
 	}
 }

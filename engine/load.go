@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-dev/switchboard/actions"
@@ -121,7 +123,7 @@ func expandPath(p string) ([]string, error) {
 
 // Load checks and compiles rules files into a RuleSet: every problem in
 // every file is reported, each as "file:line:col: message", in a
-// *yamlx.ListError. Nothing is half-loaded: on error the RuleSet is nil.
+// *diag.ListError. Nothing is half-loaded: on error the RuleSet is nil.
 func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	if opts.Kinds == nil {
 		return nil, errors.New("engine.Load: no action kinds registered")
@@ -141,7 +143,7 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	}
 	h := sha256.New()
 	docs := make([]*yaml.Node, len(srcs))
-	perrs := make([]*yamlx.Error, len(srcs))
+	perrs := make([]*diag.Error, len(srcs))
 	for i, src := range srcs {
 		docs[i], perrs[i] = yamlx.Parse(src.Data)
 	}
@@ -169,7 +171,7 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	}
 	rs := l.rs
 	if err := l.warns.Err(); err != nil {
-		rs.Warnings = err.(*yamlx.ListError).Errs
+		rs.Warnings = err.(*diag.ListError).Errs
 	}
 	rs.Version = hex.EncodeToString(h.Sum(nil))[:12]
 	rs.redactor = newRedactor(l.secrets)
@@ -184,7 +186,7 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 type loader struct {
 	opts    Options
 	rs      *RuleSet
-	errs    yamlx.List
+	errs    diag.List
 	secrets map[string]string
 	names   map[string]*Rule
 	// badDests are destinations that failed to load: actions that refer to
@@ -201,14 +203,14 @@ type loader struct {
 	// lines are the lines of the file being loaded.
 	lines []string
 	// warns are the warnings, with their files.
-	warns yamlx.List
+	warns diag.List
 }
 
 // shiftBlockColumns corrects the columns of problems found inside block
 // scalars (when: |, text: >): the expression compiler positions them
 // assuming the content is indented one column past the indicator, since a
 // yaml.Node does not record the content's indentation; the file's lines do.
-func shiftBlockColumns(doc *yaml.Node, lines []string, errs []*yamlx.Error, file string) {
+func shiftBlockColumns(doc *yaml.Node, lines []string, errs []*diag.Error, file string) {
 	type block struct{ from, to, shift int }
 	var blocks []block
 	var walk func(n *yaml.Node, depth int)
@@ -273,8 +275,8 @@ func testsFiles(srcs []Source, docs []*yaml.Node) map[string]bool {
 	return out
 }
 
-func (l *loader) loadFile(src Source, doc *yaml.Node, perr *yamlx.Error) {
-	var fileErrs yamlx.List
+func (l *loader) loadFile(src Source, doc *yaml.Node, perr *diag.Error) {
+	var fileErrs diag.List
 	l.lines = strings.Split(string(src.Data), "\n")
 	nwarns := l.warns.Len()
 	defer func() {
@@ -347,7 +349,7 @@ func (l *loader) loadFile(src Source, doc *yaml.Node, perr *yamlx.Error) {
 	}
 }
 
-func (l *loader) loadDestinations(n *yaml.Node, file string, errs *yamlx.List) {
+func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 	if n.Kind != yaml.MappingNode {
 		if n.ShortTag() != "!!null" {
 			errs.Addf(n, "destinations: expected a mapping of names to destinations, got %s", yamlx.Describe(n))
@@ -422,7 +424,7 @@ func splitKey(n *yaml.Node, key string) (value, rest *yaml.Node) {
 
 // destinationRate reads a destination's `rate:` and `burst:`, or the
 // kind's default rate when there is no `rate:`.
-func destinationRate(kind actions.Kind, cfg any, rateNode, burstNode *yaml.Node, errs *yamlx.List) (actions.Rate, bool) {
+func destinationRate(kind actions.Kind, cfg any, rateNode, burstNode *yaml.Node, errs *diag.List) (actions.Rate, bool) {
 	burst := 0
 	if burstNode != nil {
 		n, err := strconv.Atoi(burstNode.Value)
@@ -471,15 +473,15 @@ func (l *loader) kindList() string {
 	return strings.Join(names, ", ")
 }
 
-func (l *loader) unknownKind(n *yaml.Node, name string) *yamlx.Error {
+func (l *loader) unknownKind(n *yaml.Node, name string) *diag.Error {
 	names := strings.Split(l.kindList(), ", ")
-	if s := yamlx.Suggest(name, names); s != "" {
-		return yamlx.At(n, "unknown action kind %q (did you mean %q?)", name, s)
+	if s := diag.Suggest(name, names); s != "" {
+		return diag.At(n, "unknown action kind %q (did you mean %q?)", name, s)
 	}
-	return yamlx.At(n, "unknown action kind %q (known: %s)", name, l.kindList())
+	return diag.At(n, "unknown action kind %q (known: %s)", name, l.kindList())
 }
 
-func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *yamlx.List) {
+func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *diag.List) {
 	r := &Rule{
 		File: file, Enabled: spec.Enabled == nil || *spec.Enabled, Stop: spec.Stop, Description: spec.Description,
 		Dedupe: spec.Dedupe == nil || *spec.Dedupe,
@@ -537,7 +539,7 @@ type throttleSpec struct {
 }
 
 // loadThrottle checks a rule's throttle:.
-func (l *loader) loadThrottle(r *Rule, spec *ruleSpec, errs *yamlx.List) {
+func (l *loader) loadThrottle(r *Rule, spec *ruleSpec, errs *diag.List) {
 	t := spec.Throttle
 	if t == nil {
 		return
@@ -564,7 +566,7 @@ type groupSpec struct {
 }
 
 // loadGroup checks a rule's group:.
-func (l *loader) loadGroup(r *Rule, spec *ruleSpec, errs *yamlx.List) {
+func (l *loader) loadGroup(r *Rule, spec *ruleSpec, errs *diag.List) {
 	g := spec.Group
 	if g == nil {
 		return
@@ -585,7 +587,7 @@ func (l *loader) loadGroup(r *Rule, spec *ruleSpec, errs *yamlx.List) {
 }
 
 // loadSchedule checks a rule's schedule:, timezone: and missed:.
-func (l *loader) loadSchedule(r *Rule, spec *ruleSpec, zone string, errs *yamlx.List) {
+func (l *loader) loadSchedule(r *Rule, spec *ruleSpec, zone string, errs *diag.List) {
 	if spec.Schedule == nil {
 		if spec.Timezone != "" || spec.Missed != "" || spec.ForEach != "" {
 			errs.Addf(spec.node, "rule %q: timezone:, missed: and for_each: go with schedule:", r.Name)
@@ -611,7 +613,7 @@ func (l *loader) loadSchedule(r *Rule, spec *ruleSpec, zone string, errs *yamlx.
 		var se *specError
 		if errors.As(err, &se) && se.at >= 0 {
 			line, col := position(spec.Schedule, se.at)
-			errs.Add(&yamlx.Error{Line: line, Column: col, Msg: se.msg})
+			errs.Add(&diag.Error{Line: line, Column: col, Msg: se.msg})
 		} else {
 			errs.Addf(spec.Schedule, "%v", err)
 		}
@@ -636,7 +638,7 @@ func (l *loader) loadSchedule(r *Rule, spec *ruleSpec, zone string, errs *yamlx.
 // `when: type == "pdf" # && direction == "received"` would silently be
 // `type == "pdf"`. Conservatively, every such condition is an error; the
 // hint says how to keep both the condition and the comment.
-func (l *loader) cutByComment(n *yaml.Node) *yamlx.Error {
+func (l *loader) cutByComment(n *yaml.Node) *diag.Error {
 	if n.Kind != yaml.ScalarNode || n.LineComment == "" || strings.Contains(n.Value, "\n") ||
 		n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 		return nil
@@ -656,10 +658,10 @@ func (l *loader) cutByComment(n *yaml.Node) *yamlx.Error {
 	at := &yaml.Node{Line: n.Line, Column: n.Column + utf8.RuneCountInString(n.Value) + utf8.RuneCountInString(line[start+len(n.Value):][:hash])}
 	if _, err := compileExpr(n.Value, true); err != nil {
 		full := strings.TrimRight(strings.TrimRight(line[start:], "\r"), " \t")
-		return yamlx.At(at, "\" #\" starts a YAML comment, which cut the condition to `%s`; quote the whole condition: when: %s",
+		return diag.At(at, "\" #\" starts a YAML comment, which cut the condition to `%s`; quote the whole condition: when: %s",
 			n.Value, quoteYAML(full))
 	}
-	return yamlx.At(at, "\" #\" starts a YAML comment, so the condition is only `%s` and the rest of the line is ignored; "+
+	return diag.At(at, "\" #\" starts a YAML comment, so the condition is only `%s` and the rest of the line is ignored; "+
 		"quote the condition if the rest belongs to it, or put the comment on a line of its own", n.Value)
 }
 
@@ -673,14 +675,14 @@ func quoteYAML(s string) string {
 
 // checkZone reports a timezone: that names no time zone, at n, with the
 // likely name meant.
-func checkZone(zone string, n *yaml.Node) *yamlx.Error {
+func checkZone(zone string, n *yaml.Node) *diag.Error {
 	if _, err := time.LoadLocation(zone); err == nil {
 		return nil
 	}
-	if s := yamlx.Suggest(zone, zoneNames); s != "" {
-		return yamlx.At(n, "timezone: unknown time zone %q (did you mean %s?)", zone, s)
+	if s := diag.Suggest(zone, zoneNames); s != "" {
+		return diag.At(n, "timezone: unknown time zone %q (did you mean %s?)", zone, s)
 	}
-	return yamlx.At(n, "timezone: unknown time zone %q (an IANA name such as Europe/London or America/New_York)", zone)
+	return diag.At(n, "timezone: unknown time zone %q (an IANA name such as Europe/London or America/New_York)", zone)
 }
 
 // keyValue returns the value of key in mapping n, or n itself if n is not
@@ -700,7 +702,7 @@ func keyValue(n *yaml.Node, key string) *yaml.Node {
 // compileWhen compiles the rule's condition, which must be boolean.
 func (r *Rule) compileWhen(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return yamlx.At(n, "when: expected an expression, got %s", yamlx.Describe(n))
+		return diag.At(n, "when: expected an expression, got %s", yamlx.Describe(n))
 	}
 	src := n.Value
 	if n.ShortTag() == "!!bool" {
@@ -721,7 +723,7 @@ func (r *Rule) compileWhen(n *yaml.Node) error {
 	return nil
 }
 
-func (l *loader) loadAction(n *yaml.Node, errs *yamlx.List) (Action, bool) {
+func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
 		errs.Addf(n, "expected an action such as `- slack: {...}`, a mapping with one key naming its kind (%s)", l.kindList())
 		return Action{}, false
@@ -751,7 +753,7 @@ func (l *loader) loadAction(n *yaml.Node, errs *yamlx.List) (Action, bool) {
 			for name := range l.rs.Destinations {
 				names = append(names, name)
 			}
-			if s := yamlx.Suggest(dn.Value, names); s != "" {
+			if s := diag.Suggest(dn.Value, names); s != "" {
 				errs.Addf(dn, "unknown destination %q (did you mean %q?)", dn.Value, s)
 			} else {
 				errs.Addf(dn, "unknown destination %q", dn.Value)

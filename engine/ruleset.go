@@ -6,11 +6,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-dev/switchboard/actions"
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 // RuleSet is a loaded, checked and compiled set of rules files. It is
@@ -39,7 +40,7 @@ type RuleSet struct {
 	// condition comparing type with a name Cooby does not send), each
 	// with its file:line:col, sorted. `check` prints them; `check
 	// --strict` fails on them.
-	Warnings []*yamlx.Error
+	Warnings []*diag.Error
 
 	quiet    map[string]bool
 	lists    map[string]map[string]bool // `lists:`, as sets

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-dev/switchboard/internal/yamlx"
@@ -94,7 +96,7 @@ type testDigest struct {
 
 // loadTests reads `tests:`: a list of cases, or the path of a YAML file
 // holding that list (relative to the rules file).
-func loadTests(n *yaml.Node, file string, errs *yamlx.List, read func(string) ([]byte, error)) []*TestCase {
+func loadTests(n *yaml.Node, file string, errs *diag.List, read func(string) ([]byte, error)) []*TestCase {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
 		path := relative(file, n.Value)
 		data, err := read(path)
@@ -108,7 +110,7 @@ func loadTests(n *yaml.Node, file string, errs *yamlx.List, read func(string) ([
 			errs.Add(perr)
 			return nil
 		}
-		var sub yamlx.List
+		var sub diag.List
 		out := loadTestList(doc, path, &sub, read)
 		sub.SetFile(path)
 		errs.Add(sub.Errs...)
@@ -117,7 +119,7 @@ func loadTests(n *yaml.Node, file string, errs *yamlx.List, read func(string) ([
 	return loadTestList(n, file, errs, read)
 }
 
-func loadTestList(n *yaml.Node, file string, errs *yamlx.List, read func(string) ([]byte, error)) []*TestCase {
+func loadTestList(n *yaml.Node, file string, errs *diag.List, read func(string) ([]byte, error)) []*TestCase {
 	var specs []testSpec
 	if e := yamlx.Decode(n, &specs); len(e) > 0 {
 		errs.Add(e...)
@@ -222,8 +224,8 @@ func (l *loader) checkTestRefs() {
 			if _, ok := l.names[ref.name]; ok {
 				continue
 			}
-			e := yamlx.At(ref.node, "test %q: %s: no rule is named %q", tc.Name, ref.field, ref.name)
-			if s := yamlx.Suggest(ref.name, names); s != "" {
+			e := diag.At(ref.node, "test %q: %s: no rule is named %q", tc.Name, ref.field, ref.name)
+			if s := diag.Suggest(ref.name, names); s != "" {
 				e.Msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			e.File = tc.File
@@ -234,7 +236,7 @@ func (l *loader) checkTestRefs() {
 
 // payloadOf reads a test payload: a JSON file (relative to the rules
 // file) or an inline mapping.
-func payloadOf(p *yaml.Node, file, test string, errs *yamlx.List, read func(string) ([]byte, error)) []byte {
+func payloadOf(p *yaml.Node, file, test string, errs *diag.List, read func(string) ([]byte, error)) []byte {
 	if p.Kind == yaml.ScalarNode {
 		data, err := read(relative(file, p.Value))
 		if err != nil {

@@ -6,9 +6,9 @@ import (
 	"time"
 	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
-	"github.com/robfig/cron/v3"
+	"github.com/switchboard-dev/switchboard/diag"
 
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
+	"github.com/robfig/cron/v3"
 )
 
 // Scheduled rules run on a clock instead of on messages:
@@ -157,7 +157,7 @@ func explainSchedule(spec string, err error) (string, int) {
 		switch {
 		case strings.HasPrefix(msg, "unrecognized descriptor"):
 			m := fmt.Sprintf("schedule: unknown descriptor %q", desc)
-			if s := yamlx.Suggest(desc, descriptors); s != "" {
+			if s := diag.Suggest(desc, descriptors); s != "" {
 				return m + fmt.Sprintf(" (did you mean %s?)", s), lead
 			}
 			return m + " (one of " + strings.Join(descriptors, ", ") + ")", lead
@@ -218,7 +218,7 @@ func explainSchedule(spec string, err error) (string, int) {
 				known, what = dayNames, "a number or a day name (SUN-SAT)"
 			}
 			m := fmt.Sprintf("schedule: %q in the %s field is not %s", bad, name, what)
-			if s := yamlx.Suggest(strings.ToUpper(bad), known); s != "" {
+			if s := diag.Suggest(strings.ToUpper(bad), known); s != "" {
 				m += fmt.Sprintf(" (did you mean %s?)", s)
 			}
 			return m, off

@@ -7,10 +7,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-dev/switchboard/actions"
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 // Secrets are written in rules files as ${ENV_VAR} and resolved at load;
@@ -25,7 +26,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // expandEnv replaces ${VAR} in every scalar under n with the variable's
 // value, in place. $${ stands for a literal ${. It records each value in
 // secrets and reports unset or malformed references at their node.
-func expandEnv(n *yaml.Node, lookup func(string) (string, bool), secrets map[string]string, errs *yamlx.List) {
+func expandEnv(n *yaml.Node, lookup func(string) (string, bool), secrets map[string]string, errs *diag.List) {
 	replaceEnvRefs(n, func(n *yaml.Node, ref string) string {
 		name, def, hasDef := strings.Cut(ref[2:len(ref)-1], ":-")
 		if !envName.MatchString(name) {
@@ -135,7 +136,7 @@ func (r *redactor) redact(s string) string {
 // rejectEnv reports ${NAME} references under n: they are only resolved
 // under destinations:, where secrets belong. A rendered request is stored
 // in the delivery queue and must never carry one.
-func rejectEnv(n *yaml.Node, errs *yamlx.List) {
+func rejectEnv(n *yaml.Node, errs *diag.List) {
 	visited := 0
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {

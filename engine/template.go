@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/checker"
 	exprcompiler "github.com/expr-lang/expr/compiler"
@@ -20,7 +22,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-dev/switchboard/actions"
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 // Templates are strings with `{{ expr }}` parts, written in action fields:
@@ -203,7 +204,7 @@ func escapeAll(v any, esc actions.Escaper) any {
 func compileText(n *yaml.Node) (*textTemplate, error) {
 	src := n.Value
 	t := &textTemplate{src: src}
-	var errs yamlx.List
+	var errs diag.List
 	rest, offset := src, 0
 	for {
 		open := strings.Index(rest, "{{")
@@ -213,7 +214,7 @@ func compileText(n *yaml.Node) (*textTemplate, error) {
 		end := closing(rest[open+2:])
 		if end < 0 {
 			line, col := position(n, offset+open)
-			errs.Add(&yamlx.Error{Line: line, Column: col, Msg: "template: \"{{\" is never closed by \"}}\""})
+			errs.Add(&diag.Error{Line: line, Column: col, Msg: "template: \"{{\" is never closed by \"}}\""})
 			break
 		}
 		if open > 0 {
@@ -223,7 +224,7 @@ func compileText(n *yaml.Node) (*textTemplate, error) {
 		codeOffset := offset + open + 2
 		if strings.TrimSpace(code) == "" {
 			line, col := position(n, codeOffset)
-			errs.Add(&yamlx.Error{Line: line, Column: col, Msg: "template: empty {{ }}"})
+			errs.Add(&diag.Error{Line: line, Column: col, Msg: "template: empty {{ }}"})
 		} else if prog, err := compileExpr(code, false); err != nil {
 			errs.Add(exprError(n, codeOffset, code, err))
 		} else {
@@ -364,11 +365,11 @@ const maxExprLen = 16 << 10
 
 // exprError positions an expr compile error inside the YAML file: code
 // starts at byte offset of n.Value.
-func exprError(n *yaml.Node, offset int, code string, err error) *yamlx.Error {
+func exprError(n *yaml.Node, offset int, code string, err error) *diag.Error {
 	var fe *file.Error
 	if !errors.As(err, &fe) {
 		line, col := position(n, offset+leadingSpace(code))
-		return &yamlx.Error{Line: line, Column: col, Msg: cleanExprMessage(err.Error())}
+		return &diag.Error{Line: line, Column: col, Msg: cleanExprMessage(err.Error())}
 	}
 	// fe.Line is 1-based, fe.Column 0-based, both within code.
 	at := offset
@@ -382,7 +383,7 @@ func exprError(n *yaml.Node, offset int, code string, err error) *yamlx.Error {
 	if h := typeHint(code, msg); h != "" {
 		msg += ": " + h
 	}
-	return &yamlx.Error{Line: line, Column: col, Msg: msg}
+	return &diag.Error{Line: line, Column: col, Msg: msg}
 }
 
 func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\n")) }

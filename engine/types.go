@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
 	"go.yaml.in/yaml/v3"
-
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 // KnownTypes are the message types Cooby documents, with the file types
@@ -27,7 +27,7 @@ var typeFields = map[string]bool{"type": true, "message.type": true, "chat.last_
 // typeWarnings returns a warning for every string literal that condition
 // n compares a message type with (==, !=, in [...]) and that is not a
 // known type.
-func typeWarnings(n *yaml.Node) []*yamlx.Error {
+func typeWarnings(n *yaml.Node) []*diag.Error {
 	tree, err := parser.Parse(n.Value)
 	if err != nil {
 		return nil
@@ -36,7 +36,7 @@ func typeWarnings(n *yaml.Node) []*yamlx.Error {
 	for _, t := range KnownTypes {
 		known[t] = true
 	}
-	var out []*yamlx.Error
+	var out []*diag.Error
 	check := func(lit ast.Node) {
 		s, ok := lit.(*ast.StringNode)
 		if !ok || known[s.Value] {
@@ -44,10 +44,10 @@ func typeWarnings(n *yaml.Node) []*yamlx.Error {
 		}
 		line, col := position(n, runeOffset(n.Value, s.Location().From))
 		msg := fmt.Sprintf("%q is not a known Cooby message type", s.Value)
-		if sug := yamlx.Suggest(strings.ToLower(s.Value), KnownTypes); sug != "" {
+		if sug := diag.Suggest(strings.ToLower(s.Value), KnownTypes); sug != "" {
 			msg += fmt.Sprintf("; did you mean %s?", sug)
 		}
-		out = append(out, &yamlx.Error{Line: line, Column: col, Msg: msg})
+		out = append(out, &diag.Error{Line: line, Column: col, Msg: msg})
 	}
 	ast.Walk(&tree.Node, &visitor{fn: func(node ast.Node) {
 		b, ok := node.(*ast.BinaryNode)

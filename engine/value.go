@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-dev/switchboard/actions"
@@ -71,7 +73,7 @@ const maxValueDepth = 64
 
 // compileValue compiles any YAML value into a valueTemplate.
 func compileValue(n *yaml.Node) (valueTemplate, error) {
-	var errs yamlx.List
+	var errs diag.List
 	v := compileValueAt(n, 0, &errs)
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -79,7 +81,7 @@ func compileValue(n *yaml.Node) (valueTemplate, error) {
 	return v, nil
 }
 
-func compileValueAt(n *yaml.Node, depth int, errs *yamlx.List) valueTemplate {
+func compileValueAt(n *yaml.Node, depth int, errs *diag.List) valueTemplate {
 	if depth > maxValueDepth {
 		errs.Addf(n, "value nested more than %d levels deep", maxValueDepth)
 		return constValue{}

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/switchboard-dev/switchboard/actions/egress"
 	"log/slog"
 	"net"
 	"net/textproto"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/actions/egress"
 
 	mail "github.com/wneessen/go-mail"
 

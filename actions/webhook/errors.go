@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"github.com/switchboard-dev/switchboard/actions/egress"
 	"io"
 	"net"
 	"net/url"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/switchboard-dev/switchboard/actions/egress"
 
 	"github.com/switchboard-dev/switchboard/actions"
 )

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"github.com/switchboard-dev/switchboard/actions/builtin"
 	"github.com/switchboard-dev/switchboard/engine"
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 func runCheck(_ context.Context, s *stdio, args []string) int {
@@ -28,15 +29,15 @@ func runCheck(_ context.Context, s *stdio, args []string) int {
 		return 2
 	}
 	rs, err := loadRules(paths)
-	warnings := []*yamlx.Error{}
+	warnings := []*diag.Error{}
 	if rs != nil && rs.Warnings != nil {
 		warnings = rs.Warnings
 	}
 	failed := err != nil || (*strict && len(warnings) > 0)
 	if *asJSON {
-		out := checkReport{OK: !failed, Errors: yamlx.Flatten(err), Warnings: warnings}
+		out := checkReport{OK: !failed, Errors: diag.Flatten(err), Warnings: warnings}
 		if out.Errors == nil {
-			out.Errors = []*yamlx.Error{}
+			out.Errors = []*diag.Error{}
 		}
 		if rs != nil {
 			out.Version, out.Rules, out.Destinations, out.Tests = rs.Version, len(rs.Rules), len(rs.Destinations), len(rs.Tests)
@@ -45,7 +46,7 @@ func runCheck(_ context.Context, s *stdio, args []string) int {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
 	} else if err != nil {
-		for _, e := range yamlx.Flatten(err) {
+		for _, e := range diag.Flatten(err) {
 			fmt.Fprintln(s.out, e.Error())
 		}
 	} else {
@@ -66,20 +67,20 @@ func runCheck(_ context.Context, s *stdio, args []string) int {
 }
 
 // warningLine prints a warning as file:line:col: warning: message.
-func warningLine(w *yamlx.Error) string {
+func warningLine(w *diag.Error) string {
 	c := *w
 	c.Msg = "warning: " + c.Msg
 	return c.Error()
 }
 
 type checkReport struct {
-	OK           bool           `json:"ok"`
-	Errors       []*yamlx.Error `json:"errors"`
-	Warnings     []*yamlx.Error `json:"warnings"`
-	Version      string         `json:"version,omitempty"`
-	Rules        int            `json:"rules"`
-	Destinations int            `json:"destinations"`
-	Tests        int            `json:"tests"`
+	OK           bool          `json:"ok"`
+	Errors       []*diag.Error `json:"errors"`
+	Warnings     []*diag.Error `json:"warnings"`
+	Version      string        `json:"version,omitempty"`
+	Rules        int           `json:"rules"`
+	Destinations int           `json:"destinations"`
+	Tests        int           `json:"tests"`
 }
 
 // loadRules is how every command loads rules: the built-in action kinds and
@@ -93,7 +94,7 @@ func loadRules(paths []string) (*engine.RuleSet, error) {
 func loadOrReport(s *stdio, paths []string) (*engine.RuleSet, bool) {
 	rs, err := loadRules(paths)
 	if err != nil {
-		for _, e := range yamlx.Flatten(err) {
+		for _, e := range diag.Flatten(err) {
 			fmt.Fprintln(s.err, e.Error())
 		}
 		return nil, false

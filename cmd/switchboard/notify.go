@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/switchboard-dev/switchboard/actions/egress"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/actions/egress"
 
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/internal/dryrun"

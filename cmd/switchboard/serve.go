@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/switchboard-dev/switchboard/actions/egress"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/actions/egress"
 
 	"github.com/switchboard-dev/switchboard/internal/app"
 )

@@ -4,8 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"github.com/switchboard-dev/switchboard/internal/reload"
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 // ReloadStatus describes the running rules and the last (re)load; GET
@@ -152,7 +153,7 @@ func (a *App) newReloader(current string) *reload.Reloader {
 
 func errorLines(err error) []string {
 	var out []string
-	for _, e := range yamlx.Flatten(err) {
+	for _, e := range diag.Flatten(err) {
 		out = append(out, e.Error())
 	}
 	return out

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/actions/builtin"
 	"github.com/switchboard-dev/switchboard/actions/egress"
 	"github.com/switchboard-dev/switchboard/engine"
 	"github.com/switchboard-dev/switchboard/internal/reload"
-	"github.com/switchboard-dev/switchboard/internal/yamlx"
 )
 
 // active is one loaded rule set with the senders of its destinations. It
@@ -42,7 +43,7 @@ func (a *App) loadActive(snap *reload.Snapshot) (*active, error) {
 	}
 	act := &active{rules: rs, senders: map[senderKey]actions.Sender{}, loaded: time.Now()}
 	opts := actions.SenderOptions{Logger: a.log, Timeout: a.cfg.SendTimeout, Egress: &egress.Guard{Allow: a.cfg.EgressAllow}}
-	var errs yamlx.List
+	var errs diag.List
 	for kind, k := range builtin.Kinds() {
 		d, ok := k.(actions.Deliverer)
 		if !ok {
@@ -63,7 +64,7 @@ func (a *App) loadActive(snap *reload.Snapshot) (*active, error) {
 		dopts.Egress = &egress.Guard{Allow: a.cfg.EgressAllow, Private: dest.AllowPrivate}
 		s, err := d.NewSender(dest.Config, dopts)
 		if err != nil {
-			errs.Add(&yamlx.Error{File: dest.File, Line: dest.Line, Column: 1, Msg: fmt.Sprintf("destination %q: %s", name, rs.Redact(err.Error()))})
+			errs.Add(&diag.Error{File: dest.File, Line: dest.Line, Column: 1, Msg: fmt.Sprintf("destination %q: %s", name, rs.Redact(err.Error()))})
 			continue
 		}
 		act.senders[senderKey{dest.Kind, name}] = s
@@ -81,11 +82,11 @@ func (a *App) loadActive(snap *reload.Snapshot) (*active, error) {
 // testFailures runs the rules' tests: and returns one positioned error per
 // failure, so that a set that breaks an agreed behaviour is refused like an
 // invalid one.
-func testFailures(rs *engine.RuleSet) []*yamlx.Error {
-	var out []*yamlx.Error
+func testFailures(rs *engine.RuleSet) []*diag.Error {
+	var out []*diag.Error
 	for _, res := range rs.RunTests() {
 		for _, f := range res.Failures {
-			out = append(out, &yamlx.Error{File: res.Case.File, Line: res.Case.Line, Column: 1,
+			out = append(out, &diag.Error{File: res.Case.File, Line: res.Case.Line, Column: 1,
 				Msg: fmt.Sprintf("test %q fails: %s", res.Case.Name, rs.Redact(f))})
 		}
 	}

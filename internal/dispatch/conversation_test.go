@@ -2,9 +2,10 @@ package dispatch_test
 
 import (
 	"fmt"
-	"github.com/switchboard-dev/switchboard/internal/store"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/store"
 
 	"github.com/stretchr/testify/require"
 )

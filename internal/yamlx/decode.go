@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/switchboard-dev/switchboard/diag"
 )
 
 // Hook lets the caller decode some types itself (templates, say). It is
@@ -30,18 +32,18 @@ type Decoder struct {
 }
 
 // Decode decodes n into the value v points to and returns every problem found.
-func (d *Decoder) Decode(n *yaml.Node, v any) []*Error {
-	var l List
+func (d *Decoder) Decode(n *yaml.Node, v any) []*diag.Error {
+	var l diag.List
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return []*Error{At(n, "internal error: decode target is %T, not a pointer", v)}
+		return []*diag.Error{diag.At(n, "internal error: decode target is %T, not a pointer", v)}
 	}
 	d.decode(&l, n, rv.Elem())
 	return l.Errs
 }
 
 // Decode decodes n into v with a zero Decoder.
-func Decode(n *yaml.Node, v any) []*Error {
+func Decode(n *yaml.Node, v any) []*diag.Error {
 	var d Decoder
 	return d.Decode(n, v)
 }
@@ -55,7 +57,7 @@ var (
 // broken enough, and a hostile one must not fill memory with messages.
 const maxErrors = 200
 
-func (d *Decoder) decode(l *List, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decode(l *diag.List, n *yaml.Node, v reflect.Value) {
 	if l.Len() >= maxErrors {
 		if l.Len() == maxErrors {
 			l.Addf(n, "too many problems; stopping here")
@@ -148,7 +150,7 @@ func Describe(n *yaml.Node) string {
 	return "an empty document"
 }
 
-func (d *Decoder) decodeStruct(l *List, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decodeStruct(l *diag.List, n *yaml.Node, v reflect.Value) {
 	if isNull(n) {
 		return
 	}
@@ -179,14 +181,14 @@ func (d *Decoder) decodeStruct(l *List, n *yaml.Node, v reflect.Value) {
 }
 
 // UnknownField reports an unknown key at k, suggesting the closest known one.
-func UnknownField(k *yaml.Node, name string, known []string) *Error {
-	if s := Suggest(name, known); s != "" {
-		return At(k, "unknown field %q (did you mean %q?)", name, s)
+func UnknownField(k *yaml.Node, name string, known []string) *diag.Error {
+	if s := diag.Suggest(name, known); s != "" {
+		return diag.At(k, "unknown field %q (did you mean %q?)", name, s)
 	}
-	return At(k, "unknown field %q", name)
+	return diag.At(k, "unknown field %q", name)
 }
 
-func (d *Decoder) decodeSlice(l *List, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decodeSlice(l *diag.List, n *yaml.Node, v reflect.Value) {
 	if isNull(n) {
 		return
 	}
@@ -201,7 +203,7 @@ func (d *Decoder) decodeSlice(l *List, n *yaml.Node, v reflect.Value) {
 	v.Set(s)
 }
 
-func (d *Decoder) decodeMap(l *List, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decodeMap(l *diag.List, n *yaml.Node, v reflect.Value) {
 	if isNull(n) {
 		return
 	}
@@ -233,7 +235,7 @@ func (d *Decoder) decodeMap(l *List, n *yaml.Node, v reflect.Value) {
 	v.Set(m)
 }
 
-func (d *Decoder) decodeScalar(l *List, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decodeScalar(l *diag.List, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.ScalarNode {
 		l.Addf(n, "expected %s, got %s", kindName(v.Type()), Describe(n))
 		return
@@ -332,57 +334,14 @@ func keys(m map[string][]int) []string {
 	return out
 }
 
-// Suggest returns the candidate closest to name by edit distance, if it is
-// close enough to be a likely typo, or "".
-func Suggest(name string, candidates []string) string {
-	best, bestD := "", len(name)/2+2
-	for _, c := range candidates {
-		if d := distance(name, c); d < bestD || (d == bestD && c < best) {
-			best, bestD = c, d
-		}
-	}
-	if bestD > max(2, len(name)/3) {
-		return ""
-	}
-	return best
-}
-
-// distance is the Levenshtein distance, with a transposition counting as one.
-func distance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 20
-	}
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
-}
-
 // cleanYAMLError strips the "yaml: " prefix the library puts on its errors.
 func cleanYAMLError(err error) string {
 	return strings.TrimPrefix(fmt.Sprint(err), "yaml: ")
 }
 
 // Parse parses data into a document node. A syntax error is returned as an
-// *Error with the line the parser reported.
-func Parse(data []byte) (*yaml.Node, *Error) {
+// *diag.Error with the line the parser reported.
+func Parse(data []byte) (*yaml.Node, *diag.Error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, refineSyntax(data, syntaxError(err))
@@ -392,9 +351,9 @@ func Parse(data []byte) (*yaml.Node, *Error) {
 
 // syntaxError turns "yaml: line 7: did not find expected key" into a
 // positioned Error. The parser gives no column.
-func syntaxError(err error) *Error {
+func syntaxError(err error) *diag.Error {
 	msg := cleanYAMLError(err)
-	e := &Error{Msg: msg}
+	e := &diag.Error{Msg: msg}
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		num, tail, found := strings.Cut(rest, ": ")
 		if line, convErr := strconv.Atoi(num); convErr == nil && found {

@@ -3,6 +3,8 @@ package yamlx
 import (
 	"fmt"
 	"strings"
+
+	"github.com/switchboard-dev/switchboard/diag"
 )
 
 // The YAML parser reports a syntax error at the line where the construct
@@ -14,12 +16,12 @@ import (
 // the parser's message stands.
 
 // refineSyntax returns a better error for data than e, or e.
-func refineSyntax(data []byte, e *Error) *Error {
+func refineSyntax(data []byte, e *diag.Error) *diag.Error {
 	lines := strings.Split(string(data), "\n")
 	from := max(e.Line, 1)
 	tabs := strings.Contains(e.Msg, "tab character") || strings.Contains(e.Msg, "cannot start any token")
-	inBlock := -1    // indentation of the key of a block scalar (| or >) being skipped
-	var quote *Error // the first string not closed on its line
+	inBlock := -1         // indentation of the key of a block scalar (| or >) being skipped
+	var quote *diag.Error // the first string not closed on its line
 	for i, line := range lines {
 		indent := len(line) - len(strings.TrimLeft(line, " "))
 		if inBlock >= 0 {
@@ -36,7 +38,7 @@ func refineSyntax(data []byte, e *Error) *Error {
 		}
 		// A tab in the indentation: the parser reports the line before.
 		if col := tabIndent(line); col > 0 && tabs {
-			return &Error{Line: i + 1, Column: col, Msg: "yaml syntax: a tab is used for indentation; YAML indents with spaces only"}
+			return &diag.Error{Line: i + 1, Column: col, Msg: "yaml syntax: a tab is used for indentation; YAML indents with spaces only"}
 		}
 		value, vcol := lineValue(line)
 		if strings.HasPrefix(value, "|") || strings.HasPrefix(value, ">") {
@@ -45,14 +47,14 @@ func refineSyntax(data []byte, e *Error) *Error {
 		}
 		// A value that starts with a character YAML reserves.
 		if tabs && vcol > 0 && value != "" && strings.IndexByte("`@", value[0]) >= 0 {
-			return &Error{Line: i + 1, Column: vcol, Msg: fmt.Sprintf("yaml syntax: an unquoted value cannot start with %c; quote the whole value", value[0])}
+			return &diag.Error{Line: i + 1, Column: vcol, Msg: fmt.Sprintf("yaml syntax: an unquoted value cannot start with %c; quote the whole value", value[0])}
 		}
 		if quote != nil {
 			continue
 		}
 		// A quoted string not closed on its line.
 		if col, q := unclosedQuote(line); col > 0 {
-			quote = &Error{Line: i + 1, Column: col, Msg: fmt.Sprintf("yaml syntax: the string that starts here has no closing %c on its line", q)}
+			quote = &diag.Error{Line: i + 1, Column: col, Msg: fmt.Sprintf("yaml syntax: the string that starts here has no closing %c on its line", q)}
 			if !tabs {
 				return quote
 			}
@@ -65,7 +67,7 @@ func refineSyntax(data []byte, e *Error) *Error {
 				if key := lineKey(line); key != "" {
 					quoted = key + ": " + quoted
 				}
-				return &Error{Line: i + 1, Column: vcol + at, Msg: "yaml syntax: \": \" inside an unquoted value starts a new key; quote the whole value: " + quoted}
+				return &diag.Error{Line: i + 1, Column: vcol + at, Msg: "yaml syntax: \": \" inside an unquoted value starts a new key; quote the whole value: " + quoted}
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/diag"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-dev/switchboard/internal/yamlx"
@@ -110,17 +112,17 @@ type tree []tree
 
 func TestSuggest(t *testing.T) {
 	known := []string{"rules", "destinations", "tests"}
-	require.Equal(t, "rules", yamlx.Suggest("rulez", known))
-	require.Equal(t, "rules", yamlx.Suggest("rlues", known), "a transposition is one edit")
-	require.Equal(t, "destinations", yamlx.Suggest("destination", known))
-	require.Empty(t, yamlx.Suggest("schedule", known))
+	require.Equal(t, "rules", diag.Suggest("rulez", known))
+	require.Equal(t, "rules", diag.Suggest("rlues", known), "a transposition is one edit")
+	require.Equal(t, "destinations", diag.Suggest("destination", known))
+	require.Empty(t, diag.Suggest("schedule", known))
 }
 
 func TestErrorFormat(t *testing.T) {
-	require.Equal(t, "rules.yaml:3:9: boom", (&yamlx.Error{File: "rules.yaml", Line: 3, Column: 9, Msg: "boom"}).Error())
-	require.Equal(t, "boom", (&yamlx.Error{Msg: "boom"}).Error())
-	var l yamlx.List
+	require.Equal(t, "rules.yaml:3:9: boom", (&diag.Error{File: "rules.yaml", Line: 3, Column: 9, Msg: "boom"}).Error())
+	require.Equal(t, "boom", (&diag.Error{Msg: "boom"}).Error())
+	var l diag.List
 	require.NoError(t, l.Err())
-	l.Add(&yamlx.Error{File: "b.yaml", Line: 1, Msg: "second"}, &yamlx.Error{File: "a.yaml", Line: 9, Msg: "first"})
+	l.Add(&diag.Error{File: "b.yaml", Line: 1, Msg: "second"}, &diag.Error{File: "a.yaml", Line: 9, Msg: "first"})
 	require.Equal(t, "a.yaml:9:1: first\nb.yaml:1:1: second", l.Err().Error())
 }

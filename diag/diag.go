@@ -1,11 +1,11 @@
-// Package yamlx decodes YAML nodes strictly and reports every problem with
-// its position, as "file:line:col: message".
+// Package diag holds the positioned problems that loading rules reports:
+// an Error is one problem at "file:line:col", a List collects them, and
+// Suggest finds the "did you mean" for a misspelt name.
 //
-// The YAML libraries report unknown fields with a line but no column, and
-// lose strictness inside custom unmarshalers; yamlx walks yaml.Node trees
-// itself so that every error carries both, and collects all of them instead
-// of stopping at the first.
-package yamlx
+// It sits below engine and actions (both return its errors) and above
+// nothing but the YAML library, so a program that embeds either can inspect
+// the problems with errors.As.
+package diag
 
 import (
 	"fmt"
