@@ -380,6 +380,7 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 		rateNode, rest := splitKey(rest, "rate")
 		burstNode, rest := splitKey(rest, "burst")
 		privateNode, rest := splitKey(rest, "allow_private")
+		retryNode, rest := splitKey(rest, "retry")
 		allowPrivate := false
 		if privateNode != nil {
 			switch privateNode.Value {
@@ -404,7 +405,12 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 			l.badDests[name] = true
 			continue
 		}
-		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, Rate: rate, AllowPrivate: allowPrivate, File: file, Line: k.Line}
+		retry, ok := destinationRetry(retryNode, errs)
+		if !ok {
+			l.badDests[name] = true
+			continue
+		}
+		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, Rate: rate, Retry: retry, AllowPrivate: allowPrivate, File: file, Line: k.Line}
 	}
 }
 

@@ -164,6 +164,9 @@ type Destination struct {
 	// Rate limits the sends to it (`rate:`, `burst:`, or the kind's
 	// default); the zero value is no limit.
 	Rate actions.Rate
+	// Retry is its own retry policy (`retry:`); the zero value is the
+	// service's.
+	Retry actions.Retry
 	// AllowPrivate lets its sender connect to private and local addresses
 	// (`allow_private: true`; see actions/egress).
 	AllowPrivate bool

@@ -106,6 +106,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Workers:        cfg.Workers,
 		PerDestination: cfg.PerDestination,
 		MaxAttempts:    cfg.MaxAttempts,
+		Schedule:       cfg.RetrySchedule,
+		Retry:          a.retryPolicy,
 		MaxAge:         cfg.MaxAge,
 		Lease:          cfg.SendTimeout*2 + 30*time.Second,
 		Logger:         a.log,
