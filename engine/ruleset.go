@@ -41,6 +41,9 @@ type RuleSet struct {
 	// with its file:line:col, sorted. `check` prints them; `check
 	// --strict` fails on them.
 	Warnings []*diag.Error
+	// OnDeadLetter, if set, names the destination that receives a summary
+	// of new dead letters (`on_dead_letter:`).
+	OnDeadLetter *DeadLetterAlert
 
 	quiet    map[string]bool
 	lists    map[string]map[string]bool // `lists:`, as sets

@@ -365,7 +365,7 @@ func (d *Deliverer) report(o outcome, err error) {
 	case r.Outcome == store.OutcomeDead:
 		log.Error("delivery: gave up; the job is a dead letter", "status", r.Status, "err", r.Error)
 		if err == nil && d.opt.OnDead != nil {
-			d.opt.OnDead(j.Rule, j.Destination)
+			d.opt.OnDead(j.Rule, j.Destination, r.Error)
 		}
 	case r.Snooze:
 		log.Info("delivery: destination asked to retry later", "status", r.Status, "retry_at", r.RetryAt, "err", r.Error)

@@ -95,8 +95,9 @@ type Options struct {
 	// limit). A send waits for it (see attempt); waiting spends no attempt.
 	Limiter func(destination string) *rate.Limiter
 	// OnDead, if set, is called for every job that became a dead letter,
-	// with its rule and destination, after the outcome was recorded.
-	OnDead func(rule, destination string)
+	// with its rule, destination and reason (redacted), after the outcome
+	// was recorded.
+	OnDead func(rule, destination, reason string)
 	// Poll is how often due jobs are looked for without a Wake (retries
 	// come due this way); 0 means 1s.
 	Poll time.Duration

@@ -89,6 +89,13 @@ func Generate(kinds map[string]actions.Kind) ([]byte, error) {
 	root := typeSchema(reflect.TypeOf(file), map[string]any{
 		"destinations": obj{"type": "object", "additionalProperties": obj{"oneOf": dests}},
 		"rules":        obj{"type": "array", "items": typeSchema(reflect.TypeOf(rule), ruleOverrides(actionSchema))},
+		"on_dead_letter": obj{"description": "the destination that receives a summary of new dead letters", "oneOf": []any{
+			obj{"type": "string"},
+			obj{"type": "object", "additionalProperties": false, "required": []string{"destination"}, "properties": obj{
+				"destination": obj{"type": "string"},
+				"every":       obj{"type": "string", "pattern": `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`, "description": "at most one summary per this window (default 15m)"},
+			}},
+		}},
 		"tests": obj{"oneOf": []any{
 			obj{"type": "string", "description": "a YAML file of test cases, relative to the rules file"},
 			obj{"type": "array", "items": testSchema},
