@@ -89,10 +89,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.reloader = a.newReloader(sum)
 	a.alerter = alert.New(alert.Options{Target: a.alertTarget, Send: a.sendNotice, Logger: a.log})
 	a.dispatcher = dispatch.New(dispatch.Options{
-		Log:            a.store,
-		Rules:          a.Rules,
-		Logger:         a.log,
-		OnJobs:         func() { a.deliverer.Wake() },
+		Log:    a.store,
+		Rules:  a.Rules,
+		Logger: a.log,
+		OnJobs: func() { a.deliverer.Wake() },
 		OnRenderFailed: func(rule, dest string) {
 			a.metrics.deadLetters.WithLabelValues(dest, rule).Inc()
 			a.alerter.Add(rule, dest, "the action could not be rendered (switchboard deliveries --state dead shows why)")
