@@ -64,7 +64,7 @@ func (a *App) loadActive(snap *reload.Snapshot) (*active, error) {
 		dopts.Egress = &egress.Guard{Allow: a.cfg.EgressAllow, Private: dest.AllowPrivate}
 		s, err := d.NewSender(dest.Config, dopts)
 		if err != nil {
-			errs.Add(&diag.Error{File: dest.File, Line: dest.Line, Column: 1, Msg: fmt.Sprintf("destination %q: %s", name, rs.Redact(err.Error()))})
+			errs.Add(&diag.Error{File: dest.File, Line: dest.Line, Column: 1, Msg: fmt.Sprintf("destination %q: %s", name, rs.RedactError(err.Error()))})
 			continue
 		}
 		act.senders[senderKey{dest.Kind, name}] = s
