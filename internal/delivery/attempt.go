@@ -129,9 +129,14 @@ func (d *Deliverer) admit(log *slog.Logger, j store.Job) (probe, ok bool) {
 	if wait.IsZero() {
 		return probe, true
 	}
-	r := store.Result{Outcome: store.OutcomeRetry, Snooze: true, At: now, RetryAt: wait,
+	// Parked: released at once when a probe succeeds (see release).
+	pol := d.policy(j.Destination)
+	if park := now.Add(parkFor); wait.Before(park) {
+		wait = park
+	}
+	r := store.Result{Outcome: store.OutcomeRetry, Snooze: true, At: now, RetryAt: pol.bound(j, wait),
 		Error: fmt.Sprintf("the destination failed %d times in a row and is paused; waiting for a probe to succeed", pauseAfter)}
-	if pol := d.policy(j.Destination); pol.expired(j, now) {
+	if pol.expired(j, now) {
 		r = store.Result{Outcome: store.OutcomeDead, At: now,
 			Error: fmt.Sprintf("gave up %s after the job was enqueued: the destination was paused, failing", pol.maxAge)}
 	}
