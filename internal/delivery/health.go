@@ -119,6 +119,14 @@ func (h *health) report(dest string, ok, probe bool, now, retryAt time.Time) (re
 	return false
 }
 
+// paused reports whether dest is paused.
+func (h *health) paused(dest string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := h.m[dest]
+	return d != nil && d.paused
+}
+
 // failures is how many attempts to dest failed in a row.
 func (h *health) failures(dest string) int {
 	h.mu.Lock()
