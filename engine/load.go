@@ -440,11 +440,12 @@ func destinationRate(kind actions.Kind, cfg any, rateNode, burstNode *yaml.Node,
 	}
 	if rateNode == nil {
 		if d, ok := kind.(actions.RateDefaulter); ok {
-			r := d.DefaultRate(cfg)
-			if burst > 0 && r.Limited() {
-				r.Burst = burst
+			if r := d.DefaultRate(cfg); r.Limited() {
+				if burst > 0 {
+					r.Burst = burst
+				}
+				return r, true
 			}
-			return r, true
 		}
 		if burstNode != nil {
 			errs.Addf(burstNode, "burst: needs a rate: (such as rate: 1/s)")
