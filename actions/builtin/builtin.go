@@ -9,6 +9,7 @@ import (
 	"github.com/switchboard-dev/switchboard/actions/email"
 	logaction "github.com/switchboard-dev/switchboard/actions/log"
 	"github.com/switchboard-dev/switchboard/actions/slack"
+	"github.com/switchboard-dev/switchboard/actions/telegram"
 	"github.com/switchboard-dev/switchboard/actions/webhook"
 )
 
@@ -18,6 +19,7 @@ var registry = []actions.Defined{
 	slack.Kind,
 	email.Kind,
 	logaction.Kind,
+	telegram.Kind,
 }
 
 // Kinds returns the built-in action kinds by the name used in rules files.
