@@ -9,6 +9,7 @@ import (
 	"github.com/switchboard-dev/switchboard/actions/email"
 	logaction "github.com/switchboard-dev/switchboard/actions/log"
 	"github.com/switchboard-dev/switchboard/actions/slack"
+	"github.com/switchboard-dev/switchboard/actions/teams"
 	"github.com/switchboard-dev/switchboard/actions/telegram"
 	"github.com/switchboard-dev/switchboard/actions/webhook"
 )
@@ -20,6 +21,7 @@ var registry = []actions.Defined{
 	email.Kind,
 	logaction.Kind,
 	telegram.Kind,
+	teams.Kind,
 }
 
 // Kinds returns the built-in action kinds by the name used in rules files.
