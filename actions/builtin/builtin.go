@@ -7,6 +7,7 @@ package builtin
 import (
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/actions/email"
+	"github.com/switchboard-dev/switchboard/actions/hubspot"
 	logaction "github.com/switchboard-dev/switchboard/actions/log"
 	"github.com/switchboard-dev/switchboard/actions/slack"
 	"github.com/switchboard-dev/switchboard/actions/teams"
@@ -22,6 +23,7 @@ var registry = []actions.Defined{
 	logaction.Kind,
 	telegram.Kind,
 	teams.Kind,
+	hubspot.Kind,
 }
 
 // Kinds returns the built-in action kinds by the name used in rules files.
