@@ -9,6 +9,7 @@ import (
 	"github.com/switchboard-dev/switchboard/actions/email"
 	"github.com/switchboard-dev/switchboard/actions/hubspot"
 	logaction "github.com/switchboard-dev/switchboard/actions/log"
+	"github.com/switchboard-dev/switchboard/actions/sheets"
 	"github.com/switchboard-dev/switchboard/actions/slack"
 	"github.com/switchboard-dev/switchboard/actions/teams"
 	"github.com/switchboard-dev/switchboard/actions/telegram"
@@ -24,6 +25,7 @@ var registry = []actions.Defined{
 	telegram.Kind,
 	teams.Kind,
 	hubspot.Kind,
+	sheets.Kind,
 }
 
 // Kinds returns the built-in action kinds by the name used in rules files.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -130,4 +131,15 @@ func Where(name string) string {
 		return "an action without destination"
 	}
 	return fmt.Sprintf("destination %q", name)
+}
+
+// HTTPClient is a net/http client on c's transport (the same egress guard
+// and connection pool) that follows no redirect, for libraries that make
+// requests of their own, such as an OAuth token exchange.
+func (c *Client) HTTPClient() *http.Client {
+	return &http.Client{
+		Transport:     c.transport,
+		Timeout:       c.timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
