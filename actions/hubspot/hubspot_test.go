@@ -253,7 +253,7 @@ Idempotency-Key: evt-1:r:0
   }
 }
 
-# then, if no contact is found ({contactId} is its id):
+# then, if no contact is found:
 POST https://api.hubapi.com/crm/v3/objects/contacts
 Authorization: Bearer ***
 Content-Type: application/json

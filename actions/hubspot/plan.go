@@ -208,8 +208,12 @@ func format(p *Plan) (string, error) {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		if s.When != "" {
+		switch {
+		case s.When == "":
+		case strings.Contains(s.Request.URL+s.Request.Body, ContactID):
 			fmt.Fprintf(&b, "# then, if %s (%s is its id):\n", s.When, ContactID)
+		default:
+			fmt.Fprintf(&b, "# then, if %s:\n", s.When)
 		}
 		b.WriteString(s.Request.Format())
 	}
