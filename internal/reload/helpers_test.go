@@ -27,24 +27,24 @@ type loader struct {
 	content string // of the last successful load
 }
 
-func (l *loader) reload(_ context.Context, cause string) (string, error) {
+func (l *loader) reload(_ context.Context, cause string) (*reload.Snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.loads++
 	l.causes = append(l.causes, cause)
 	snap, err := reload.Read(l.paths...)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var b strings.Builder
 	for _, s := range snap.Sources {
 		b.Write(s.Data)
 	}
 	if strings.Contains(b.String(), "broken") {
-		return snap.Sum, errors.New("rules.yaml:1:1: broken")
+		return snap, errors.New("rules.yaml:1:1: broken")
 	}
 	l.content = b.String()
-	return snap.Sum, nil
+	return snap, nil
 }
 
 func (l *loader) state() (loads int, content string) {
@@ -53,12 +53,12 @@ func (l *loader) state() (loads int, content string) {
 	return l.loads, l.content
 }
 
-// current returns the checksum of the rules on disk now.
-func current(t *testing.T, paths ...string) string {
+// current returns a snapshot of the rules on disk now.
+func current(t *testing.T, paths ...string) *reload.Snapshot {
 	t.Helper()
 	snap, err := reload.Read(paths...)
 	require.NoError(t, err)
-	return snap.Sum
+	return snap
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -37,17 +37,17 @@ func TestSumFollowsContent(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
 	write(t, path, "v1")
-	s1 := current(t, path)
-	require.Equal(t, s1, current(t, path), "stable")
+	s1 := current(t, path).Sum()
+	require.Equal(t, s1, current(t, path).Sum(), "stable")
 	write(t, path, "v2")
-	require.NotEqual(t, s1, current(t, path))
+	require.NotEqual(t, s1, current(t, path).Sum())
 
 	// Through a symlink, the target's content counts.
 	link := filepath.Join(dir, "link.yaml")
 	require.NoError(t, os.Symlink(path, link))
-	s2 := current(t, link)
+	s2 := current(t, link).Sum()
 	write(t, path, "v3")
-	require.NotEqual(t, s2, current(t, link))
+	require.NotEqual(t, s2, current(t, link).Sum())
 }
 
 func TestReadMissing(t *testing.T) {
