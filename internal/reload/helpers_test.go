@@ -16,8 +16,9 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/reload"
 )
 
-// loader is a fake reload.Func: it reads the rules like the service does,
-// records what it read, and fails when the content says "broken".
+// loader is a fake reload.Func: it reads the rules like the service does
+// (the files they name, "read PATH" lines, through the snapshot), records
+// what it read, and fails when the content says "broken".
 type loader struct {
 	paths []string
 
@@ -39,6 +40,17 @@ func (l *loader) reload(_ context.Context, cause string) (*reload.Snapshot, erro
 	var b strings.Builder
 	for _, s := range snap.Sources {
 		b.Write(s.Data)
+	}
+	// A line "read PATH" names a file, as a tests: or a list file does:
+	// it is read through the snapshot and its content follows.
+	for _, line := range strings.Split(b.String(), "\n") {
+		if name, ok := strings.CutPrefix(line, "read "); ok {
+			data, err := snap.ReadFile(name)
+			if err != nil {
+				return snap, err
+			}
+			b.WriteString("+" + string(data))
+		}
 	}
 	if strings.Contains(b.String(), "broken") {
 		return snap, errors.New("rules.yaml:1:1: broken")

@@ -67,3 +67,36 @@ func TestReadMissing(t *testing.T) {
 	require.Error(t, err)
 	require.NotErrorIs(t, err, reload.ErrMissing)
 }
+
+// TestNamedFilesAreReadOnceAndHashed: a file the rules name is read once
+// per snapshot (the same content however often it is named), is part of
+// the sum, and posted rules read only posted files.
+func TestNamedFilesAreReadOnceAndHashed(t *testing.T) {
+	dir := t.TempDir()
+	rules, list := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "list.txt")
+	write(t, rules, "rules: []\n")
+	write(t, list, "one")
+	snap, err := reload.Read(rules)
+	require.NoError(t, err)
+	before := snap.Sum()
+	data, err := snap.ReadFile(list)
+	require.NoError(t, err)
+	require.Equal(t, "one", string(data))
+	require.NotEqual(t, before, snap.Sum(), "a named file counts in the sum")
+	write(t, list, "two")
+	data, err = snap.ReadFile(filepath.Join(dir, ".", "list.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "one", string(data), "one snapshot: the content first read")
+	require.Equal(t, []string{list}, snap.Named())
+	_, err = snap.ReadFile(filepath.Join(dir, "nope.txt"))
+	require.Error(t, err)
+	require.Len(t, snap.NamedSources(), 1, "an unreadable file is named, not a source")
+
+	posted := reload.Posted([]engine.Source{{Name: "r/rules.yaml", Data: []byte("rules: []\n")}},
+		[]engine.Source{{Name: "r/lists/vip.txt", Data: []byte("+44 7700 900999")}})
+	data, err = posted.ReadFile("r/lists/../lists/vip.txt")
+	require.NoError(t, err)
+	require.Equal(t, "+44 7700 900999", string(data))
+	_, err = posted.ReadFile(list)
+	require.ErrorContains(t, err, "rules sent to the service cannot name files")
+}
