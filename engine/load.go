@@ -79,49 +79,6 @@ type ruleSpec struct {
 	node        *yaml.Node
 }
 
-// LoadFiles reads and loads rules files; see Load. A directory stands for
-// every *.yaml and *.yml file in it.
-func LoadFiles(opts Options, paths ...string) (*RuleSet, error) {
-	var srcs []Source
-	for _, p := range paths {
-		files, err := expandPath(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("reading rules: %w", err)
-			}
-			srcs = append(srcs, Source{Name: f, Data: data})
-		}
-	}
-	return Load(opts, srcs...)
-}
-
-func expandPath(p string) ([]string, error) {
-	st, err := os.Stat(p)
-	if err != nil {
-		return nil, fmt.Errorf("reading rules: %w", err)
-	}
-	if !st.IsDir() {
-		return []string{p}, nil
-	}
-	var out []string
-	for _, pat := range []string{"*.yaml", "*.yml"} {
-		m, err := filepath.Glob(filepath.Join(p, pat))
-		if err != nil {
-			return nil, fmt.Errorf("listing rules in %s: %w", p, err)
-		}
-		out = append(out, m...)
-	}
-	sort.Strings(out)
-	if len(out) == 0 {
-		return nil, fmt.Errorf("reading rules: no *.yaml or *.yml file in %s", p)
-	}
-	return out, nil
-}
-
 // Load checks and compiles rules files into a RuleSet: every problem in
 // every file is reported, each as "file:line:col: message", in a
 // *diag.ListError. Nothing is half-loaded: on error the RuleSet is nil.
@@ -134,6 +91,18 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	}
 	if opts.ReadFile == nil {
 		opts.ReadFile = os.ReadFile
+	}
+	// Every file the rules name (a tests: file, test payloads, list
+	// files) is part of the version, in the order read.
+	var extra []byte
+	read := opts.ReadFile
+	opts.ReadFile = func(name string) ([]byte, error) {
+		data, err := read(name)
+		if err == nil {
+			extra = fmt.Appendf(extra, "file\x00%s\x00%d\x00", filepath.Clean(name), len(data))
+			extra = append(extra, data...)
+		}
+		return data, err
 	}
 	l := &loader{
 		opts:     opts,
@@ -159,7 +128,7 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 		}
 		l.loadFile(src, docs[i], perrs[i])
 	}
-	h.Write(l.extraHash) // list files, so that a change of one is a new version
+	h.Write(extra) // the files the rules name, so that a change of one is a new version
 	l.checkTestRefs()
 	l.checkListRefs()
 	l.checkDeadLetter()
@@ -197,11 +166,9 @@ type loader struct {
 	// convFile is where `conversation:` was set ("file:line"), if it was.
 	convFile string
 	// listDefs are where the lists were defined; listRefs the lists the
-	// conditions name (checked once every file is loaded); extraHash the
-	// list files' content, for the version.
-	listDefs  map[string]listDef
-	listRefs  []listRef
-	extraHash []byte
+	// conditions name (checked once every file is loaded).
+	listDefs map[string]listDef
+	listRefs []listRef
 	// lines are the lines of the file being loaded.
 	lines []string
 	// warns are the warnings, with their files.

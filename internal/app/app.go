@@ -81,12 +81,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.log.Info("resuming deliveries left unfinished by the previous run", "deliveries", n)
 	}
 	a.metrics = newMetrics(a.store)
-	sum, err := a.reloadNow(ctx, "startup")
+	snap, err := a.reloadNow(ctx, "startup")
 	if err != nil {
 		a.store.Close()
 		return nil, err
 	}
-	a.reloader = a.newReloader(sum)
+	a.reloader = a.newReloader(snap)
 	a.alerter = alert.New(alert.Options{Target: a.alertTarget, Send: a.sendNotice, Logger: a.log})
 	a.dispatcher = dispatch.New(dispatch.Options{
 		Log:    a.store,
