@@ -264,7 +264,7 @@ tests:
 	require.Len(t, res, 3)
 	require.True(t, res[0].Passed(), res[0].Failures)
 	require.Equal(t, []string{"matched rules: expected [files], got none"}, res[1].Failures)
-	require.Equal(t, []string{`rule "files" action 0: message: expected "file a.pdf", got "file b.pdf"`}, res[2].Failures)
+	require.Equal(t, []string{`rule "files" action 1: message: expected "file a.pdf", got "file b.pdf"`}, res[2].Failures)
 }
 
 // TestNestedPayloadValuesAreEscaped: a structured Slack value that holds a
@@ -450,7 +450,7 @@ tests:
       - rule: d
         fields: {message: "30m 1h5m 2h 45s 1h0m5s 0s -1m30s"}
       - rule: d
-        action: 1
+        action: 2
         fields: {body.waited: "1h5m"}
 `)
 	for _, res := range rs.RunTests() {
@@ -463,4 +463,34 @@ tests:
 func TestListFileIsNotRules(t *testing.T) {
 	_, err := engine.Load(opts(), engine.Source{Name: "dir/cases.yaml", Data: []byte("- name: a\n  payload: {}\n  expect: []\n")})
 	require.EqualError(t, err, "dir/cases.yaml:1:1: expected a rules file (a mapping of rules:, destinations:, tests: ...), got a list; if this is a list of tests, name it in the rules file (tests: cases.yaml)")
+}
+
+// TestActionNames: an action's name: is how a test picks it (as is its
+// number from 1), and failures name it the way every output does.
+func TestActionNames(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: files
+    when: type == "document"
+    actions:
+      - log: {message: "first"}
+      - name: to-crm
+        http: {url: "https://crm.example.com/files", body: {file: "{{ file_name }}"}}
+tests:
+  - name: by name
+    payload: {message: {type: document, file_name: a.pdf}}
+    expect: [files]
+    actions:
+      - {rule: files, action: to-crm, fields: {body.file: b.pdf}}
+      - {rule: files, action: 1, fields: {message: second}}
+      - {rule: files, fields: {message: first}}
+`)
+	r := rs.Rule("files")
+	require.Equal(t, "action 1", r.Actions[0].Label())
+	require.Equal(t, `action 2 "to-crm"`, r.Actions[1].Label())
+	res := rs.RunTests()
+	require.Equal(t, []string{
+		`rule "files" action 2 "to-crm": body.file: expected "b.pdf", got "a.pdf"`,
+		`rule "files" action 1: message: expected "second", got "first"`,
+	}, res[0].Failures)
 }

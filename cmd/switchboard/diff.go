@@ -121,7 +121,7 @@ func printDiff(w io.Writer, rep *app.DiffReport) {
 }
 
 func actionTitle(a app.ActionDiff) string {
-	t := fmt.Sprintf("%s action %d: %s", a.Rule, a.Action+1, a.Kind)
+	t := fmt.Sprintf("%s %s: %s", a.Rule, engine.ActionLabel(a.Action-1, a.Name), a.Kind)
 	if a.Destination != "" {
 		t += " -> " + a.Destination
 	}
