@@ -151,15 +151,15 @@ func (a *App) admin(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// DeliveryView is one delivery as the API lists it.
+// DeliveryView is one delivery as the API lists it. Action is the
+// action's number in its rule, from 1 as every output numbers it;
+// ActionName its name: in the rules that queued it (when they are the
+// running ones).
 type DeliveryView struct {
-	ID      int64  `json:"id"`
-	EventID int64  `json:"event_id"`
-	Rule    string `json:"rule"`
-	Version string `json:"ruleset_version"`
-	// Action is the action's number in its rule, from 1 as every output
-	// numbers it; ActionName its name: in the rules that queued it (when
-	// they are the running ones).
+	ID          int64           `json:"id"`
+	EventID     int64           `json:"event_id"`
+	Rule        string          `json:"rule"`
+	Version     string          `json:"ruleset_version"`
 	Action      int             `json:"action"`
 	ActionName  string          `json:"action_name,omitempty"`
 	Kind        string          `json:"kind"`
