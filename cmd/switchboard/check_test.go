@@ -164,3 +164,27 @@ func TestActionsAreNumberedAlikeEverywhere(t *testing.T) {
 	_, out, _ = cli(t, "", "diff", next, "--server", base, "--admin-token", "cli-admin-token")
 	require.Contains(t, out, "  ~ hello action 2 \"audit\": log\n")
 }
+
+// TestRulesFromTheEnvironment: SWITCHBOARD_RULES gives serve's and diff's
+// rules only when neither -r, --rules nor an argument does.
+func TestRulesFromTheEnvironment(t *testing.T) {
+	t.Setenv("SWITCHBOARD_RULES", "env-a.yaml,env-b.yaml")
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"env-a.yaml", "env-b.yaml"}},
+		{[]string{"-r", "flag.yaml"}, []string{"flag.yaml"}},
+		{[]string{"--rules", "flag.yaml"}, []string{"flag.yaml"}},
+		{[]string{"arg.yaml"}, []string{"arg.yaml"}},
+		{[]string{"-r", "flag.yaml", "arg.yaml"}, []string{"flag.yaml", "arg.yaml"}},
+	} {
+		fs := newFlags(&stdio{err: io.Discard}, "serve", "", "")
+		r := addRulesFlag(fs, "rules")
+		pos, err := parseFlags(fs, tc.args)
+		require.NoError(t, err)
+		r.setArgs(fs, pos)
+		require.NoError(t, flagsFromEnv(fs, "SWITCHBOARD_"))
+		require.Equal(t, tc.want, []string(r.paths), "%v", tc.args)
+	}
+}
