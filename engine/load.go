@@ -57,6 +57,7 @@ type fileSpec struct {
 	Rules        []ruleSpec        `yaml:"rules"`
 	Tests        *yaml.Node        `yaml:"tests"`
 	Lists        *yaml.Node        `yaml:"lists"`
+	OnDeadLetter *yaml.Node        `yaml:"on_dead_letter"`
 }
 
 // ruleSpec is one entry of `rules:` as written.
@@ -130,6 +131,7 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	h.Write(extra) // the files the rules name, so that a change of one is a new version
 	l.checkTestRefs()
 	l.checkListRefs()
+	l.checkDeadLetter()
 	if l.errs.Len() > 0 {
 		// Error messages may quote configuration values: never a secret.
 		red := newRedactor(l.secrets)
@@ -171,6 +173,8 @@ type loader struct {
 	lines []string
 	// warns are the warnings, with their files.
 	warns diag.List
+	// deadLetter is the on_dead_letter: read, if any.
+	deadLetter *deadLetterRef
 }
 
 // shiftBlockColumns corrects the columns of problems found inside block
@@ -298,6 +302,9 @@ func (l *loader) loadFile(src Source, doc *yaml.Node, perr *diag.Error) {
 		l.loadDestinations(spec.Destinations, src.Name, &fileErrs)
 		l.maskDestinations(masked)
 	}
+	if spec.OnDeadLetter != nil {
+		l.loadDeadLetter(keyNode(doc.Content[0], "on_dead_letter"), spec.OnDeadLetter, src.Name, &fileErrs)
+	}
 	zone := spec.Timezone
 	if zone != "" {
 		if e := checkZone(zone, keyValue(doc.Content[0], "timezone")); e != nil {
@@ -347,6 +354,7 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 		rateNode, rest := splitKey(rest, "rate")
 		burstNode, rest := splitKey(rest, "burst")
 		privateNode, rest := splitKey(rest, "allow_private")
+		retryNode, rest := splitKey(rest, "retry")
 		allowPrivate := false
 		if privateNode != nil {
 			switch privateNode.Value {
@@ -371,7 +379,12 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 			l.badDests[name] = true
 			continue
 		}
-		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, Rate: rate, AllowPrivate: allowPrivate, File: file, Line: k.Line}
+		retry, ok := destinationRetry(retryNode, errs)
+		if !ok {
+			l.badDests[name] = true
+			continue
+		}
+		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, Rate: rate, Retry: retry, AllowPrivate: allowPrivate, File: file, Line: k.Line}
 	}
 }
 
@@ -407,11 +420,12 @@ func destinationRate(kind actions.Kind, cfg any, rateNode, burstNode *yaml.Node,
 	}
 	if rateNode == nil {
 		if d, ok := kind.(actions.RateDefaulter); ok {
-			r := d.DefaultRate(cfg)
-			if burst > 0 && r.Limited() {
-				r.Burst = burst
+			if r := d.DefaultRate(cfg); r.Limited() {
+				if burst > 0 {
+					r.Burst = burst
+				}
+				return r, true
 			}
-			return r, true
 		}
 		if burstNode != nil {
 			errs.Addf(burstNode, "burst: needs a rate: (such as rate: 1/s)")

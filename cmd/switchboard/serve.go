@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/actions/egress"
 
 	"github.com/switchboard-dev/switchboard/internal/app"
@@ -44,7 +45,8 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	commitBatch := fs.Int("commit-batch", 256, "most writes grouped into one fsynced commit [SWITCHBOARD_COMMIT_BATCH]")
 	workers := fs.Int("workers", 8, "concurrent deliveries [SWITCHBOARD_WORKERS]")
 	perDest := fs.Int("per-destination", 4, "concurrent deliveries to one destination [SWITCHBOARD_PER_DESTINATION]")
-	maxAttempts := fs.Int("max-attempts", 10, "attempts before a delivery becomes a dead letter [SWITCHBOARD_MAX_ATTEMPTS]")
+	retrySchedule := fs.String("retry-schedule", scheduleFlag(actions.DefaultSchedule), "delays before each retry of a failed delivery, comma-separated; a destination's retry: overrides it [SWITCHBOARD_RETRY_SCHEDULE]")
+	maxAttempts := fs.Int("max-attempts", 0, "if positive, the most attempts of a delivery (fewer than the schedule allows) before it becomes a dead letter [SWITCHBOARD_MAX_ATTEMPTS]")
 	maxAge := fs.Duration("max-age", 72*time.Hour, "age after which a failing delivery becomes a dead letter [SWITCHBOARD_MAX_AGE]")
 	sendTimeout := fs.Duration("send-timeout", 30*time.Second, "timeout of one delivery attempt when the action sets none [SWITCHBOARD_SEND_TIMEOUT]")
 	shutdown := fs.Duration("shutdown-timeout", 20*time.Second, "bound on a graceful stop [SWITCHBOARD_SHUTDOWN_TIMEOUT]")
@@ -85,9 +87,15 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 		fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
 		return 2
 	}
+	schedule, err := actions.ParseSchedule(*retrySchedule)
+	if err != nil {
+		fmt.Fprintf(s.err, "switchboard serve: --retry-schedule: %v\n", err)
+		return 2
+	}
 	cfg := app.Config{
-		EgressAllow: allow,
-		Rules:       rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
+		RetrySchedule: schedule,
+		EgressAllow:   allow,
+		Rules:         rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
 		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, DedupeWindow: *dedupeWindow, Retention: *retention, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
 		ShutdownTimeout: *shutdown, Logger: logger,
@@ -210,4 +218,20 @@ func newLogger(s *stdio, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(s.err, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format: expected text or json, got %q", format)
+}
+
+// scheduleFlag prints a retry schedule as --retry-schedule takes it.
+func scheduleFlag(s []time.Duration) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		p := d.String()
+		if strings.HasSuffix(p, "m0s") {
+			p = strings.TrimSuffix(p, "0s")
+		}
+		if strings.HasSuffix(p, "h0m") {
+			p = strings.TrimSuffix(p, "0m")
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ",")
 }
