@@ -494,3 +494,35 @@ tests:
 		`rule "files" action 1: message: expected "second", got "first"`,
 	}, res[0].Failures)
 }
+
+// TestVersionCoversEveryFileRead: the version is a hash of every file the
+// load read: the rules, a tests file elsewhere, a test payload and a list
+// file, each of which changes it.
+func TestVersionCoversEveryFileRead(t *testing.T) {
+	root := t.TempDir()
+	write := func(name, src string) {
+		p := filepath.Join(root, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(src), 0o644))
+	}
+	write("rules/rules.yaml", "lists:\n  vip: {file: ../lists/vip.txt}\nrules:\n  - name: vip\n    when: phone(sender.phone) in lists.vip\n    actions: [{log: {message: x}}]\ntests: ../tests/cases.yaml\n")
+	write("tests/cases.yaml", "- name: a VIP\n  payload: ../payloads/vip.json\n  expect_includes: [vip]\n")
+	write("payloads/vip.json", `{"sender": {"phone": "1"}, "message": {"type": "chat"}}`)
+	write("lists/vip.txt", "1\n")
+	version := func() string {
+		rs, err := engine.LoadFiles(opts(), filepath.Join(root, "rules"))
+		require.NoError(t, err)
+		return rs.Version
+	}
+	seen := map[string]bool{version(): true}
+	for _, change := range [][2]string{
+		{"tests/cases.yaml", "- name: a VIP\n  payload: ../payloads/vip.json\n  expect: [vip]\n"},
+		{"payloads/vip.json", `{"sender": {"phone": "1"}, "message": {"type": "chat", "text": "hi"}}`},
+		{"lists/vip.txt", "1\n2\n"},
+	} {
+		write(change[0], change[1])
+		v := version()
+		require.False(t, seen[v], "changing %s did not change the version", change[0])
+		seen[v] = true
+	}
+}
