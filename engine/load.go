@@ -509,6 +509,9 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *diag.List) {
 		rejectEnv(an, errs)
 		if a, ok := l.loadAction(an, errs); ok {
 			a.Index = len(r.Actions)
+			if a.Name != "" && slices.ContainsFunc(r.Actions, func(b Action) bool { return b.Name == a.Name }) {
+				errs.Addf(an, "rule %q: two actions are named %q", r.Name, a.Name)
+			}
 			r.Actions = append(r.Actions, a)
 		}
 	}
@@ -708,6 +711,17 @@ func (r *Rule) compileWhen(n *yaml.Node) error {
 }
 
 func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
+	var name string
+	if n.Kind == yaml.MappingNode {
+		var nameNode *yaml.Node
+		if nameNode, n = splitKey(n, "name"); nameNode != nil {
+			if nameNode.Kind != yaml.ScalarNode || strings.TrimSpace(nameNode.Value) == "" || nameNode.ShortTag() == "!!int" {
+				errs.Addf(nameNode, "action name: expected a name such as to-crm (not a number: actions are also numbered), got %s", yamlx.Describe(nameNode))
+				return Action{}, false
+			}
+			name = nameNode.Value
+		}
+	}
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
 		errs.Addf(n, "expected an action such as `- slack: {...}`, a mapping with one key naming its kind (%s)", l.kindList())
 		return Action{}, false
@@ -725,7 +739,7 @@ func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
 		errs.Addf(body, "%s: expected a mapping of fields, got %s", k.Value, yamlx.Describe(body))
 		return Action{}, false
 	}
-	a := Action{Kind: k.Value, Line: k.Line}
+	a := Action{Kind: k.Value, Line: k.Line, Name: name}
 	b := &actions.Block{Node: body, Compiler: compiler{}}
 	if dn := b.Field("destination"); dn != nil {
 		d, ok := l.rs.Destinations[dn.Value]
