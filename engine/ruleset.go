@@ -41,6 +41,9 @@ type RuleSet struct {
 	// with its file:line:col, sorted. `check` prints them; `check
 	// --strict` fails on them.
 	Warnings []*diag.Error
+	// OnDeadLetter, if set, names the destination that receives a summary
+	// of new dead letters (`on_dead_letter:`).
+	OnDeadLetter *DeadLetterAlert
 
 	quiet    map[string]bool
 	lists    map[string]map[string]bool // `lists:`, as sets
@@ -164,6 +167,9 @@ type Destination struct {
 	// Rate limits the sends to it (`rate:`, `burst:`, or the kind's
 	// default); the zero value is no limit.
 	Rate actions.Rate
+	// Retry is its own retry policy (`retry:`); the zero value is the
+	// service's.
+	Retry actions.Retry
 	// AllowPrivate lets its sender connect to private and local addresses
 	// (`allow_private: true`; see actions/egress).
 	AllowPrivate bool

@@ -202,7 +202,7 @@ func (l *loader) maskDestinations(masked *yaml.Node) {
 			continue
 		}
 		_, rest := splitKey(v, "kind")
-		for _, k := range []string{"rate", "burst", "allow_private"} {
+		for _, k := range []string{"rate", "burst", "allow_private", "retry"} {
 			_, rest = splitKey(rest, k)
 		}
 		if cfg, err := l.opts.Kinds[d.Kind].ParseDestination(&actions.Block{Node: rest}); err == nil {

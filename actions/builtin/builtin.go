@@ -1,5 +1,7 @@
-// Package builtin registers the action kinds Switchboard ships with. Adding
-// a kind is one line here (and its package under actions/).
+// Package builtin registers the action kinds Switchboard ships with: the
+// only list of them. Adding a kind is one line here and its package under
+// actions/; the service, the schema, dryrun, notify-test and the shared
+// tests (actions/actionstest) all take the kinds from Kinds.
 package builtin
 
 import (
@@ -10,13 +12,20 @@ import (
 	"github.com/switchboard-dev/switchboard/actions/webhook"
 )
 
+// registry lists the built-in kinds, one line each.
+var registry = []actions.Defined{
+	webhook.Kind,
+	slack.Kind,
+	email.Kind,
+	logaction.Kind,
+}
+
 // Kinds returns the built-in action kinds by the name used in rules files.
 // Each call returns a new map, which the caller may extend.
 func Kinds() map[string]actions.Kind {
-	return map[string]actions.Kind{
-		"http":  webhook.Kind{},
-		"slack": slack.Kind{},
-		"email": email.Kind{},
-		"log":   logaction.Kind{},
+	out := make(map[string]actions.Kind, len(registry))
+	for _, k := range registry {
+		out[k.Name()] = k
 	}
+	return out
 }

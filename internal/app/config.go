@@ -74,8 +74,14 @@ type Config struct {
 	// PerDestination bounds concurrent deliveries to one destination;
 	// default 4.
 	PerDestination int
-	// MaxAttempts and MaxAge turn a failing delivery into a dead letter;
-	// defaults 10 and 72h.
+	// RetrySchedule is the delay before each retry of a failed delivery
+	// (a destination's `retry:` overrides it); default
+	// actions.DefaultSchedule, about three days.
+	RetrySchedule []time.Duration
+	// MaxAttempts, if positive, caps the attempts of a delivery below what
+	// the schedule allows; MaxAge (default 72h) bounds how long after it
+	// was enqueued a failing delivery is still tried. Past either it is a
+	// dead letter.
 	MaxAttempts int
 	MaxAge      time.Duration
 	// SendTimeout bounds one delivery attempt when the action sets none;
@@ -142,9 +148,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PerDestination <= 0 {
 		c.PerDestination = 4
-	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 10
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = 72 * time.Hour

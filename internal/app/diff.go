@@ -7,19 +7,23 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/reload"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
 // DiffRequest is the body of POST /api/diff: the new rules files, by the
-// name their errors should carry and their content.
+// name their errors should carry and their content, and the files they
+// name (a tests: file, test payloads, list files) by their path as the
+// rules name it (relative to the rules file's directory, joined to it).
+// A named file may also be sent among Files, as before.
 type DiffRequest struct {
 	Files []DiffFile `json:"files"`
+	Named []DiffFile `json:"named,omitempty"`
 }
 
 // DiffFile is one rules file of a DiffRequest.
@@ -104,32 +108,31 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("body: no rules files"))
 		return
 	}
+	// Posted rules read none of this machine's files: a tests: file, a
+	// payload or a list file they name is looked for among the posted
+	// files only.
 	srcs := make([]engine.Source, len(req.Files))
 	for i, f := range req.Files {
 		srcs[i] = engine.Source{Name: f.Name, Data: []byte(f.Content)}
 	}
-	// Posted rules read none of this machine's files: a tests: file or a
-	// payload they name is looked for among the posted files only.
-	posted := make(map[string][]byte, len(req.Files))
-	for _, f := range req.Files {
-		posted[filepath.Clean(f.Name)] = []byte(f.Content)
+	named := make([]engine.Source, len(req.Named))
+	for i, f := range req.Named {
+		named[i] = engine.Source{Name: f.Name, Data: []byte(f.Content)}
 	}
-	opts := a.engineOptions()
-	opts.ReadFile = func(name string) ([]byte, error) {
-		if data, ok := posted[filepath.Clean(name)]; ok {
-			return data, nil
-		}
-		return engine.NoFiles(name)
-	}
-	next, err := engine.Load(opts, srcs...)
+	// The same validation as a reload's; failing tests are reported, not
+	// refused, so that their diff can still be seen.
+	o := a.checkOptions()
+	o.AllowFailingTests = true
+	checked, err := Check(reload.Posted(srcs, named), o)
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "the new rules do not load", "errors": errorLines(err)})
 		return
 	}
+	next := checked.Rules
 	running := a.Rules()
 	from := time.Now().Add(-since).UTC()
 	rep := &DiffReport{Running: running.Version, New: next.Version, Since: from, Diffs: []EventDiff{}}
-	for _, e := range testFailures(next) {
+	for _, e := range checked.TestFailures {
 		rep.TestFailures = append(rep.TestFailures, e.Error())
 	}
 	var oldSim, newSim engine.Sim // each rule set keeps its own conversation state
