@@ -47,6 +47,10 @@ type Spec[D, M, W any] struct {
 	// DefaultRate is the rate limit of a destination without `rate:`;
 	// nil: none.
 	DefaultRate func(dest D) Rate
+	// Notice builds the message that carries a Notice from the service
+	// (the dead-letter summary of `on_dead_letter:`) in the kind's own
+	// form; nil: the notice is carried as the Test message.
+	Notice func(dest D, n Notice) (M, error)
 }
 
 // Send performs one request given its wire form w (r is the stored
@@ -72,6 +76,7 @@ type Defined interface {
 	Configurer
 	Tester
 	RateDefaulter
+	Noticer
 	// Name is the kind's name in rules files.
 	Name() string
 }
@@ -219,6 +224,28 @@ func (k *defined[D, M, W]) TestRequest(dest any, o TestOptions) (Request, error)
 	}
 	return Request{Kind: k.spec.Name, Body: body}, nil
 }
+
+func (k *defined[D, M, W]) NoticeRequest(dest any, n Notice) (Request, error) {
+	if k.spec.Notice == nil {
+		return k.TestRequest(dest, TestOptions{Text: n.Subject + "\n\n" + n.Text})
+	}
+	d, ok := dest.(D)
+	if !ok || isNil(d) {
+		return Request{}, fmt.Errorf("%s: a notice needs a destination", k.spec.Name)
+	}
+	m, err := k.spec.Notice(d, n)
+	if err != nil {
+		return Request{}, err
+	}
+	body, err := JSON(m)
+	if err != nil {
+		return Request{}, fmt.Errorf("%s: %w", k.spec.Name, err)
+	}
+	return Request{Kind: k.spec.Name, Body: body}, nil
+}
+
+// canNotice reports whether the kind has a Notice or a Test message.
+func (k *defined[D, M, W]) canNotice() bool { return k.spec.Notice != nil || k.spec.Test != nil }
 
 func (k *defined[D, M, W]) DefaultRate(dest any) Rate {
 	if k.spec.DefaultRate == nil {

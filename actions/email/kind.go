@@ -25,6 +25,7 @@ var Kind = actions.Define(actions.Spec[*Destination, Draft, *Message]{
 	NewSender: newSender,
 	Format:    format,
 	Test:      testDraft,
+	Notice:    notice,
 })
 
 // testDraft is the message of `switchboard notify-test`.

@@ -25,4 +25,5 @@ var Kind = actions.Define(actions.Spec[*Destination, Post, *actions.HTTPRequest]
 		return Post{Message: Message{Text: Escape(o.Text), Channel: o.To}}, nil
 	},
 	DefaultRate: func(*Destination) actions.Rate { return actions.Rate{PerSecond: 1, Burst: 1} },
+	Notice:      notice,
 })

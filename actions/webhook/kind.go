@@ -45,4 +45,5 @@ var Kind = actions.Define(actions.Spec[*Destination, Message, *actions.HTTPReque
 		body, err := actions.JSON(map[string]string{"switchboard": "test", "message": o.Text})
 		return Message{Method: "POST", Header: map[string]string{"Content-Type": "application/json"}, Body: string(body)}, err
 	},
+	Notice: noticeMessage,
 })
