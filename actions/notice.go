@@ -31,6 +31,9 @@ type Noticer interface {
 
 // CanNotify reports whether destinations of kind k can carry a Notice.
 func CanNotify(k Kind) bool {
+	if c, ok := k.(interface{ canNotice() bool }); ok {
+		return c.canNotice()
+	}
 	_, d := k.(Deliverer)
 	_, n := k.(Noticer)
 	_, t := k.(Tester)

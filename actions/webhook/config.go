@@ -12,10 +12,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/actions/httpkit"
 )
 
 // MaxTimeout is the longest attempt an action or destination may ask for.
-const MaxTimeout = 5 * time.Minute
+const MaxTimeout = httpkit.MaxTimeout
 
 // Destination is a parsed `kind: http` destination: a base URL that actions
 // extend with a path, and headers sent with every request to it. None of it
@@ -294,32 +295,12 @@ func checkHeaderName(b *actions.Block, at *yaml.Node, name string) (string, bool
 	return canon, true
 }
 
-// validToken reports whether s is an HTTP token (RFC 9110 5.6.2).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// badHeaderValue reports whether s holds a control character other than a
-// tab: CR and LF would start a new header.
-func badHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}
+// validToken and badHeaderValue are httpkit's checks, shared with the
+// other HTTP-shaped kinds.
+var (
+	validToken     = httpkit.ValidToken
+	badHeaderValue = httpkit.BadHeaderValue
+)
 
 // keyNode returns the key node of key in mapping m, for error positions.
 func keyNode(m *yaml.Node, key string) *yaml.Node {

@@ -1,13 +1,10 @@
 package webhook
 
 import (
-	"errors"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions"
 )
-
-var _ actions.Noticer = Kind{}
 
 // notice is the JSON body of a notice POSTed to an http destination.
 type notice struct {
@@ -19,20 +16,13 @@ type notice struct {
 	To          time.Time `json:"to,omitzero"`
 }
 
-// NoticeRequest is a POST of the notice as JSON ({"switchboard":
+// noticeMessage is a POST of the notice as JSON ({"switchboard":
 // "dead_letters", "subject", "text", "count", "from", "to"}) to the
 // destination's URL.
-func (Kind) NoticeRequest(dest any, n actions.Notice) (actions.Request, error) {
-	if _, ok := dest.(*Destination); !ok {
-		return actions.Request{}, errors.New("http: a notice needs a destination")
-	}
+func noticeMessage(_ *Destination, n actions.Notice) (Message, error) {
 	body, err := actions.JSON(notice{Switchboard: n.Type, Subject: n.Subject, Text: n.Text, Count: n.Count, From: n.From.UTC(), To: n.To.UTC()})
 	if err != nil {
-		return actions.Request{}, err
+		return Message{}, err
 	}
-	msg, err := actions.JSON(Message{Method: "POST", Header: map[string]string{"Content-Type": "application/json"}, Body: string(body)})
-	if err != nil {
-		return actions.Request{}, err
-	}
-	return actions.Request{Kind: "http", Body: msg}, nil
+	return Message{Method: "POST", Header: map[string]string{"Content-Type": "application/json"}, Body: string(body)}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 func TestSchedulesExample(t *testing.T) {
 	code, out, errOut := cli(t, "", "schedules", "-r", example, "--from", "2026-12-05T13:17:00Z", "--count", "3")
 	require.Equal(t, 0, code, errOut)
-	require.Equal(t, `weekday-morning-digest (../../rules.example.yaml:128)
+	require.Equal(t, `weekday-morning-digest (../../rules.example.yaml:`+lineOf(t, example, "  - name: weekday-morning-digest")+`)
   schedule: 0 9 * * MON-FRI
   timezone: Europe/London
   missed:   run
@@ -24,6 +25,21 @@ func TestSchedulesExample(t *testing.T) {
     Tue 2026-12-08 09:00:00 +00:00 GMT  [2026-12-08T09:00:00Z]
     Wed 2026-12-09 09:00:00 +00:00 GMT  [2026-12-09T09:00:00Z]
 `, out)
+}
+
+// lineOf returns the number of the first line of file that is line, so
+// that expectations do not break when the example grows.
+func lineOf(t *testing.T, file, line string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	for i, l := range strings.Split(string(data), "\n") {
+		if l == line {
+			return strconv.Itoa(i + 1)
+		}
+	}
+	t.Fatalf("%s has no line %q", file, line)
+	return ""
 }
 
 // TestSchedulesKinds: for_each, disabled rules, @every, the default
@@ -86,7 +102,7 @@ func TestSchedulesErrors(t *testing.T) {
 		{[]string{"--from", "2026-12-05"}, 2, `--from: expected an RFC 3339 time such as 2026-01-02T09:00:00Z, got "2026-12-05"`},
 		{[]string{"--count", "0"}, 2, `switchboard schedules: --count: expected a number from 1 to 1000, got "0"`},
 		{[]string{"--count", "many"}, 2, `--count: expected a number from 1 to 1000, got "many"`},
-		{[]string{"extra.yaml"}, 2, `unexpected argument "extra.yaml"; give rules with -r`},
+		{[]string{"extra.yaml"}, 1, "extra.yaml: no such file"}, // an argument is a rules file too
 		{[]string{"-r", "does-not-exist.yaml"}, 1, "does-not-exist.yaml"},
 	}
 	for _, tc := range tests {

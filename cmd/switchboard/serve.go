@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -23,18 +24,20 @@ import (
 const gcPercent = 200
 
 func runServe(ctx context.Context, s *stdio, args []string) int {
-	fs := newFlags(s, "serve", "",
+	fs := newFlags(s, "serve", "[-r] RULES...",
 		"Run the service: the webhook URL Cooby posts to, the durable store, rule evaluation and\n"+
 			"delivery with retries. Every flag can also be set by an environment variable, shown in\n"+
 			"brackets; a flag on the command line wins. The rules are reloaded when their files\n"+
 			"change, on SIGHUP and on POST /-/reload, only if they are valid; SIGTERM stops\n"+
 			"gracefully (accepted events are never lost: unfinished work resumes on restart).")
-	var rules stringList
-	fs.Var(&rules, "rules", "rules file or directory (repeatable) [SWITCHBOARD_RULES, comma-separated]")
+	rulesOpt := addRulesFlag(fs, "rules file or directory (repeatable); arguments are rules too [SWITCHBOARD_RULES, comma-separated]")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address [SWITCHBOARD_ADDR]")
 	adminAddr := fs.String("admin-addr", "", "private listen address of /api, /-/reload, /status and /metrics; --addr then serves only the hooks, /healthz and /readyz; default: --addr serves all [SWITCHBOARD_ADMIN_ADDR]")
 	egressAllow := fs.String("egress-allow", "", "networks actions may reach although private or local, comma-separated CIDRs or addresses (10.0.0.0/8,127.0.0.1); by default they are refused [SWITCHBOARD_EGRESS_ALLOW]")
 	data := fs.String("data", "./data", "data directory: the SQLite store and generated tokens [SWITCHBOARD_DATA]")
+	storeURL := fs.String("store", "", "PostgreSQL database shared by several instances (postgres://user@host:5432/db); default: SQLite in --data [SWITCHBOARD_STORE]")
+	instance := fs.String("instance", "", "this instance's name in a shared --store, unique and stable across restarts; default: the host name [SWITCHBOARD_INSTANCE]")
+	leaseTTL := fs.Duration("lease-ttl", 10*time.Second, "with a shared --store: how long the evaluation lease lasts without a heartbeat, so how soon another instance takes over evaluation from one that died [SWITCHBOARD_LEASE_TTL]")
 	tokens := fs.String("token", "", "ingest token(s), comma-separated; default: generated once into DATA/ingest-token [SWITCHBOARD_TOKEN]")
 	admin := fs.String("admin-token", "", "bearer token for /api and /-/reload; default: generated once into DATA/admin-token [SWITCHBOARD_ADMIN_TOKEN]")
 	origin := fs.String("allow-origin", "*", "CORS Access-Control-Allow-Origin [SWITCHBOARD_ALLOW_ORIGIN]")
@@ -57,13 +60,16 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	logFormat := fs.String("log-format", "text", "log format: text or json [SWITCHBOARD_LOG_FORMAT]")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the service stops (for performance work)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error [SWITCHBOARD_LOG_LEVEL]")
-	if _, err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return flagExit(err)
 	}
+	rulesOpt.setArgs(fs, pos) // rules given as arguments: SWITCHBOARD_RULES is not added to them
 	if err := flagsFromEnv(fs, "SWITCHBOARD_"); err != nil {
 		fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
 		return 2
 	}
+	rules := rulesOpt.paths
 	if _, set := os.LookupEnv("GOGC"); !set {
 		// The service's heap is small (tens of MB) and mostly short-lived
 		// request data: collecting half as often saved about a tenth of
@@ -76,7 +82,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 		return 2
 	}
 	if len(rules) == 0 {
-		fmt.Fprintln(s.err, "switchboard serve: --rules is required")
+		fmt.Fprintln(s.err, "switchboard serve: rules are required (--rules FILE, or FILE as an argument)")
 		return 2
 	}
 	allow, err := egress.ParseAllow(splitList(*egressAllow))
@@ -93,6 +99,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 		RetrySchedule: schedule,
 		EgressAllow:   allow,
 		Rules:         rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
+		Store: *storeURL, Instance: *instance, LeaseTTL: *leaseTTL,
 		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, DedupeWindow: *dedupeWindow, Retention: *retention, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
 		ShutdownTimeout: *shutdown, Logger: logger,
@@ -154,11 +161,13 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 // flagsFromEnv sets every flag not given on the command line from
 // PREFIX<NAME> (upper case, - as _), if that variable is set.
 func flagsFromEnv(fs *flag.FlagSet, prefix string) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// A flag and its one-letter alias (-r, --rules) share their value: set
+	// either way, the variable is not read; only the long name has one.
+	set := map[any]bool{}
+	fs.Visit(func(f *flag.Flag) { set[valueKey(f)] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
+		if set[valueKey(f)] || err != nil || len(f.Name) == 1 {
 			return
 		}
 		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -179,6 +188,15 @@ func flagsFromEnv(fs *flag.FlagSet, prefix string) error {
 		}
 	})
 	return err
+}
+
+// valueKey identifies a flag's variable, shared by its aliases (a Value
+// that cannot be a map key stands for its flag alone).
+func valueKey(f *flag.Flag) any {
+	if reflect.TypeOf(f.Value).Comparable() {
+		return f.Value
+	}
+	return f.Name
 }
 
 func splitList(s string) []string {
