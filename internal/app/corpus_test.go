@@ -2,11 +2,17 @@ package app_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"net/mail"
 	"net/url"
 	"sort"
@@ -16,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-dev/switchboard/actions/builtin"
+	"github.com/switchboard-dev/switchboard/internal/app"
 	"github.com/switchboard-dev/switchboard/internal/testsmtp"
 )
 
@@ -50,22 +57,25 @@ var hostileCorpus = []string{
 // {{ chat_title }} and {{ sender.wa_name }} in each of its text fields),
 // and the check of what its real sink received.
 type corpusKind struct {
-	dest, action string
-	check        func(t *testing.T, c *corpusSinks, texts []string)
+	// name is the destination's name (dest its YAML), if the kind has one.
+	name, dest, action string
+	check              func(t *testing.T, c *corpusSinks, texts []string)
 }
 
 // corpusSinks are the real servers the corpus is delivered to.
 type corpusSinks struct {
 	http, slack *sink
-	smtp        *testsmtp.Server
-	logs        func() string
+	// api stands in for the APIs of telegram, teams, hubspot and sheets.
+	api  *sink
+	smtp *testsmtp.Server
+	logs func() string
 }
 
 // corpusKinds has an entry for every kind of actions/builtin: a kind added
 // there must add its own here (TestHostileCorpus fails until it does).
 var corpusKinds = map[string]corpusKind{
 	"http": {
-		dest: `{kind: http, url: "%HTTP%/in"}`,
+		name: "out", dest: `{kind: http, url: "%HTTP%/in"}`,
 		action: `
       - http: {destination: out, url: "/json/{{ message.id }}", query: {q: "{{ text }}"}, headers: {X-Chat: "{{ chat_title }}"},
                body: {text: "{{ text }}", chat: "{{ chat_title }}", name: "from {{ sender.wa_name }}"}}
@@ -129,7 +139,7 @@ var corpusKinds = map[string]corpusKind{
 		},
 	},
 	"slack": {
-		dest: `{kind: slack, webhook_url: "%SLACK%/services/T/B/x", rate: none}`,
+		name: "team", dest: `{kind: slack, webhook_url: "%SLACK%/services/T/B/x", rate: none}`,
 		action: `
       - slack: {destination: team, text: "New from {{ sender.wa_name }}: {{ text }} <https://crm.example.com/c/{{ text }}|open {{ chat_title }}>"}`,
 		check: func(t *testing.T, c *corpusSinks, texts []string) {
@@ -149,7 +159,7 @@ var corpusKinds = map[string]corpusKind{
 		},
 	},
 	"email": {
-		dest: `{kind: email, smtp: "%SMTP%", tls: none, from: "Switchboard <bot@example.com>"}`,
+		name: "mail", dest: `{kind: email, smtp: "%SMTP%", tls: none, from: "Switchboard <bot@example.com>"}`,
 		action: `
       - email: {destination: mail, to: ["{{ sender.wa_name }} <sales@example.com>"], reply_to: "{{ chat_title }} <reply@example.com>",
                 subject: "From {{ sender.wa_name }}: {{ text }}", text: "{{ text }}",
@@ -186,6 +196,30 @@ var corpusKinds = map[string]corpusKind{
 			require.Len(t, got, len(texts))
 		},
 	},
+	"telegram": {
+		name: "tg", dest: `{kind: telegram, token: "123456:corpus-token", chat_id: "42", api_url: "%API%", chat_rate: none, rate: none}`,
+		action: `
+      - telegram: {destination: tg, text: "{{ sender.wa_name }}: {{ text }}"}`,
+		check: apiCheck("/bot", func(body map[string]any) string { s, _ := body["text"].(string); return s }),
+	},
+	"teams": {
+		name: "ms", dest: `{kind: teams, webhook_url: "%API%/workflows/x/triggers/manual/paths/invoke?sig=corpus", rate: none}`,
+		action: `
+      - teams: {destination: ms, title: "{{ chat_title }}", text: "{{ text }}", facts: [{title: From, value: "{{ sender.wa_name }}"}]}`,
+		check: apiCheck("/workflows/", nil),
+	},
+	"hubspot": {
+		name: "hs", dest: `{kind: hubspot, token: "pat-corpus-token", api_url: "%API%", rate: none}`,
+		action: `
+      - hubspot: {destination: hs, do: upsert_contact, phone: "{{ sender.phone }}", properties: {firstname: "{{ sender.wa_name }}", message: "{{ text }}"}}`,
+		check: apiCheck("/crm/v3/objects/contacts", nil),
+	},
+	"sheets": {
+		name: "sh", dest: `{kind: sheets, credentials: "${SA_KEY}", spreadsheet_id: 1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms, range: "A:C", api_url: "%API%", rate: none}`,
+		action: `
+      - sheets: {destination: sh, cells: ["{{ text }}", "{{ chat_title }}", "{{ sender.wa_name }}"]}`,
+		check: apiCheck("/v4/spreadsheets/", nil),
+	},
 	"log": {
 		action: `
       - log: {message: "corpus-log {{ text }}", fields: {chat: "{{ chat_title }}"}}`,
@@ -218,7 +252,8 @@ func TestHostileCorpus(t *testing.T) {
 		}
 	}
 	sort.Strings(names)
-	c := &corpusSinks{http: newSink(t, nil), slack: newSink(t, nil), smtp: testsmtp.Start(t, "", "")}
+	c := &corpusSinks{http: newSink(t, nil), slack: newSink(t, nil), api: newAPISink(t), smtp: testsmtp.Start(t, "", "")}
+	saKey := serviceAccountKey(t, c.api.URL)
 	var dests, acts strings.Builder
 	for _, k := range names {
 		ck, ok := corpusKinds[k]
@@ -226,13 +261,15 @@ func TestHostileCorpus(t *testing.T) {
 			continue
 		}
 		if ck.dest != "" {
-			d := strings.NewReplacer("%HTTP%", c.http.URL, "%SLACK%", c.slack.URL, "%SMTP%", c.smtp.Addr).Replace(ck.dest)
-			fmt.Fprintf(&dests, "  %s: %s\n", map[string]string{"http": "out", "slack": "team", "email": "mail"}[k], d)
+			d := strings.NewReplacer("%HTTP%", c.http.URL, "%SLACK%", c.slack.URL, "%SMTP%", c.smtp.Addr, "%API%", c.api.URL).Replace(ck.dest)
+			fmt.Fprintf(&dests, "  %s: %s\n", ck.name, d)
 		}
 		acts.WriteString(ck.action)
 	}
 	rules := "destinations:\n" + dests.String() + "rules:\n  - name: corpus\n    when: direction == \"received\"\n    actions:" + acts.String() + "\n"
-	svc := start(t, rules, nil)
+	svc := start(t, rules, func(cfg *app.Config) {
+		cfg.LookupEnv = func(k string) (string, bool) { return saKey, k == "SA_KEY" }
+	})
 	c.logs = svc.logs.String
 
 	var texts []string
@@ -315,4 +352,70 @@ func xmlTexts(texts []string) []string {
 		out[i] = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 	}
 	return out
+}
+
+// newAPISink is a loopback stand-in for the APIs of the kinds that call
+// one (built from their public docs): a token for /token, no match for a
+// search, success otherwise; it records every request.
+func newAPISink(t *testing.T) *sink {
+	s := &sink{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.reqs = append(s.reqs, received{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: string(body)})
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/token"):
+			fmt.Fprint(w, `{"access_token":"ya29.corpus","expires_in":3600,"token_type":"Bearer"}`)
+		case strings.HasSuffix(r.URL.Path, "/search"):
+			fmt.Fprint(w, `{"total":0,"results":[]}`)
+		default:
+			fmt.Fprint(w, `{"ok":true,"result":{"message_id":1},"id":"1","updates":{"updatedRows":1}}`)
+		}
+	}))
+	t.Cleanup(s.Server.Close)
+	return s
+}
+
+// apiCheck checks what an API kind sent (requests whose path starts with
+// prefix): at least one request per text, each body JSON with no field a
+// payload text added (`","admin":true,"x":"`), and, with text set, the
+// texts arriving whole.
+func apiCheck(prefix string, text func(body map[string]any) string) func(t *testing.T, c *corpusSinks, texts []string) {
+	return func(t *testing.T, c *corpusSinks, texts []string) {
+		n := 0
+		for _, r := range c.api.requests() {
+			if !strings.HasPrefix(r.Path, prefix) {
+				continue
+			}
+			n++
+			if r.Body == "" {
+				continue
+			}
+			var body map[string]any
+			require.NoError(t, json.Unmarshal([]byte(r.Body), &body), "%s: the body is JSON: %.300s", prefix, r.Body)
+			require.NotContains(t, body, "admin", "a field added by payload text")
+			require.NotContains(t, r.Header, "X-Injected")
+			if text != nil {
+				require.NotEmpty(t, text(body))
+			}
+		}
+		require.GreaterOrEqual(t, n, len(texts), "%s: one request per message at least", prefix)
+	}
+}
+
+// serviceAccountKey is a Google service account JSON key whose token_uri
+// is base's /token.
+func serviceAccountKey(t *testing.T, base string) string {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	require.NoError(t, err)
+	key, err := json.Marshal(map[string]string{
+		"type": "service_account", "client_email": "sb@p.iam.gserviceaccount.com", "token_uri": base + "/token",
+		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "private_key_id": "corpus-key",
+	})
+	require.NoError(t, err)
+	return string(key)
 }
