@@ -133,12 +133,15 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	l.checkListRefs()
 	l.checkDeadLetter()
 	if l.errs.Len() > 0 {
-		// Error messages may quote configuration values: never a secret.
-		red := newRedactor(l.secrets)
+		// Error messages may quote configuration values: never a secret,
+		// whole or cut.
 		for _, e := range l.errs.Errs {
-			e.Msg = red.redact(e.Msg)
+			e.Msg = scrubError(e.Msg, l.secrets)
 		}
 		return nil, l.errs.Err()
+	}
+	for _, w := range l.warns.Errs {
+		w.Msg = scrubError(w.Msg, l.secrets)
 	}
 	rs := l.rs
 	if err := l.warns.Err(); err != nil {
@@ -297,7 +300,7 @@ func (l *loader) loadFile(src Source, doc *yaml.Node, perr *diag.Error) {
 		}
 	}
 	if spec.Destinations != nil {
-		masked := maskEnv(cloneNode(spec.Destinations))
+		masked := maskEnv(cloneNode(spec.Destinations), l.opts.LookupEnv)
 		expandEnv(spec.Destinations, l.opts.LookupEnv, l.secrets, &fileErrs)
 		l.loadDestinations(spec.Destinations, src.Name, &fileErrs)
 		l.maskDestinations(masked)

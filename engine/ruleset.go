@@ -199,6 +199,16 @@ type Destination struct {
 // ${ENV_VAR}s) with ***. Apply it to anything printed.
 func (rs *RuleSet) Redact(s string) string { return rs.redactor.redact(s) }
 
+// RedactError is Redact for an error's text, which may quote the start of
+// a long value: it also removes every piece of a secret of 8 bytes or
+// more, and short secrets where they stand alone (see scrubError).
+func (rs *RuleSet) RedactError(s string) string {
+	if rs.redactor == nil {
+		return s
+	}
+	return scrubError(rs.redactor.redact(s), rs.redactor.secrets)
+}
+
 // Wire returns r exactly as it will be sent: the rendered request combined
 // with its destination's configuration by the kind (see actions.Deliverer).
 // Kinds that do not deliver return the request body itself.

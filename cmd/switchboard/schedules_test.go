@@ -15,7 +15,7 @@ import (
 func TestSchedulesExample(t *testing.T) {
 	code, out, errOut := cli(t, "", "schedules", "-r", example, "--from", "2026-12-05T13:17:00Z", "--count", "3")
 	require.Equal(t, 0, code, errOut)
-	require.Equal(t, `weekday-morning-digest (../../rules.example.yaml:122)
+	require.Equal(t, `weekday-morning-digest (../../rules.example.yaml:150)
   schedule: 0 9 * * MON-FRI
   timezone: Europe/London
   missed:   run

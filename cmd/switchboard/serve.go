@@ -35,6 +35,9 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	adminAddr := fs.String("admin-addr", "", "private listen address of /api, /-/reload, /status and /metrics; --addr then serves only the hooks, /healthz and /readyz; default: --addr serves all [SWITCHBOARD_ADMIN_ADDR]")
 	egressAllow := fs.String("egress-allow", "", "networks actions may reach although private or local, comma-separated CIDRs or addresses (10.0.0.0/8,127.0.0.1); by default they are refused [SWITCHBOARD_EGRESS_ALLOW]")
 	data := fs.String("data", "./data", "data directory: the SQLite store and generated tokens [SWITCHBOARD_DATA]")
+	storeURL := fs.String("store", "", "PostgreSQL database shared by several instances (postgres://user@host:5432/db); default: SQLite in --data [SWITCHBOARD_STORE]")
+	instance := fs.String("instance", "", "this instance's name in a shared --store, unique and stable across restarts; default: the host name [SWITCHBOARD_INSTANCE]")
+	leaseTTL := fs.Duration("lease-ttl", 10*time.Second, "with a shared --store: how long the evaluation lease lasts without a heartbeat, so how soon another instance takes over evaluation from one that died [SWITCHBOARD_LEASE_TTL]")
 	tokens := fs.String("token", "", "ingest token(s), comma-separated; default: generated once into DATA/ingest-token [SWITCHBOARD_TOKEN]")
 	admin := fs.String("admin-token", "", "bearer token for /api and /-/reload; default: generated once into DATA/admin-token [SWITCHBOARD_ADMIN_TOKEN]")
 	origin := fs.String("allow-origin", "*", "CORS Access-Control-Allow-Origin [SWITCHBOARD_ALLOW_ORIGIN]")
@@ -96,6 +99,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 		RetrySchedule: schedule,
 		EgressAllow:   allow,
 		Rules:         rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
+		Store: *storeURL, Instance: *instance, LeaseTTL: *leaseTTL,
 		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, DedupeWindow: *dedupeWindow, Retention: *retention, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
 		ShutdownTimeout: *shutdown, Logger: logger,

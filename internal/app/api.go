@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/dryrun"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/store/pgstore"
 )
 
 // routes builds the service's HTTP interface:
@@ -100,6 +101,10 @@ type StatusReport struct {
 	// Destinations lists the destinations whose deliveries are failing,
 	// paused ones included (see delivery.Health); healthy ones are absent.
 	Destinations []delivery.Health `json:"unhealthy_destinations"`
+	// Cluster lists, on a shared (PostgreSQL) store, the instances seen
+	// within three lease times, their versions and leases, and which one
+	// evaluates.
+	Cluster *pgstore.Cluster `json:"cluster,omitempty"`
 }
 
 // QueueStatus is the store's side of GET /status.
@@ -120,10 +125,15 @@ func (a *App) getStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err)
 		return
 	}
+	cl, err := a.cluster(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, StatusReport{Rules: a.Status(), Queue: QueueStatus{
 		Events: st.Events, Cursor: st.Cursor, BacklogBytes: st.BacklogBytes, Pending: st.Pending,
 		Dead: st.Dead, Quarantined: st.Quarantined, Failed: st.Failed, DiskFull: st.DiskFull,
-	}, Destinations: a.deliverer.Health()})
+	}, Destinations: a.deliverer.Health(), Cluster: cl})
 }
 
 // postReload reloads the rules and answers with the outcome: 200 and the

@@ -23,7 +23,7 @@ import (
 type App struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *store.Store
+	store   store.Backend
 	metrics *metrics
 
 	active   atomic.Pointer[active]
@@ -70,7 +70,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			return nil, err
 		}
 	}
-	a.store, err = store.Open(ctx, cfg.Data, store.Options{MaxBytes: cfg.DiskBudget, MaxBatch: cfg.CommitBatch, Logger: a.log, OnCommit: a.observeCommit})
+	a.store, err = a.openStore(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
@@ -205,7 +205,7 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := a.dispatcher.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := a.runDispatcher(workCtx); err != nil && !errors.Is(err, context.Canceled) {
 			errc <- fmt.Errorf("dispatch: %w", err)
 		}
 	}()

@@ -32,6 +32,17 @@ type Config struct {
 	// Data is the data directory (the SQLite store and generated tokens);
 	// default ./data.
 	Data string
+	// Store, if set, is the PostgreSQL database to use instead of SQLite
+	// in Data (a postgres:// URL): several instances may share it (see
+	// README, "Running several instances").
+	Store string
+	// Instance names this instance in a shared store; default the host
+	// name. Each instance needs its own, stable across restarts.
+	Instance string
+	// LeaseTTL is how long the evaluation lease lasts without a heartbeat
+	// (a shared store): how soon another instance takes evaluation over
+	// from one that died. Default 10s.
+	LeaseTTL time.Duration
 	// Tokens are the accepted ingest tokens. Empty: a token is generated
 	// once and kept in DATA/ingest-token.
 	Tokens []string
@@ -107,6 +118,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Data == "" {
 		c.Data = "./data"
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 10 * time.Second
 	}
 	if c.AllowOrigin == "" {
 		c.AllowOrigin = "*"

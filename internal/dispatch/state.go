@@ -103,6 +103,9 @@ type inputs struct {
 	// without running.
 	unreadable []int64
 	events     int
+	// ids are the ids of the events read (decodable or not): the batch
+	// evaluates them all.
+	ids []int64
 	// groupsDue: an open group's window has closed.
 	groupsDue bool
 }
@@ -122,6 +125,7 @@ func (d *Dispatcher) inputs(ctx context.Context, rs *engine.RuleSet, events []st
 		}
 	}
 	for _, e := range events {
+		in.ids = append(in.ids, e.ID)
 		ev := d.takeDecoded(e.ID)
 		if ev == nil {
 			var err error
@@ -196,7 +200,7 @@ func (d *Dispatcher) inputs(ctx context.Context, rs *engine.RuleSet, events []st
 // from the start (logged, redacted, and returned in failed by rule and
 // destination); the match itself stands.
 func (d *Dispatcher) toBatch(rs *engine.RuleSet, res *engine.Result, in *inputs, cursor int64) (b store.Batch, jobs int, failed [][2]string) {
-	b = store.Batch{Cursor: cursor, Version: rs.Version}
+	b = store.Batch{Cursor: cursor, Version: rs.Version, Events: in.ids}
 	now := in.batch.Now
 	for _, o := range res.Outcomes {
 		if o.Input == engine.InputEvent {
