@@ -90,9 +90,16 @@ func newSender(d *Destination, o actions.SenderOptions) (actions.Send[*actions.H
 	}
 	key := d.Key
 	if key == nil {
-		data, err := os.ReadFile(d.KeyFile)
+		read := o.ReadFile
+		if read == nil {
+			read = os.ReadFile
+		}
+		data, err := read(d.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("sheets: reading credentials_file: %w", errors.Unwrap(err))
+			if u := errors.Unwrap(err); u != nil { // the path is the rules' own
+				err = u
+			}
+			return nil, fmt.Errorf("sheets: reading credentials_file: %w", err)
 		}
 		if err := checkKey(data); err != nil {
 			return nil, fmt.Errorf("sheets: credentials_file: %w", err)

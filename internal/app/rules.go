@@ -76,7 +76,9 @@ func Check(snap *reload.Snapshot, o CheckOptions) (*Checked, error) {
 		return nil, err
 	}
 	c := &Checked{Rules: rs, senders: map[senderKey]actions.Sender{}}
-	opts := actions.SenderOptions{Logger: o.Logger, Timeout: o.SendTimeout, Egress: &egress.Guard{Allow: o.EgressAllow}}
+	// A file a destination names (a key file) is read through the
+	// snapshot too: posted rules read none of the service's files.
+	opts := actions.SenderOptions{Logger: o.Logger, Timeout: o.SendTimeout, Egress: &egress.Guard{Allow: o.EgressAllow}, ReadFile: snap.ReadFile}
 	var errs diag.List
 	for kind, k := range builtin.Kinds() {
 		d, ok := k.(actions.Deliverer)
