@@ -29,9 +29,11 @@ type Options struct {
 	// LookupEnv resolves ${VAR} references; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// ReadFile reads the files rules files name (a `tests:` file, test
-	// payloads), by their path relative to the rules file's; nil means
-	// os.ReadFile. Rules posted to the service read none of its files
-	// (see NoFiles).
+	// payloads, list files), by their path relative to the rules file's;
+	// nil means os.ReadFile. Every file read is part of the version.
+	// Commands and the service pass a reload.Snapshot's, so that each file
+	// is read once per load; rules posted to the service read none of its
+	// files (see NoFiles).
 	ReadFile func(name string) ([]byte, error)
 }
 
