@@ -206,4 +206,5 @@ func TestReloadOnListFileEdit(t *testing.T) {
 	waitFor(t, func() bool { return svc.app.Rules().Version != v1 })
 	time.Sleep(3 * testDebounce)
 	require.Equal(t, before+1, svc.reloads(t))
+	require.Equal(t, []string{list}, svc.status(t).Rules.Named, "/status lists the files the rules name")
 }
