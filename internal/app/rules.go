@@ -2,6 +2,8 @@ package app
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -91,7 +93,8 @@ func Check(snap *reload.Snapshot, o CheckOptions) (*Checked, error) {
 			c.senders[senderKey{kind, ""}] = s
 		}
 	}
-	for name, dest := range rs.Destinations {
+	for _, name := range slices.Sorted(maps.Keys(rs.Destinations)) { // problems in a stable order
+		dest := rs.Destinations[name]
 		d, ok := rs.Kind(dest.Kind).(actions.Deliverer)
 		if !ok {
 			continue
