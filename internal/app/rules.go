@@ -2,11 +2,11 @@ package app
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions"
