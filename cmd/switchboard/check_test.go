@@ -188,3 +188,15 @@ func TestRulesFromTheEnvironment(t *testing.T) {
 		require.Equal(t, tc.want, []string(r.paths), "%v", tc.args)
 	}
 }
+
+// TestDryrunSaysWhichTimeItUsed: each report says what now() was: --at,
+// the payload's own time (as in tests), or the current time for a payload
+// without one.
+func TestDryrunSaysWhichTimeItUsed(t *testing.T) {
+	_, out, _ := cli(t, "", "dryrun", "-r", example, "--at", "2026-01-02T09:00:00Z", "../../testdata/cooby/received-chat.json")
+	require.Contains(t, out, "evaluated at 2026-01-02T09:00:00Z (--at)\n")
+	_, out, _ = cli(t, "", "dryrun", "-r", example, "../../testdata/cooby/received-chat.json")
+	require.Contains(t, out, "evaluated at 2023-11-14T22:13:20Z, the payload's own time (--at sets another)\n")
+	_, out, _ = cli(t, `{"direction":"received","message":{"id":"x","type":"chat"}}`, "dryrun", "-r", example, "-")
+	require.Contains(t, out, ", the current time (the payload has no timestamp)\n")
+}
