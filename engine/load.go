@@ -714,7 +714,7 @@ func (r *Rule) compileWhen(n *yaml.Node) error {
 
 func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
 	var name string
-	if n.Kind == yaml.MappingNode {
+	if n.Kind == yaml.MappingNode && len(n.Content) > 2 { // more than the kind: maybe name:
 		var nameNode *yaml.Node
 		if nameNode, n = splitKey(n, "name"); nameNode != nil {
 			if nameNode.Kind != yaml.ScalarNode || strings.TrimSpace(nameNode.Value) == "" || nameNode.ShortTag() == "!!int" {
