@@ -200,3 +200,19 @@ func TestDryrunSaysWhichTimeItUsed(t *testing.T) {
 	_, out, _ = cli(t, `{"direction":"received","message":{"id":"x","type":"chat"}}`, "dryrun", "-r", example, "-")
 	require.Contains(t, out, ", the current time (the payload has no timestamp)\n")
 }
+
+// TestCheckPrintsTheGoldens: `check` prints, for every broken file of
+// engine/testdata/bad, exactly its golden file: the message, line and
+// column a user sees are the ones the goldens pin.
+func TestCheckPrintsTheGoldens(t *testing.T) {
+	files, err := filepath.Glob("../../engine/testdata/bad/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		want, err := os.ReadFile(strings.TrimSuffix(f, ".yaml") + ".golden")
+		require.NoError(t, err)
+		code, out, errOut := cli(t, "", "check", f)
+		require.Equal(t, 1, code, "%s: %s", f, errOut)
+		require.Equal(t, strings.ReplaceAll(string(want), "testdata/bad/", "../../engine/testdata/bad/"), out, f)
+	}
+}
