@@ -725,7 +725,7 @@ func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
 		}
 	}
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
-		errs.Addf(n, "expected an action such as `- slack: {...}`, a mapping with one key naming its kind (%s)", l.kindList())
+		errs.Addf(n, "expected an action such as `- slack: {...}`, a mapping with one key naming its kind (%s) and optionally name:", l.kindList())
 		return Action{}, false
 	}
 	k, body := n.Content[0], n.Content[1]
