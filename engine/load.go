@@ -714,6 +714,10 @@ func (r *Rule) compileWhen(n *yaml.Node) error {
 
 func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
 	var name string
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "name" {
+		errs.Addf(n, "action %q has no kind: write its kind beside its name, such as `slack: {...}` (%s)", n.Content[1].Value, l.kindList())
+		return Action{}, false
+	}
 	if n.Kind == yaml.MappingNode && len(n.Content) > 2 { // more than the kind: maybe name:
 		var nameNode *yaml.Node
 		if nameNode, n = splitKey(n, "name"); nameNode != nil {
