@@ -99,10 +99,6 @@ type SenderOptions struct {
 	// (the service refuses private and local ones by default); nil allows
 	// every address.
 	Egress *egress.Guard
-	// ReadFile reads a file a destination names (a key file); nil means
-	// os.ReadFile. Rules are checked through their snapshot's, so that
-	// rules posted to the service read none of its files.
-	ReadFile func(name string) ([]byte, error)
 }
 
 // Sender performs rendered requests for one destination. Classify failures

@@ -35,6 +35,10 @@ type Options struct {
 	// is read once per load; rules posted to the service read none of its
 	// files (see NoFiles).
 	ReadFile func(name string) ([]byte, error)
+	// ReadSecretFile reads a file a destination names (a key file: a
+	// secret); nil means ReadFile. `diff`, which sends the files the rules
+	// name to the service, refuses them, so that no key is ever sent.
+	ReadSecretFile func(name string) ([]byte, error)
 }
 
 // NoFiles is an Options.ReadFile for rules that must not read files of
@@ -372,7 +376,11 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 				continue
 			}
 		}
-		b := &actions.Block{Node: rest, ReadFile: func(p string) ([]byte, error) { return l.opts.ReadFile(relative(file, p)) }}
+		readSecret := l.opts.ReadFile
+		if l.opts.ReadSecretFile != nil {
+			readSecret = l.opts.ReadSecretFile
+		}
+		b := &actions.Block{Node: rest, ReadFile: func(p string) ([]byte, error) { return readSecret(relative(file, p)) }}
 		cfg, err := kind.ParseDestination(b)
 		if err != nil {
 			errs.AddErr(v, err)

@@ -90,16 +90,9 @@ func newSender(d *Destination, o actions.SenderOptions) (actions.Send[*actions.H
 	}
 	key := d.Key
 	if key == nil {
-		read := o.ReadFile
-		if read == nil {
-			read = os.ReadFile
-		}
-		data, err := read(d.KeyFile)
+		data, err := os.ReadFile(d.KeyFile)
 		if err != nil {
-			if u := errors.Unwrap(err); u != nil { // the path is the rules' own
-				err = u
-			}
-			return nil, fmt.Errorf("sheets: reading credentials_file: %w", err)
+			return nil, fmt.Errorf("sheets: reading credentials_file: %w", errors.Unwrap(err))
 		}
 		if err := checkKey(data); err != nil {
 			return nil, fmt.Errorf("sheets: credentials_file: %w", err)

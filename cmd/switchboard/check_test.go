@@ -216,3 +216,22 @@ func TestCheckPrintsTheGoldens(t *testing.T) {
 		require.Equal(t, strings.ReplaceAll(string(want), "testdata/bad/", "../../engine/testdata/bad/"), out, f)
 	}
 }
+
+// TestDiffNeverSendsAKeyFile: diff sends the files the rules name, but not
+// a key file a destination names.
+func TestDiffNeverSendsAKeyFile(t *testing.T) {
+	dir, rules := ruleSetDir(t, false)
+	key := filepath.Join(dir, "..", "sa.json")
+	require.NoError(t, os.WriteFile(key, []byte(`{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----secret"}`), 0o600))
+	data, err := os.ReadFile(rules)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(rules, append([]byte("destinations:\n  sheet: {kind: sheets, credentials_file: ../sa.json, spreadsheet_id: 1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms, range: A1}\n"), data...), 0o644))
+	req, err := diffRequest([]string{dir})
+	require.NoError(t, err)
+	var named []string
+	for _, f := range req.Named {
+		named = append(named, filepath.Base(f.Name))
+		require.NotContains(t, f.Content, "PRIVATE KEY")
+	}
+	require.ElementsMatch(t, []string{"vip.txt", "vip.json"}, named, "the list and the payload, not the key")
+}

@@ -78,9 +78,7 @@ func Check(snap *reload.Snapshot, o CheckOptions) (*Checked, error) {
 		return nil, err
 	}
 	c := &Checked{Rules: rs, senders: map[senderKey]actions.Sender{}}
-	// A file a destination names (a key file) is read through the
-	// snapshot too: posted rules read none of the service's files.
-	opts := actions.SenderOptions{Logger: o.Logger, Timeout: o.SendTimeout, Egress: &egress.Guard{Allow: o.EgressAllow}, ReadFile: snap.ReadFile}
+	opts := actions.SenderOptions{Logger: o.Logger, Timeout: o.SendTimeout, Egress: &egress.Guard{Allow: o.EgressAllow}}
 	var errs diag.List
 	for kind, k := range builtin.Kinds() {
 		d, ok := k.(actions.Deliverer)
