@@ -104,7 +104,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			}
 		},
 	})
+	shared, _ := a.store.(delivery.SharedHealth) // a store shared by instances shares destination health
 	a.deliverer = delivery.New(delivery.Options{
+		SharedHealth:   shared,
 		Outbox:         a.store,
 		Senders:        a.sender,
 		Limiter:        a.limiter,

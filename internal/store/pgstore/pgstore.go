@@ -233,6 +233,14 @@ func redactURL(url string) string {
 // ms converts t to the stored form: UTC unix milliseconds.
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// msOrZero is ms, with the zero time stored as 0.
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return ms(t)
+}
+
 // fromMS converts a stored time back; 0 stays the zero time.
 func fromMS(v int64) time.Time {
 	if v == 0 {
