@@ -40,7 +40,10 @@ type App struct {
 	adminListener net.Listener // nil without Config.AdminAddr
 	ready         atomic.Bool
 	tokens        []string
-	adminTok      string
+	// peers is the number of live instances sharing the store (0 or 1:
+	// this one alone), which divides the destinations' rates.
+	peers    atomic.Int64
+	adminTok string
 }
 
 // New opens the store, loads the rules and builds every component. It does
