@@ -21,7 +21,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -251,7 +250,5 @@ func fromMS(v int64) time.Time {
 	}
 	return time.UnixMilli(v).UTC()
 }
-
-var errClosed = errors.New("store: closed")
 
 var _ store.Backend = (*Store)(nil)
