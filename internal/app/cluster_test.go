@@ -396,4 +396,16 @@ rules:
 	for what, n := range sink.acted("/fwd ") {
 		require.Equal(t, 1, n, "%s acted on once", what)
 	}
+
+	// A clean stop gives the lease up: the restarted a takes it at once
+	// (its next try), well before the lease would have lapsed.
+	ins["a"] = startInstance(t, dir, url, "a")
+	ins["b"].stop()
+	stopped := time.Now()
+	waitFor(t, func() bool { st, ok := ins["a"].status(t); return ok && st.Cluster.Evaluator == "a" })
+	took = time.Since(stopped)
+	t.Logf("a took evaluation over %v after b stopped cleanly", took.Round(time.Millisecond))
+	require.Less(t, took, childLeaseTTL, "a dropped lease is taken before it would lapse")
+	post(ins["a"], "last")
+	waitFor(t, func() bool { return len(sink.acted("/fwd last")) == 1 })
 }
