@@ -409,3 +409,35 @@ rules:
 	post(ins["a"], "last")
 	waitFor(t, func() bool { return len(sink.acted("/fwd last")) == 1 })
 }
+
+// TestReadyzWhenStoreUnreachable: an instance that cannot reach its shared
+// store says it is not ready (so that the load balancer sends elsewhere),
+// and ready again once it can.
+func TestReadyzWhenStoreUnreachable(t *testing.T) {
+	url := pgtest.Database(t)
+	svc := start(t, `rules: [{name: r, when: "true", actions: [{log: {message: "x"}}]}]`, func(c *app.Config) {
+		c.Store, c.Instance = url, "solo"
+	})
+	ready := func() int {
+		resp, err := http.Get(svc.base + "/readyz")
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, ready())
+	admin, err := pgx.Connect(context.Background(), pgtest.ServerURL())
+	require.NoError(t, err)
+	defer admin.Close(context.Background())
+	name := url[strings.LastIndex(url, "/")+1:]
+	if i := strings.Index(name, "?"); i >= 0 {
+		name = name[:i]
+	}
+	_, err = admin.Exec(context.Background(), "ALTER DATABASE "+name+" ALLOW_CONNECTIONS false")
+	require.NoError(t, err)
+	_, err = admin.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+	require.NoError(t, err)
+	waitFor(t, func() bool { return ready() == http.StatusServiceUnavailable })
+	_, err = admin.Exec(context.Background(), "ALTER DATABASE "+name+" ALLOW_CONNECTIONS true")
+	require.NoError(t, err)
+	waitFor(t, func() bool { return ready() == http.StatusOK })
+}

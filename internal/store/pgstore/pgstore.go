@@ -170,6 +170,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
 // Err is always nil: a failed transaction on PostgreSQL fails only its own
 // requests (the server keeps the database consistent).
 func (s *Store) Err() error { return nil }
