@@ -133,12 +133,15 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	l.checkListRefs()
 	l.checkDeadLetter()
 	if l.errs.Len() > 0 {
-		// Error messages may quote configuration values: never a secret.
-		red := newRedactor(l.secrets)
+		// Error messages may quote configuration values: never a secret,
+		// whole or cut.
 		for _, e := range l.errs.Errs {
-			e.Msg = red.redact(e.Msg)
+			e.Msg = scrubError(e.Msg, l.secrets)
 		}
 		return nil, l.errs.Err()
+	}
+	for _, w := range l.warns.Errs {
+		w.Msg = scrubError(w.Msg, l.secrets)
 	}
 	rs := l.rs
 	if err := l.warns.Err(); err != nil {
@@ -297,7 +300,7 @@ func (l *loader) loadFile(src Source, doc *yaml.Node, perr *diag.Error) {
 		}
 	}
 	if spec.Destinations != nil {
-		masked := maskEnv(cloneNode(spec.Destinations))
+		masked := maskEnv(cloneNode(spec.Destinations), l.opts.LookupEnv)
 		expandEnv(spec.Destinations, l.opts.LookupEnv, l.secrets, &fileErrs)
 		l.loadDestinations(spec.Destinations, src.Name, &fileErrs)
 		l.maskDestinations(masked)
@@ -367,7 +370,7 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 				continue
 			}
 		}
-		b := &actions.Block{Node: rest}
+		b := &actions.Block{Node: rest, ReadFile: func(p string) ([]byte, error) { return l.opts.ReadFile(relative(file, p)) }}
 		cfg, err := kind.ParseDestination(b)
 		if err != nil {
 			errs.AddErr(v, err)
@@ -506,6 +509,9 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *diag.List) {
 		rejectEnv(an, errs)
 		if a, ok := l.loadAction(an, errs); ok {
 			a.Index = len(r.Actions)
+			if a.Name != "" && slices.ContainsFunc(r.Actions, func(b Action) bool { return b.Name == a.Name }) {
+				errs.Addf(an, "rule %q: two actions are named %q", r.Name, a.Name)
+			}
 			r.Actions = append(r.Actions, a)
 		}
 	}
@@ -705,6 +711,17 @@ func (r *Rule) compileWhen(n *yaml.Node) error {
 }
 
 func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
+	var name string
+	if n.Kind == yaml.MappingNode {
+		var nameNode *yaml.Node
+		if nameNode, n = splitKey(n, "name"); nameNode != nil {
+			if nameNode.Kind != yaml.ScalarNode || strings.TrimSpace(nameNode.Value) == "" || nameNode.ShortTag() == "!!int" {
+				errs.Addf(nameNode, "action name: expected a name such as to-crm (not a number: actions are also numbered), got %s", yamlx.Describe(nameNode))
+				return Action{}, false
+			}
+			name = nameNode.Value
+		}
+	}
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
 		errs.Addf(n, "expected an action such as `- slack: {...}`, a mapping with one key naming its kind (%s)", l.kindList())
 		return Action{}, false
@@ -722,7 +739,7 @@ func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
 		errs.Addf(body, "%s: expected a mapping of fields, got %s", k.Value, yamlx.Describe(body))
 		return Action{}, false
 	}
-	a := Action{Kind: k.Value, Line: k.Line}
+	a := Action{Kind: k.Value, Line: k.Line, Name: name}
 	b := &actions.Block{Node: body, Compiler: compiler{}}
 	if dn := b.Field("destination"); dn != nil {
 		d, ok := l.rs.Destinations[dn.Value]

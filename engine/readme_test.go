@@ -1,7 +1,13 @@
 package engine_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -59,11 +65,32 @@ func TestReadmeExamplesLoad(t *testing.T) {
 		}
 		n++
 		o := opts()
-		o.LookupEnv = func(string) (string, bool) { return "https://hooks.slack.com/services/T/B/x", true }
+		o.LookupEnv = func(name string) (string, bool) {
+			if strings.HasSuffix(name, "_URL") {
+				return "https://hooks.slack.com/services/T/B/x", true
+			}
+			if strings.HasSuffix(name, "_JSON") {
+				return serviceAccountKey(t), true
+			}
+			return "123456:readme-secret-value", true // a token, a password
+		}
 		_, err := engine.Load(o, engine.Source{Name: "README.md", Data: []byte(src)})
 		require.NoError(t, err, "README example:\n%s", src)
 	}
 	require.GreaterOrEqual(t, n, 4, "the README's examples were not found")
+}
+
+// serviceAccountKey is a Google service account's JSON key, for the
+// sheets example.
+func serviceAccountKey(t *testing.T) string {
+	priv, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	require.NoError(t, err)
+	key, err := json.Marshal(map[string]string{"type": "service_account", "client_email": "sb@p.iam.gserviceaccount.com",
+		"token_uri": "https://oauth2.googleapis.com/token", "private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))})
+	require.NoError(t, err)
+	return string(key)
 }
 
 // TestTutorialSnippets: every snippet of the README's "Writing rules"
@@ -84,5 +111,39 @@ func TestTutorialSnippets(t *testing.T) {
 		for _, r := range rs.RunTests() {
 			require.True(t, r.Passed(), "snippet %d, test %q: %v", i+1, r.Case.Name, r.Failures)
 		}
+	}
+}
+
+// yamlKeys returns the keys a spec type reads (its yaml tags).
+func yamlKeys(v any) []string {
+	var out []string
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag != "" && tag != "-" {
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
+// TestRulesFileKeysDocumented: the README lists every top-level section of
+// a rules file, and its table of rule keys is one table (no blank line
+// cutting it) with a row for every key a rule reads.
+func TestRulesFileKeysDocumented(t *testing.T) {
+	doc := readme(t)
+	file, rule, _ := engine.SpecTypes()
+	start := strings.Index(doc, "A rules file has these sections")
+	require.Positive(t, start)
+	para := doc[start : start+strings.Index(doc[start:], "\n\n")]
+	for _, k := range yamlKeys(file) {
+		require.Contains(t, para, "`"+k+"`", "the list of sections misses %s", k)
+	}
+	start = strings.Index(doc, "### `rules:`")
+	require.Positive(t, start)
+	section := doc[start:]
+	table := section[strings.Index(section, "| key |"):]
+	table = table[:strings.Index(table, "\n\n")] // the table ends at the first blank line
+	for _, k := range yamlKeys(rule) {
+		require.Contains(t, table, "| `"+k+"` |", "the rule keys table misses %s (or a blank line cuts it)", k)
 	}
 }

@@ -7,8 +7,12 @@ package builtin
 import (
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/actions/email"
+	"github.com/switchboard-dev/switchboard/actions/hubspot"
 	logaction "github.com/switchboard-dev/switchboard/actions/log"
+	"github.com/switchboard-dev/switchboard/actions/sheets"
 	"github.com/switchboard-dev/switchboard/actions/slack"
+	"github.com/switchboard-dev/switchboard/actions/teams"
+	"github.com/switchboard-dev/switchboard/actions/telegram"
 	"github.com/switchboard-dev/switchboard/actions/webhook"
 )
 
@@ -18,6 +22,10 @@ var registry = []actions.Defined{
 	slack.Kind,
 	email.Kind,
 	logaction.Kind,
+	telegram.Kind,
+	teams.Kind,
+	hubspot.Kind,
+	sheets.Kind,
 }
 
 // Kinds returns the built-in action kinds by the name used in rules files.

@@ -75,13 +75,15 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 	p := Post{WebhookURL: r.webhookURL, Message: Message{UnfurlLinks: r.unfurl, UnfurlMedia: r.unfurl}}
 	m := &p.Message
 	var err error
-	if m.Text, err = r.text.Render(env, Escape); err != nil {
+	if m.Text, err = r.text.Render(env, mark); err != nil {
 		return actions.Request{}, fmt.Errorf("slack: text: %w", err)
 	}
+	m.Text = unmark(m.Text)
 	if r.blocks.Set() {
-		if m.Blocks, err = r.blocks.Render(env, Escape); err != nil {
+		if m.Blocks, err = r.blocks.Render(env, mark); err != nil {
 			return actions.Request{}, fmt.Errorf("slack: blocks: %w", err)
 		}
+		m.Blocks = unmarkTree(m.Blocks)
 	} else if strings.TrimSpace(m.Text) == "" {
 		return actions.Request{}, fmt.Errorf("slack: text is empty once rendered")
 	}

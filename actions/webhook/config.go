@@ -48,6 +48,7 @@ type actionConfig struct {
 	Body        actions.Value               `yaml:"body"`
 	RawBody     actions.Template            `yaml:"raw_body"`
 	ContentType string                      `yaml:"content_type"`
+	Escape      string                      `yaml:"escape"`
 	Timeout     time.Duration               `yaml:"timeout"`
 }
 
@@ -208,12 +209,18 @@ func checkBody(b *actions.Block, c *actionConfig, r *renderer) {
 		r.header["Content-Type"] = ct
 	}
 	if c.RawBody.Set() {
-		switch {
-		case media == "application/json" || strings.HasSuffix(media, "+json"):
-			r.rawEsc, r.rawJSON = jsonStringEscape, true
-		case media == "application/x-www-form-urlencoded":
-			r.rawEsc = url.QueryEscape
+		syntax, problem := rawBodyFor(media, c.Escape, c.RawBody)
+		if problem != "" {
+			at := b.Field("escape")
+			if at == nil {
+				at = c.RawBody.Node
+			}
+			b.Errorf(at, "%s", problem)
+			return
 		}
+		r.rawSyntax = syntax
+	} else if c.Escape != "" {
+		b.Errorf(b.Field("escape"), "escape: applies to raw_body only")
 	}
 }
 

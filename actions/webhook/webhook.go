@@ -60,11 +60,10 @@ type renderer struct {
 	query   []namedTemplate
 	body    actions.Value
 	rawBody actions.Template
-	// rawEsc escapes event values in raw_body for its content type;
-	// rawJSON asks for the result to be checked as JSON.
-	rawEsc  actions.Escaper
-	rawJSON bool
-	timeout time.Duration
+	// rawSyntax is how raw_body's values are escaped and the result
+	// checked, by its content type.
+	rawSyntax rawSyntax
+	timeout   time.Duration
 }
 
 // Render renders the Message for one event.
@@ -106,12 +105,12 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 		}
 		m.Body = string(data)
 	case r.rawBody.Set():
-		s, err := r.rawBody.Render(env, r.rawEsc)
+		s, err := r.rawBody.Render(env, r.rawSyntax.escaper())
 		if err != nil {
 			return actions.Request{}, fmt.Errorf("http: raw_body: %w", err)
 		}
-		if r.rawJSON && !json.Valid([]byte(s)) {
-			return actions.Request{}, fmt.Errorf("http: raw_body is not valid JSON once rendered; build JSON with body: instead")
+		if err := r.rawSyntax.check(s); err != nil {
+			return actions.Request{}, fmt.Errorf("http: %w", err)
 		}
 		m.Body = s
 	}

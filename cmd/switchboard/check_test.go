@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -115,5 +117,74 @@ func TestDiffSendsTheFilesTheRulesName(t *testing.T) {
 		} else {
 			require.NotContains(t, out, "warning")
 		}
+	}
+}
+
+// TestActionsAreNumberedAlikeEverywhere: one action is "action 2" with its
+// name in dryrun, in deliveries (text and JSON), in diff and in a failing
+// test, never "1:log" or "action 1" in one place and "action 2" in another.
+func TestActionsAreNumberedAlikeEverywhere(t *testing.T) {
+	rules := `rules:
+  - name: hello
+    when: direction == "received"
+    actions:
+      - log: {message: "first {{ message.id }}"}
+      - name: audit
+        log: {message: "audit {{ message.id }}"}
+`
+	base, path, a := server(t, rules)
+	payload := `{"direction":"received","chat_title":"Acme","message":{"id":"D1","type":"chat"}}`
+	postEvent(t, a, base, payload)
+
+	_, out, _ := cli(t, payload, "dryrun", "-r", path, "-")
+	require.Contains(t, out, "  action 1: log\n")
+	require.Contains(t, out, "  action 2 \"audit\": log\n")
+
+	require.Eventually(t, func() bool {
+		_, out, _ = cli(t, "", "deliveries", "--server", base, "--admin-token", "cli-admin-token", "--state", "done")
+		return strings.Count(out, "\n") == 3
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Regexp(t, `hello\s+action 2 "audit": log\s`, out)
+	require.Regexp(t, `hello\s+action 1: log\s`, out)
+	_, out, _ = cli(t, "", "deliveries", "--server", base, "--admin-token", "cli-admin-token", "--json")
+	var ds []struct {
+		Action     int    `json:"action"`
+		ActionName string `json:"action_name"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &ds))
+	require.ElementsMatch(t, []any{1, 2}, []any{ds[0].Action, ds[1].Action})
+	for _, d := range ds {
+		if d.Action == 2 {
+			require.Equal(t, "audit", d.ActionName)
+		}
+	}
+
+	next := filepath.Join(t.TempDir(), "next.yaml")
+	require.NoError(t, os.WriteFile(next, []byte(strings.Replace(rules, "audit {{", "audited {{", 1)), 0o644))
+	_, out, _ = cli(t, "", "diff", next, "--server", base, "--admin-token", "cli-admin-token")
+	require.Contains(t, out, "  ~ hello action 2 \"audit\": log\n")
+}
+
+// TestRulesFromTheEnvironment: SWITCHBOARD_RULES gives serve's and diff's
+// rules only when neither -r, --rules nor an argument does.
+func TestRulesFromTheEnvironment(t *testing.T) {
+	t.Setenv("SWITCHBOARD_RULES", "env-a.yaml,env-b.yaml")
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"env-a.yaml", "env-b.yaml"}},
+		{[]string{"-r", "flag.yaml"}, []string{"flag.yaml"}},
+		{[]string{"--rules", "flag.yaml"}, []string{"flag.yaml"}},
+		{[]string{"arg.yaml"}, []string{"arg.yaml"}},
+		{[]string{"-r", "flag.yaml", "arg.yaml"}, []string{"flag.yaml", "arg.yaml"}},
+	} {
+		fs := newFlags(&stdio{err: io.Discard}, "serve", "", "")
+		r := addRulesFlag(fs, "rules")
+		pos, err := parseFlags(fs, tc.args)
+		require.NoError(t, err)
+		r.setArgs(fs, pos)
+		require.NoError(t, flagsFromEnv(fs, "SWITCHBOARD_"))
+		require.Equal(t, tc.want, []string(r.paths), "%v", tc.args)
 	}
 }

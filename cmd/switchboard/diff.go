@@ -35,11 +35,12 @@ func runDiff(ctx context.Context, s *stdio, args []string) int {
 	if err != nil {
 		return flagExit(err)
 	}
-	rules := rulesOpt.with(pos)
+	rulesOpt.setArgs(fs, pos)
 	if err := flagsFromEnv(fs, "SWITCHBOARD_"); err != nil {
 		fmt.Fprintf(s.err, "switchboard diff: %v\n", err)
 		return 2
 	}
+	rules := rulesOpt.paths
 	if len(rules) == 0 {
 		fmt.Fprintln(s.err, "switchboard diff: the new rules are required (-r NEW, or NEW as an argument)")
 		return 2
@@ -121,7 +122,7 @@ func printDiff(w io.Writer, rep *app.DiffReport) {
 }
 
 func actionTitle(a app.ActionDiff) string {
-	t := fmt.Sprintf("%s action %d: %s", a.Rule, a.Action+1, a.Kind)
+	t := fmt.Sprintf("%s %s: %s", a.Rule, engine.ActionLabel(a.Action-1, a.Name), a.Kind)
 	if a.Destination != "" {
 		t += " -> " + a.Destination
 	}

@@ -64,7 +64,7 @@ func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
 	}
 	req, err := tester.TestRequest(dest.Config, actions.TestOptions{Text: *text, To: *to})
 	if err != nil {
-		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.Redact(err.Error()))
+		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.RedactError(err.Error()))
 		return 1
 	}
 	req.Kind, req.Destination = dest.Kind, name
@@ -82,7 +82,7 @@ func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
 	guard := &egress.Guard{Allow: allow, Private: dest.AllowPrivate}
 	sender, err := deliverer.NewSender(dest.Config, actions.SenderOptions{Timeout: *timeout, Egress: guard})
 	if err != nil {
-		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.Redact(err.Error()))
+		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.RedactError(err.Error()))
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -96,7 +96,7 @@ func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
 		case errors.As(err, &ra):
 			what = fmt.Sprintf("was refused for now (would be retried after %s)", ra.After)
 		}
-		fmt.Fprintf(s.out, "FAIL: the test message %s: %s\n", what, rs.Redact(err.Error()))
+		fmt.Fprintf(s.out, "FAIL: the test message %s: %s\n", what, rs.RedactError(err.Error()))
 		return 1
 	}
 	fmt.Fprintf(s.out, "OK: the test message was delivered to %s\n", name)

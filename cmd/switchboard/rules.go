@@ -31,6 +31,15 @@ func (r *rulesFlag) with(args []string) []string {
 	return append(append([]string(nil), r.paths...), args...)
 }
 
+// setArgs adds rules given as arguments to the flag's, as if each had been
+// given with --rules, so that an environment default (SWITCHBOARD_RULES)
+// is not added to them.
+func (r *rulesFlag) setArgs(fs *flag.FlagSet, args []string) {
+	for _, a := range args {
+		_ = fs.Set("rules", a)
+	}
+}
+
 // readRules reads a snapshot of the rules files, the one way every
 // command and the service read them (reload.Read: one path expansion;
 // the files the rules name are read through the snapshot).

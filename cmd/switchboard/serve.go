@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -63,9 +64,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	if err != nil {
 		return flagExit(err)
 	}
-	if len(pos) > 0 { // rules given as arguments: SWITCHBOARD_RULES is not added to them
-		rulesOpt.paths = rulesOpt.with(pos)
-	}
+	rulesOpt.setArgs(fs, pos) // rules given as arguments: SWITCHBOARD_RULES is not added to them
 	if err := flagsFromEnv(fs, "SWITCHBOARD_"); err != nil {
 		fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
 		return 2
@@ -164,11 +163,11 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 func flagsFromEnv(fs *flag.FlagSet, prefix string) error {
 	// A flag and its one-letter alias (-r, --rules) share their value: set
 	// either way, the variable is not read; only the long name has one.
-	set := map[flag.Value]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Value] = true })
+	set := map[any]bool{}
+	fs.Visit(func(f *flag.Flag) { set[valueKey(f)] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Value] || err != nil || len(f.Name) == 1 {
+		if set[valueKey(f)] || err != nil || len(f.Name) == 1 {
 			return
 		}
 		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -189,6 +188,15 @@ func flagsFromEnv(fs *flag.FlagSet, prefix string) error {
 		}
 	})
 	return err
+}
+
+// valueKey identifies a flag's variable, shared by its aliases (a Value
+// that cannot be a map key stands for its flag alone).
+func valueKey(f *flag.Flag) any {
+	if reflect.TypeOf(f.Value).Comparable() {
+		return f.Value
+	}
+	return f.Name
 }
 
 func splitList(s string) []string {

@@ -31,7 +31,7 @@ func (a *App) sendNotice(ctx context.Context, dest string, n actions.Notice) err
 	}
 	req, err := actions.NoticeRequest(rs.Kind(d.Kind), d.Config, n)
 	if err != nil {
-		return fmt.Errorf("rendering the notice: %s", rs.Redact(err.Error()))
+		return fmt.Errorf("rendering the notice: %s", rs.RedactError(err.Error()))
 	}
 	req.Kind, req.Destination = d.Kind, dest
 	req.Key = fmt.Sprintf("%s:%d", n.Type, n.To.UnixNano())
@@ -47,7 +47,7 @@ func (a *App) sendNotice(ctx context.Context, dest string, n actions.Notice) err
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := s.Send(sctx, req); err != nil {
-		return errors.New(rs.Redact(err.Error()))
+		return errors.New(rs.RedactError(err.Error()))
 	}
 	return nil
 }

@@ -164,13 +164,17 @@ func (a *App) admin(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// DeliveryView is one delivery as the API lists it.
+// DeliveryView is one delivery as the API lists it. Action is the
+// action's number in its rule, from 1 as every output numbers it;
+// ActionName its name: in the rules that queued it (when they are the
+// running ones).
 type DeliveryView struct {
 	ID          int64           `json:"id"`
 	EventID     int64           `json:"event_id"`
 	Rule        string          `json:"rule"`
 	Version     string          `json:"ruleset_version"`
 	Action      int             `json:"action"`
+	ActionName  string          `json:"action_name,omitempty"`
 	Kind        string          `json:"kind"`
 	Destination string          `json:"destination,omitempty"`
 	State       string          `json:"state"`
@@ -220,7 +224,8 @@ func (a *App) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	out := make([]DeliveryView, 0, len(ds))
 	for _, d := range ds {
 		v := DeliveryView{
-			ID: d.ID, EventID: d.EventID, Rule: d.Rule, Version: d.RulesetVersion, Action: d.Action, Kind: d.Kind,
+			ID: d.ID, EventID: d.EventID, Rule: d.Rule, Version: d.RulesetVersion, Action: d.Action + 1,
+			ActionName: actionName(rs, d.RulesetVersion, d.Rule, d.Action), Kind: d.Kind,
 			Destination: d.Destination, State: d.State, Attempts: d.Attempts, NextAt: d.NextAttemptAt,
 			LastStatus: d.LastStatus, LastError: rs.Redact(d.LastError), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 		}
@@ -230,6 +235,19 @@ func (a *App) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// actionName is the name: of a rule's action (by index from 0) in the
+// rules of version, if they are rs: a delivery queued by other rules
+// shows its number only, never a name another action has now.
+func actionName(rs *engine.RuleSet, version, rule string, index int) string {
+	if rs.Version != version {
+		return ""
+	}
+	if r := rs.Rule(rule); r != nil && index >= 0 && index < len(r.Actions) {
+		return r.Actions[index].Name
+	}
+	return ""
 }
 
 func pathID(r *http.Request) (int64, error) {

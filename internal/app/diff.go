@@ -60,13 +60,15 @@ type EventDiff struct {
 	Changed    []ActionDiff `json:"changed,omitempty"`
 }
 
-// ActionDiff is one action (the Action-th of Rule) that the new rules add,
-// remove or render differently. Old and New are its wire form, exactly as
+// ActionDiff is one action of Rule (Action is its number from 1, as every
+// output numbers it; Name its name:, if it has one) that the new rules
+// add, remove or render differently. Old and New are its wire form, exactly as
 // it would be sent, secrets redacted; an action that fails to render is
 // {"error": "..."}.
 type ActionDiff struct {
 	Rule        string          `json:"rule"`
 	Action      int             `json:"action"`
+	Name        string          `json:"action_name,omitempty"`
 	Kind        string          `json:"kind"`
 	Destination string          `json:"destination,omitempty"`
 	Old         json.RawMessage `json:"old,omitempty"`
@@ -215,13 +217,13 @@ type actionKey struct {
 }
 
 type plannedAction struct {
-	key        actionKey
-	kind, dest string
-	wire       json.RawMessage
+	key              actionKey
+	name, kind, dest string
+	wire             json.RawMessage
 }
 
 func (p plannedAction) diff(old, next json.RawMessage) ActionDiff {
-	return ActionDiff{Rule: p.key.rule, Action: p.key.action, Kind: p.kind, Destination: p.dest, Old: old, New: next}
+	return ActionDiff{Rule: p.key.rule, Action: p.key.action + 1, Name: p.name, Kind: p.kind, Destination: p.dest, Old: old, New: next}
 }
 
 type plannedActions struct {
@@ -234,7 +236,7 @@ type plannedActions struct {
 func planned(rs *engine.RuleSet, o engine.Outcome) plannedActions {
 	out := plannedActions{byKey: map[actionKey]plannedAction{}}
 	for _, j := range o.Jobs {
-		p := plannedAction{key: actionKey{j.Rule, j.Action.Index}, kind: j.Action.Kind, dest: j.Action.Destination, wire: wireJSON(rs, j.Rendered)}
+		p := plannedAction{key: actionKey{j.Rule, j.Action.Index}, name: j.Action.Name, kind: j.Action.Kind, dest: j.Action.Destination, wire: wireJSON(rs, j.Rendered)}
 		out.list = append(out.list, p)
 		out.byKey[p.key] = p
 	}

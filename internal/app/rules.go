@@ -98,7 +98,7 @@ func Check(snap *reload.Snapshot, o CheckOptions) (*Checked, error) {
 		dopts.Egress = &egress.Guard{Allow: o.EgressAllow, Private: dest.AllowPrivate}
 		s, err := d.NewSender(dest.Config, dopts)
 		if err != nil {
-			errs.Add(&diag.Error{File: dest.File, Line: dest.Line, Column: 1, Msg: fmt.Sprintf("destination %q: %s", name, rs.Redact(err.Error()))})
+			errs.Add(&diag.Error{File: dest.File, Line: dest.Line, Column: 1, Msg: fmt.Sprintf("destination %q: %s", name, rs.RedactError(err.Error()))})
 			continue
 		}
 		c.senders[senderKey{dest.Kind, name}] = s

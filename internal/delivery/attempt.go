@@ -20,7 +20,7 @@ const maxErrorText = 1024
 // stayed busy for as long as the lease allows): the lease then lapses and
 // the job is claimed again.
 func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
-	log := d.opt.Logger.With("job", j.ID, "event", j.EventID, "rule", j.Rule, "action", j.Action,
+	log := d.opt.Logger.With("job", j.ID, "event", j.EventID, "rule", j.Rule, "action", j.Action+1,
 		"dest", j.Destination, "attempt", j.Attempts+1)
 	req, err := DecodeRequest(j.Request)
 	if err == nil && IsUnrendered(req) {

@@ -216,7 +216,7 @@ func (d *Dispatcher) toBatch(rs *engine.RuleSet, res *engine.Result, in *inputs,
 				// fixed.
 				reason := "the action could not be rendered: " + rs.Redact(err.Error())
 				d.opt.Logger.Error("dispatch: action not rendered; it is a dead letter",
-					"event", j.EventID, "rule", j.Rule, "action", j.Action.Index, "err", reason)
+					"event", j.EventID, "rule", j.Rule, "action", j.Action.Index+1, "action_name", j.Action.Name, "err", reason)
 				job = store.NewJob{EventID: j.EventID, Rule: j.Rule, Action: j.Action.Index, Kind: j.Action.Kind,
 					Destination: j.Action.Destination, Request: delivery.Unrendered(j.Action.Kind, j.Action.Destination),
 					IdempotencyKey: j.Key, NextAttemptAt: now, Failed: reason}

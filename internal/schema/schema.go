@@ -70,7 +70,7 @@ func Generate(kinds map[string]actions.Kind) ([]byte, error) {
 		as := typeSchema(reflect.TypeOf(a), nil)
 		acts = append(acts, obj{
 			"type": "object", "title": n + " action",
-			"properties":           obj{n: as},
+			"properties":           obj{n: as, "name": obj{"type": "string", "minLength": 1, "description": "the action's name, shown with its number in every output"}},
 			"required":             []string{n},
 			"additionalProperties": false,
 		})
@@ -84,6 +84,8 @@ func Generate(kinds map[string]actions.Kind) ([]byte, error) {
 		"expect_excludes": obj{"type": "array", "items": obj{"type": "string"}, "description": "rule names that must not match"},
 		"at":              obj{"type": "string", "format": "date-time"},
 	})
+	testSchema["properties"].(obj)["actions"].(obj)["items"].(obj)["properties"].(obj)["action"] = obj{
+		"type": []string{"integer", "string"}, "description": "the action's number in the rule (from 1) or its name; default 1"}
 	// The top level comes from the file's Go type too, so that a new key
 	// appears here without a change to the generator.
 	root := typeSchema(reflect.TypeOf(file), map[string]any{
