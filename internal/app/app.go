@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/console"
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/dispatch"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
@@ -33,6 +34,7 @@ type App struct {
 	deliverer  *delivery.Deliverer
 	handler    http.Handler // the public listener's
 	adminH     http.Handler // the admin listener's (handler itself without one)
+	console    *console.Console
 
 	listener      net.Listener
 	adminListener net.Listener // nil without Config.AdminAddr
@@ -117,6 +119,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		},
 	})
 	a.metrics.reg.MustRegister(newHealthCollector(a.deliverer.Health))
+	if a.console, err = a.newConsole(); err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	a.handler, a.adminH = a.routes()
 	return a, nil
 }

@@ -104,14 +104,32 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("body: no rules files"))
 		return
 	}
-	srcs := make([]engine.Source, len(req.Files))
-	for i, f := range req.Files {
-		srcs[i] = engine.Source{Name: f.Name, Data: []byte(f.Content)}
+	rep, err := a.Diff(r.Context(), req.Files, since, limit, maxEvents)
+	var le *loadError
+	switch {
+	case errors.As(err, &le):
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "the new rules do not load", "errors": errorLines(le.err)})
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, http.StatusOK, rep)
 	}
-	// Posted rules read none of this machine's files: a tests: file or a
-	// payload they name is looked for among the posted files only.
-	posted := make(map[string][]byte, len(req.Files))
-	for _, f := range req.Files {
+}
+
+// loadError is posted rules that do not load.
+type loadError struct{ err error }
+
+func (e *loadError) Error() string { return "the new rules do not load: " + e.err.Error() }
+func (e *loadError) Unwrap() error { return e.err }
+
+// loadPosted loads posted rules files as a reload would, except that they
+// read none of this machine's files: a tests: file or a payload they name
+// is looked for among the posted files only. The error is a *loadError.
+func (a *App) loadPosted(files []DiffFile) (*engine.RuleSet, error) {
+	srcs := make([]engine.Source, len(files))
+	posted := make(map[string][]byte, len(files))
+	for i, f := range files {
+		srcs[i] = engine.Source{Name: f.Name, Data: []byte(f.Content)}
 		posted[filepath.Clean(f.Name)] = []byte(f.Content)
 	}
 	opts := a.engineOptions()
@@ -121,11 +139,24 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 		}
 		return engine.NoFiles(name)
 	}
-	next, err := engine.Load(opts, srcs...)
+	rs, err := engine.Load(opts, srcs...)
 	if err != nil {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "the new rules do not load", "errors": errorLines(err)})
-		return
+		return nil, &loadError{err}
 	}
+	return rs, nil
+}
+
+// Diff replays the stored events received in the last since through the
+// running rules and the given files and reports, per event, the actions
+// added, removed or rendered differently (at most limit events listed,
+// maxEvents replayed). Nothing is stored or sent. Rules that do not load
+// give a *loadError. POST /api/diff and the console's rules page call it.
+func (a *App) Diff(ctx context.Context, files []DiffFile, since time.Duration, limit, maxEvents int) (*DiffReport, error) {
+	next, err := a.loadPosted(files)
+	if err != nil {
+		return nil, err
+	}
+
 	running := a.Rules()
 	from := time.Now().Add(-since).UTC()
 	rep := &DiffReport{Running: running.Version, New: next.Version, Since: from, Diffs: []EventDiff{}}
@@ -133,7 +164,7 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 		rep.TestFailures = append(rep.TestFailures, e.Error())
 	}
 	var oldSim, newSim engine.Sim // each rule set keeps its own conversation state
-	err = a.eachEventSince(r.Context(), from, func(e store.Event) bool {
+	err = a.eachEventSince(ctx, from, func(e store.Event) bool {
 		if rep.Events == maxEvents {
 			rep.Truncated = true
 			return false
@@ -150,10 +181,9 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 		return true
 	})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, rep)
+	return rep, nil
 }
 
 // eachEventSince calls fn with every stored event received at or after
