@@ -113,7 +113,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin") // "no-referrer" makes browsers send Origin: null on form posts
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	if r.Method == http.MethodPost && !c.sameOrigin(r) {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)

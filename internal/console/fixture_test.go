@@ -256,13 +256,13 @@ func (f *fixture) client(t testing.TB) *client {
 	}}}
 }
 
-type page struct {
+type response struct {
 	status int
 	header http.Header
 	body   string
 }
 
-func (c *client) do(req *http.Request) page {
+func (c *client) do(req *http.Request) response {
 	c.t.Helper()
 	resp, err := c.http.Do(req)
 	require.NoError(c.t, err)
@@ -272,12 +272,12 @@ func (c *client) do(req *http.Request) page {
 	if m := csrfRe.FindStringSubmatch(string(b)); m != nil && resp.Request.URL.Path != "/login" {
 		c.csrf = m[1]
 	}
-	return page{resp.StatusCode, resp.Header, string(b)}
+	return response{resp.StatusCode, resp.Header, string(b)}
 }
 
 var csrfRe = regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`)
 
-func (c *client) get(path string, header ...string) page {
+func (c *client) get(path string, header ...string) response {
 	c.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
 	require.NoError(c.t, err)
@@ -291,7 +291,7 @@ func (c *client) get(path string, header ...string) page {
 	return c.do(req)
 }
 
-func (c *client) post(path string, form url.Values, header ...string) page {
+func (c *client) post(path string, form url.Values, header ...string) response {
 	c.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
 	require.NoError(c.t, err)
