@@ -97,7 +97,7 @@ func (c *Console) overviewLive(w http.ResponseWriter, r *http.Request) {
 func (c *Console) series(r *http.Request, rg chartRange) (store.Series, error) {
 	now := c.opt.Now().UTC()
 	end := now.Truncate(rg.Step).Add(rg.Step)
-	return c.opt.Store.ReadSeries(r.Context(), end.Add(-time.Duration(rg.N)*rg.Step), rg.Step, rg.N)
+	return c.opt.Store.ReadSeries(r.Context(), end.Add(-time.Duration(rg.N)*rg.Step), rg.Step, rg.N, ruleNames(c.opt.Backend.Rules()))
 }
 
 // seriesJSON is what console.js draws: per-minute rates at bucket starts.

@@ -263,7 +263,7 @@ type destinationView struct {
 
 func (c *Console) destinationsPage(r *http.Request) (destinationsPage, error) {
 	rs := c.opt.Backend.Rules()
-	p := destinationsPage{Since: c.opt.Now().Add(-24 * time.Hour)}
+	p := destinationsPage{Since: c.opt.Now().Add(-time.Hour)}
 	outs, err := c.opt.Store.RecentOutcomes(r.Context(), p.Since)
 	if err != nil {
 		return p, err

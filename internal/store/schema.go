@@ -264,7 +264,7 @@ CREATE INDEX jobs_dead_destination ON jobs (destination) WHERE state = 'dead';
 	// copy of them is written; a body that is not JSON gives NULLs), indexed
 	// with the id so that a filtered list reads newest first and stops at a
 	// page. Matches are found by rule, attempts by time (the outcomes
-	// chart). Postgres: the same columns as STORED generated columns over
+	// chart), dead letters newest first. Postgres: the same columns as STORED generated columns over
 	// body::jsonb.
 	`
 ALTER TABLE events ADD COLUMN chat_id TEXT GENERATED ALWAYS AS
@@ -281,7 +281,9 @@ CREATE INDEX events_chat ON events (chat_id, id);
 CREATE INDEX events_direction ON events (direction, id);
 CREATE INDEX events_type ON events (msg_type, id);
 CREATE INDEX matches_rule ON matches (rule, event_id);
-CREATE INDEX attempts_at ON attempts (at, outcome);
+CREATE INDEX attempts_at ON attempts (at);
+CREATE INDEX attempts_outcome ON attempts (outcome, at);
+CREATE INDEX jobs_dead_id ON jobs (id) WHERE state = 'dead';
 `,
 }
 
