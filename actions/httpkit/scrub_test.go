@@ -1,4 +1,4 @@
-package webhook_test
+package httpkit_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-dev/switchboard/actions"
-	"github.com/switchboard-dev/switchboard/actions/webhook"
+	"github.com/switchboard-dev/switchboard/actions/httpkit"
 )
 
 // TestSnippetScrubsEchoedURLParts: a receiver that echoes the request
@@ -44,7 +44,7 @@ func TestSnippetScrubsEchoedURLParts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := &actions.HTTPRequest{Method: "POST", URL: tt.url, Header: tt.header}
-			require.Equal(t, tt.want, webhook.Snippet(w, []byte(tt.body)))
+			require.Equal(t, tt.want, httpkit.Snippet(w, []byte(tt.body)))
 		})
 	}
 }
