@@ -1,6 +1,9 @@
 // Package actions is the contract between the rules engine and the action
-// kinds (http, slack, email, log). Each kind lives in its own package under
-// actions/ and is registered by one line in actions/builtin.
+// kinds (http, slack, email, log, ...). Each kind lives in its own package
+// under actions/ and is registered by one line in actions/builtin. A kind
+// is written in its own types as a Spec (its config types, its render, its
+// wire form and its send) and turned into a Kind by Define, which holds the
+// scaffolding every kind shares; HTTP-shaped kinds share actions/httpkit.
 //
 // A kind checks its configuration once, at load time (Kind.Compile), and
 // returns a Renderer. For every matching event the Renderer turns the event

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 )
@@ -167,4 +168,34 @@ func (c *Conversation) State(now time.Time) ChatState {
 		}
 	}
 	return s
+}
+
+// chatJSON is ChatState's JSON form: waiting_for as people read it ("30m",
+// "1h5m") and waiting_for_seconds as a number, never nanoseconds.
+type chatJSON struct {
+	chatFields
+	WaitingFor        string `json:"waiting_for"`
+	WaitingForSeconds int64  `json:"waiting_for_seconds"`
+}
+
+// chatFields is ChatState without its methods (the shallower waiting_for
+// of chatJSON wins over its).
+type chatFields ChatState
+
+// MarshalJSON writes the state with its wait as text and seconds, as
+// dryrun --json, the API and a `{{ chat }}` in a JSON body show it.
+func (s ChatState) MarshalJSON() ([]byte, error) {
+	return json.Marshal(chatJSON{chatFields: chatFields(s), WaitingFor: FormatDuration(s.WaitingFor),
+		WaitingForSeconds: int64(s.WaitingFor.Round(time.Second) / time.Second)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *ChatState) UnmarshalJSON(data []byte) error {
+	var v chatJSON
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*s = ChatState(v.chatFields)
+	s.WaitingFor = time.Duration(v.WaitingForSeconds) * time.Second
+	return nil
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+
+	"github.com/switchboard-dev/switchboard/actions"
 )
 
 // The expression environment. Conditions and templates see every payload
@@ -144,20 +146,9 @@ func exprOptions() []expr.Option {
 // 10,000); a larger one is a load error.
 const maxExprNodes = 2000
 
-// NormalizePhone reduces a phone number or WhatsApp id to its digits, so
-// that "+44 7441 369136", "0044 7441369136" and "447441369136@c.us" compare
-// equal.
-func NormalizePhone(s string) string {
-	s, _, _ = strings.Cut(s, "@")
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= '0' && c <= '9' {
-			b.WriteByte(c)
-		}
-	}
-	return strings.TrimPrefix(b.String(), "00")
-}
+// NormalizePhone reduces a phone number or WhatsApp id to its digits (see
+// actions.NormalizePhone, the one implementation, which kinds use too).
+func NormalizePhone(s string) string { return actions.NormalizePhone(s) }
 
 // containsFold reports whether sub is within s, ignoring case.
 func containsFold(s, sub string) bool {

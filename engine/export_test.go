@@ -6,3 +6,6 @@ func ResetProgramCache() {
 	programs.Clear()
 	programs.n.Store(0)
 }
+
+// ScrubError is scrubError, for tests.
+var ScrubError = scrubError

@@ -85,7 +85,6 @@ func (l *loader) loadLists(n *yaml.Node, file string, errs *diag.List) {
 				errs.Addf(pathNode, "list %q: %v", name, err)
 				continue
 			}
-			l.extraHash = fmt.Appendf(l.extraHash, "list\x00%s\x00%d\x00%s", name, len(data), data)
 			for _, line := range strings.Split(string(data), "\n") {
 				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
 					entries = append(entries, line)

@@ -57,6 +57,7 @@ type fileSpec struct {
 	Rules        []ruleSpec        `yaml:"rules"`
 	Tests        *yaml.Node        `yaml:"tests"`
 	Lists        *yaml.Node        `yaml:"lists"`
+	OnDeadLetter *yaml.Node        `yaml:"on_dead_letter"`
 }
 
 // ruleSpec is one entry of `rules:` as written.
@@ -78,49 +79,6 @@ type ruleSpec struct {
 	node        *yaml.Node
 }
 
-// LoadFiles reads and loads rules files; see Load. A directory stands for
-// every *.yaml and *.yml file in it.
-func LoadFiles(opts Options, paths ...string) (*RuleSet, error) {
-	var srcs []Source
-	for _, p := range paths {
-		files, err := expandPath(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("reading rules: %w", err)
-			}
-			srcs = append(srcs, Source{Name: f, Data: data})
-		}
-	}
-	return Load(opts, srcs...)
-}
-
-func expandPath(p string) ([]string, error) {
-	st, err := os.Stat(p)
-	if err != nil {
-		return nil, fmt.Errorf("reading rules: %w", err)
-	}
-	if !st.IsDir() {
-		return []string{p}, nil
-	}
-	var out []string
-	for _, pat := range []string{"*.yaml", "*.yml"} {
-		m, err := filepath.Glob(filepath.Join(p, pat))
-		if err != nil {
-			return nil, fmt.Errorf("listing rules in %s: %w", p, err)
-		}
-		out = append(out, m...)
-	}
-	sort.Strings(out)
-	if len(out) == 0 {
-		return nil, fmt.Errorf("reading rules: no *.yaml or *.yml file in %s", p)
-	}
-	return out, nil
-}
-
 // Load checks and compiles rules files into a RuleSet: every problem in
 // every file is reported, each as "file:line:col: message", in a
 // *diag.ListError. Nothing is half-loaded: on error the RuleSet is nil.
@@ -133,6 +91,18 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 	}
 	if opts.ReadFile == nil {
 		opts.ReadFile = os.ReadFile
+	}
+	// Every file the rules name (a tests: file, test payloads, list
+	// files) is part of the version, in the order read.
+	var extra []byte
+	read := opts.ReadFile
+	opts.ReadFile = func(name string) ([]byte, error) {
+		data, err := read(name)
+		if err == nil {
+			extra = fmt.Appendf(extra, "file\x00%s\x00%d\x00", filepath.Clean(name), len(data))
+			extra = append(extra, data...)
+		}
+		return data, err
 	}
 	l := &loader{
 		opts:     opts,
@@ -158,16 +128,20 @@ func Load(opts Options, srcs ...Source) (*RuleSet, error) {
 		}
 		l.loadFile(src, docs[i], perrs[i])
 	}
-	h.Write(l.extraHash) // list files, so that a change of one is a new version
+	h.Write(extra) // the files the rules name, so that a change of one is a new version
 	l.checkTestRefs()
 	l.checkListRefs()
+	l.checkDeadLetter()
 	if l.errs.Len() > 0 {
-		// Error messages may quote configuration values: never a secret.
-		red := newRedactor(l.secrets)
+		// Error messages may quote configuration values: never a secret,
+		// whole or cut.
 		for _, e := range l.errs.Errs {
-			e.Msg = red.redact(e.Msg)
+			e.Msg = scrubError(e.Msg, l.secrets)
 		}
 		return nil, l.errs.Err()
+	}
+	for _, w := range l.warns.Errs {
+		w.Msg = scrubError(w.Msg, l.secrets)
 	}
 	rs := l.rs
 	if err := l.warns.Err(); err != nil {
@@ -195,15 +169,15 @@ type loader struct {
 	// convFile is where `conversation:` was set ("file:line"), if it was.
 	convFile string
 	// listDefs are where the lists were defined; listRefs the lists the
-	// conditions name (checked once every file is loaded); extraHash the
-	// list files' content, for the version.
-	listDefs  map[string]listDef
-	listRefs  []listRef
-	extraHash []byte
+	// conditions name (checked once every file is loaded).
+	listDefs map[string]listDef
+	listRefs []listRef
 	// lines are the lines of the file being loaded.
 	lines []string
 	// warns are the warnings, with their files.
 	warns diag.List
+	// deadLetter is the on_dead_letter: read, if any.
+	deadLetter *deadLetterRef
 }
 
 // shiftBlockColumns corrects the columns of problems found inside block
@@ -326,10 +300,13 @@ func (l *loader) loadFile(src Source, doc *yaml.Node, perr *diag.Error) {
 		}
 	}
 	if spec.Destinations != nil {
-		masked := maskEnv(cloneNode(spec.Destinations))
+		masked := maskEnv(cloneNode(spec.Destinations), l.opts.LookupEnv)
 		expandEnv(spec.Destinations, l.opts.LookupEnv, l.secrets, &fileErrs)
 		l.loadDestinations(spec.Destinations, src.Name, &fileErrs)
 		l.maskDestinations(masked)
+	}
+	if spec.OnDeadLetter != nil {
+		l.loadDeadLetter(keyNode(doc.Content[0], "on_dead_letter"), spec.OnDeadLetter, src.Name, &fileErrs)
 	}
 	zone := spec.Timezone
 	if zone != "" {
@@ -380,6 +357,7 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 		rateNode, rest := splitKey(rest, "rate")
 		burstNode, rest := splitKey(rest, "burst")
 		privateNode, rest := splitKey(rest, "allow_private")
+		retryNode, rest := splitKey(rest, "retry")
 		allowPrivate := false
 		if privateNode != nil {
 			switch privateNode.Value {
@@ -404,7 +382,12 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 			l.badDests[name] = true
 			continue
 		}
-		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, Rate: rate, AllowPrivate: allowPrivate, File: file, Line: k.Line}
+		retry, ok := destinationRetry(retryNode, errs)
+		if !ok {
+			l.badDests[name] = true
+			continue
+		}
+		l.rs.Destinations[name] = &Destination{Name: name, Kind: kindNode.Value, Config: cfg, Rate: rate, Retry: retry, AllowPrivate: allowPrivate, File: file, Line: k.Line}
 	}
 }
 
@@ -440,11 +423,12 @@ func destinationRate(kind actions.Kind, cfg any, rateNode, burstNode *yaml.Node,
 	}
 	if rateNode == nil {
 		if d, ok := kind.(actions.RateDefaulter); ok {
-			r := d.DefaultRate(cfg)
-			if burst > 0 && r.Limited() {
-				r.Burst = burst
+			if r := d.DefaultRate(cfg); r.Limited() {
+				if burst > 0 {
+					r.Burst = burst
+				}
+				return r, true
 			}
-			return r, true
 		}
 		if burstNode != nil {
 			errs.Addf(burstNode, "burst: needs a rate: (such as rate: 1/s)")
@@ -525,6 +509,9 @@ func (l *loader) loadRule(spec *ruleSpec, zone, file string, errs *diag.List) {
 		rejectEnv(an, errs)
 		if a, ok := l.loadAction(an, errs); ok {
 			a.Index = len(r.Actions)
+			if a.Name != "" && slices.ContainsFunc(r.Actions, func(b Action) bool { return b.Name == a.Name }) {
+				errs.Addf(an, "rule %q: two actions are named %q", r.Name, a.Name)
+			}
 			r.Actions = append(r.Actions, a)
 		}
 	}
@@ -724,6 +711,17 @@ func (r *Rule) compileWhen(n *yaml.Node) error {
 }
 
 func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
+	var name string
+	if n.Kind == yaml.MappingNode {
+		var nameNode *yaml.Node
+		if nameNode, n = splitKey(n, "name"); nameNode != nil {
+			if nameNode.Kind != yaml.ScalarNode || strings.TrimSpace(nameNode.Value) == "" || nameNode.ShortTag() == "!!int" {
+				errs.Addf(nameNode, "action name: expected a name such as to-crm (not a number: actions are also numbered), got %s", yamlx.Describe(nameNode))
+				return Action{}, false
+			}
+			name = nameNode.Value
+		}
+	}
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
 		errs.Addf(n, "expected an action such as `- slack: {...}`, a mapping with one key naming its kind (%s)", l.kindList())
 		return Action{}, false
@@ -741,7 +739,7 @@ func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
 		errs.Addf(body, "%s: expected a mapping of fields, got %s", k.Value, yamlx.Describe(body))
 		return Action{}, false
 	}
-	a := Action{Kind: k.Value, Line: k.Line}
+	a := Action{Kind: k.Value, Line: k.Line, Name: name}
 	b := &actions.Block{Node: body, Compiler: compiler{}}
 	if dn := b.Field("destination"); dn != nil {
 		d, ok := l.rs.Destinations[dn.Value]

@@ -264,7 +264,7 @@ tests:
 	require.Len(t, res, 3)
 	require.True(t, res[0].Passed(), res[0].Failures)
 	require.Equal(t, []string{"matched rules: expected [files], got none"}, res[1].Failures)
-	require.Equal(t, []string{`rule "files" action 0: message: expected "file a.pdf", got "file b.pdf"`}, res[2].Failures)
+	require.Equal(t, []string{`rule "files" action 1: message: expected "file a.pdf", got "file b.pdf"`}, res[2].Failures)
 }
 
 // TestNestedPayloadValuesAreEscaped: a structured Slack value that holds a
@@ -450,7 +450,7 @@ tests:
       - rule: d
         fields: {message: "30m 1h5m 2h 45s 1h0m5s 0s -1m30s"}
       - rule: d
-        action: 1
+        action: 2
         fields: {body.waited: "1h5m"}
 `)
 	for _, res := range rs.RunTests() {
@@ -463,4 +463,66 @@ tests:
 func TestListFileIsNotRules(t *testing.T) {
 	_, err := engine.Load(opts(), engine.Source{Name: "dir/cases.yaml", Data: []byte("- name: a\n  payload: {}\n  expect: []\n")})
 	require.EqualError(t, err, "dir/cases.yaml:1:1: expected a rules file (a mapping of rules:, destinations:, tests: ...), got a list; if this is a list of tests, name it in the rules file (tests: cases.yaml)")
+}
+
+// TestActionNames: an action's name: is how a test picks it (as is its
+// number from 1), and failures name it the way every output does.
+func TestActionNames(t *testing.T) {
+	rs := load(t, `
+rules:
+  - name: files
+    when: type == "document"
+    actions:
+      - log: {message: "first"}
+      - name: to-crm
+        http: {url: "https://crm.example.com/files", body: {file: "{{ file_name }}"}}
+tests:
+  - name: by name
+    payload: {message: {type: document, file_name: a.pdf}}
+    expect: [files]
+    actions:
+      - {rule: files, action: to-crm, fields: {body.file: b.pdf}}
+      - {rule: files, action: 1, fields: {message: second}}
+      - {rule: files, fields: {message: first}}
+`)
+	r := rs.Rule("files")
+	require.Equal(t, "action 1", r.Actions[0].Label())
+	require.Equal(t, `action 2 "to-crm"`, r.Actions[1].Label())
+	res := rs.RunTests()
+	require.Equal(t, []string{
+		`rule "files" action 2 "to-crm": body.file: expected "b.pdf", got "a.pdf"`,
+		`rule "files" action 1: message: expected "second", got "first"`,
+	}, res[0].Failures)
+}
+
+// TestVersionCoversEveryFileRead: the version is a hash of every file the
+// load read: the rules, a tests file elsewhere, a test payload and a list
+// file, each of which changes it.
+func TestVersionCoversEveryFileRead(t *testing.T) {
+	root := t.TempDir()
+	write := func(name, src string) {
+		p := filepath.Join(root, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(src), 0o644))
+	}
+	write("rules/rules.yaml", "lists:\n  vip: {file: ../lists/vip.txt}\nrules:\n  - name: vip\n    when: phone(sender.phone) in lists.vip\n    actions: [{log: {message: x}}]\ntests: ../tests/cases.yaml\n")
+	write("tests/cases.yaml", "- name: a VIP\n  payload: ../payloads/vip.json\n  expect_includes: [vip]\n")
+	write("payloads/vip.json", `{"sender": {"phone": "1"}, "message": {"type": "chat"}}`)
+	write("lists/vip.txt", "1\n")
+	version := func() string {
+		rs, err := engine.LoadFiles(opts(), filepath.Join(root, "rules"))
+		require.NoError(t, err)
+		return rs.Version
+	}
+	seen := map[string]bool{version(): true}
+	for _, change := range [][2]string{
+		{"tests/cases.yaml", "- name: a VIP\n  payload: ../payloads/vip.json\n  expect: [vip]\n"},
+		{"payloads/vip.json", `{"sender": {"phone": "1"}, "message": {"type": "chat", "text": "hi"}}`},
+		{"lists/vip.txt", "1\n2\n"},
+	} {
+		write(change[0], change[1])
+		v := version()
+		require.False(t, seen[v], "changing %s did not change the version", change[0])
+		seen[v] = true
+	}
 }

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -84,5 +85,39 @@ func TestTutorialSnippets(t *testing.T) {
 		for _, r := range rs.RunTests() {
 			require.True(t, r.Passed(), "snippet %d, test %q: %v", i+1, r.Case.Name, r.Failures)
 		}
+	}
+}
+
+// yamlKeys returns the keys a spec type reads (its yaml tags).
+func yamlKeys(v any) []string {
+	var out []string
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag != "" && tag != "-" {
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
+// TestRulesFileKeysDocumented: the README lists every top-level section of
+// a rules file, and its table of rule keys is one table (no blank line
+// cutting it) with a row for every key a rule reads.
+func TestRulesFileKeysDocumented(t *testing.T) {
+	doc := readme(t)
+	file, rule, _ := engine.SpecTypes()
+	start := strings.Index(doc, "A rules file has these sections")
+	require.Positive(t, start)
+	para := doc[start : start+strings.Index(doc[start:], "\n\n")]
+	for _, k := range yamlKeys(file) {
+		require.Contains(t, para, "`"+k+"`", "the list of sections misses %s", k)
+	}
+	start = strings.Index(doc, "### `rules:`")
+	require.Positive(t, start)
+	section := doc[start:]
+	table := section[strings.Index(section, "| key |"):]
+	table = table[:strings.Index(table, "\n\n")] // the table ends at the first blank line
+	for _, k := range yamlKeys(rule) {
+		require.Contains(t, table, "| `"+k+"` |", "the rule keys table misses %s (or a blank line cuts it)", k)
 	}
 }

@@ -41,6 +41,9 @@ type RuleSet struct {
 	// with its file:line:col, sorted. `check` prints them; `check
 	// --strict` fails on them.
 	Warnings []*diag.Error
+	// OnDeadLetter, if set, names the destination that receives a summary
+	// of new dead letters (`on_dead_letter:`).
+	OnDeadLetter *DeadLetterAlert
 
 	quiet    map[string]bool
 	lists    map[string]map[string]bool // `lists:`, as sets
@@ -103,11 +106,26 @@ type Action struct {
 	// it refers to, if any.
 	Kind        string
 	Destination string
-	// Index is the action's position in its rule; Line where it is written.
+	// Index is the action's position in its rule (from 0); Line where it
+	// is written. Name is its `name:`, if it has one.
 	Index int
 	Line  int
+	Name  string
 
 	renderer actions.Renderer
+}
+
+// Label is how every output names an action: "action 2" (numbered from
+// 1 in its rule), or `action 2 "to-crm"` when it has a name.
+func (a *Action) Label() string { return ActionLabel(a.Index, a.Name) }
+
+// ActionLabel is Label for an action known by its index (from 0) and name
+// (possibly empty), as stored with a delivery.
+func ActionLabel(index int, name string) string {
+	if name != "" {
+		return fmt.Sprintf("action %d %q", index+1, name)
+	}
+	return fmt.Sprintf("action %d", index+1)
 }
 
 // Throttle limits a rule to one action per key per window: `throttle:
@@ -164,6 +182,9 @@ type Destination struct {
 	// Rate limits the sends to it (`rate:`, `burst:`, or the kind's
 	// default); the zero value is no limit.
 	Rate actions.Rate
+	// Retry is its own retry policy (`retry:`); the zero value is the
+	// service's.
+	Retry actions.Retry
 	// AllowPrivate lets its sender connect to private and local addresses
 	// (`allow_private: true`; see actions/egress).
 	AllowPrivate bool
@@ -177,6 +198,16 @@ type Destination struct {
 // Redact replaces every secret the rules reference (the values of their
 // ${ENV_VAR}s) with ***. Apply it to anything printed.
 func (rs *RuleSet) Redact(s string) string { return rs.redactor.redact(s) }
+
+// RedactError is Redact for an error's text, which may quote the start of
+// a long value: it also removes every piece of a secret of 8 bytes or
+// more, and short secrets where they stand alone (see scrubError).
+func (rs *RuleSet) RedactError(s string) string {
+	if rs.redactor == nil {
+		return s
+	}
+	return scrubError(rs.redactor.redact(s), rs.redactor.secrets)
+}
 
 // Wire returns r exactly as it will be sent: the rendered request combined
 // with its destination's configuration by the kind (see actions.Deliverer).

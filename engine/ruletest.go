@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,10 +66,22 @@ type ruleRef struct {
 // paths into the request as it will be sent (as dry-run --json prints it);
 // a string that holds JSON (an HTTP body) is entered too: `body.file`.
 type ActionExpect struct {
-	Rule     string            `yaml:"rule"`
-	Action   int               `yaml:"action"`
-	Fields   map[string]string `yaml:"fields"`
-	Contains map[string]string `yaml:"contains"`
+	Rule string `yaml:"rule"`
+	// Action is the action's index in the rule (from 0), resolved at load
+	// from `action:` as written: its number from 1, as every output
+	// numbers it, or its name:. Default: the first.
+	Action     int               `yaml:"-"`
+	ActionNode *yaml.Node        `yaml:"action"`
+	Fields     map[string]string `yaml:"fields"`
+	Contains   map[string]string `yaml:"contains"`
+}
+
+// label names the expected action in failures, as every output does.
+func (ae ActionExpect) label(r *Rule) string {
+	if r != nil && ae.Action >= 0 && ae.Action < len(r.Actions) {
+		return r.Actions[ae.Action].Label()
+	}
+	return ActionLabel(ae.Action, "")
 }
 
 type testSpec struct {
@@ -231,7 +244,53 @@ func (l *loader) checkTestRefs() {
 			e.File = tc.File
 			l.errs.Add(e)
 		}
+		for i := range tc.Actions {
+			if e := l.resolveAction(tc, &tc.Actions[i]); e != nil {
+				e.File = tc.File
+				l.errs.Add(e)
+			}
+		}
 	}
+}
+
+// resolveAction turns a test's `action:` (a number from 1, or an action's
+// name:) into the action's index, or reports why it cannot.
+func (l *loader) resolveAction(tc *TestCase, ae *ActionExpect) *diag.Error {
+	n := ae.ActionNode
+	r := l.names[ae.Rule]
+	if n == nil || r == nil { // the first action; an unknown rule is reported already
+		return nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		return diag.At(n, "test %q: action: expected the action's number (from 1) or its name, got %s", tc.Name, yamlx.Describe(n))
+	}
+	if num, err := strconv.Atoi(n.Value); err == nil && n.ShortTag() == "!!int" {
+		switch {
+		case num == 0:
+			return diag.At(n, "test %q: action: actions are numbered from 1 (action: 1 is the first, as dryrun and deliveries show it), or named", tc.Name)
+		case num < 0 || num > len(r.Actions):
+			return diag.At(n, "test %q: action: rule %q has %d actions, not %d", tc.Name, r.Name, len(r.Actions), num)
+		}
+		ae.Action = num - 1
+		return nil
+	}
+	var names []string
+	for _, a := range r.Actions {
+		if a.Name == n.Value {
+			ae.Action = a.Index
+			return nil
+		}
+		if a.Name != "" {
+			names = append(names, a.Name)
+		}
+	}
+	e := diag.At(n, "test %q: action: rule %q has no action named %q", tc.Name, r.Name, n.Value)
+	if s := diag.Suggest(n.Value, names); s != "" {
+		e.Msg += fmt.Sprintf(" (did you mean %q?)", s)
+	} else if len(names) == 0 {
+		e.Msg += " (its actions have no name:; number them from 1)"
+	}
+	return e
 }
 
 // payloadOf reads a test payload: a JSON file (relative to the rules
@@ -338,18 +397,19 @@ func checkAction(rs *RuleSet, plan *Plan, ae ActionExpect) []string {
 		}
 	}
 	if m == nil {
-		return []string{fmt.Sprintf("rule %q did not match, so its action %d was not rendered", ae.Rule, ae.Action)}
+		return []string{fmt.Sprintf("rule %q did not match, so its %s was not rendered", ae.Rule, ae.label(rs.Rule(ae.Rule)))}
 	}
+	lbl := ae.label(m.Rule)
 	if ae.Action < 0 || ae.Action >= len(m.Actions) {
-		return []string{fmt.Sprintf("rule %q has no action %d", ae.Rule, ae.Action)}
+		return []string{fmt.Sprintf("rule %q has no %s", ae.Rule, lbl)}
 	}
 	a := m.Actions[ae.Action]
 	if a.Err != nil {
-		return []string{fmt.Sprintf("rule %q action %d: %s", ae.Rule, ae.Action, rs.Redact(a.Err.Error()))}
+		return []string{fmt.Sprintf("rule %q %s: %s", ae.Rule, lbl, rs.Redact(a.Err.Error()))}
 	}
 	wire, exact, err := rs.WireMasked(a.Request)
 	if err != nil {
-		return []string{fmt.Sprintf("rule %q action %d: %s", ae.Rule, ae.Action, rs.Redact(err.Error()))}
+		return []string{fmt.Sprintf("rule %q %s: %s", ae.Rule, lbl, rs.Redact(err.Error()))}
 	}
 	redact := rs.Redact
 	if exact {
@@ -357,11 +417,11 @@ func checkAction(rs *RuleSet, plan *Plan, ae ActionExpect) []string {
 	}
 	data, err := json.Marshal(wire)
 	if err != nil {
-		return []string{fmt.Sprintf("rule %q action %d: %v", ae.Rule, ae.Action, err)}
+		return []string{fmt.Sprintf("rule %q %s: %v", ae.Rule, lbl, err)}
 	}
 	var doc any
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return []string{fmt.Sprintf("rule %q action %d: request is not JSON: %v", ae.Rule, ae.Action, err)}
+		return []string{fmt.Sprintf("rule %q %s: request is not JSON: %v", ae.Rule, lbl, err)}
 	}
 	var fails []string
 	check := func(path, want string, contains bool) {
@@ -369,11 +429,11 @@ func checkAction(rs *RuleSet, plan *Plan, ae ActionExpect) []string {
 		gotS := redact(formatValue(got))
 		switch {
 		case !ok:
-			fails = append(fails, fmt.Sprintf("rule %q action %d: no field %s", ae.Rule, ae.Action, path))
+			fails = append(fails, fmt.Sprintf("rule %q %s: no field %s", ae.Rule, lbl, path))
 		case contains && !strings.Contains(gotS, want):
-			fails = append(fails, fmt.Sprintf("rule %q action %d: %s: expected to contain %q, got %q", ae.Rule, ae.Action, path, want, gotS))
+			fails = append(fails, fmt.Sprintf("rule %q %s: %s: expected to contain %q, got %q", ae.Rule, lbl, path, want, gotS))
 		case !contains && gotS != want:
-			fails = append(fails, fmt.Sprintf("rule %q action %d: %s: expected %q, got %q", ae.Rule, ae.Action, path, want, gotS))
+			fails = append(fails, fmt.Sprintf("rule %q %s: %s: expected %q, got %q", ae.Rule, lbl, path, want, gotS))
 		}
 	}
 	for _, k := range sortedKeys(ae.Fields) {

@@ -86,8 +86,8 @@ func renderFailures(rs *RuleSet, plan *Plan) []string {
 	for _, m := range plan.Matches {
 		for _, a := range m.Actions {
 			if a.Err != nil {
-				out = append(out, fmt.Sprintf("rule %q action %d cannot be rendered (it would be a dead letter): %s",
-					m.Rule.Name, a.Action.Index+1, rs.Redact(a.Err.Error())))
+				out = append(out, fmt.Sprintf("rule %q %s cannot be rendered (it would be a dead letter): %s",
+					m.Rule.Name, a.Action.Label(), rs.Redact(a.Err.Error())))
 			}
 		}
 	}

@@ -88,7 +88,8 @@ const minRedacted = 3
 // redactor replaces secret values, in the forms they take in URLs and JSON
 // too, with ***.
 type redactor struct {
-	r *strings.Replacer
+	r       *strings.Replacer
+	secrets map[string]string
 }
 
 func newRedactor(secrets map[string]string) *redactor {
@@ -115,7 +116,7 @@ func newRedactor(secrets map[string]string) *redactor {
 		}
 	}
 	if len(olds) == 0 {
-		return &redactor{}
+		return &redactor{secrets: secrets}
 	}
 	// Longest first, so a secret that contains another is replaced whole.
 	sort.Slice(olds, func(i, j int) bool { return len(olds[i]) > len(olds[j]) })
@@ -123,7 +124,7 @@ func newRedactor(secrets map[string]string) *redactor {
 	for _, o := range olds {
 		pairs = append(pairs, o, "***")
 	}
-	return &redactor{r: strings.NewReplacer(pairs...)}
+	return &redactor{r: strings.NewReplacer(pairs...), secrets: secrets}
 }
 
 func (r *redactor) redact(s string) string {
@@ -182,10 +183,28 @@ func cloneNode(n *yaml.Node) *yaml.Node {
 // maskEnv replaces every ${VAR} reference under n by *** (and $${ by ${),
 // so that a destination parsed from it prints its secrets as *** in the
 // places they are used, and nowhere else.
-func maskEnv(n *yaml.Node) *yaml.Node {
-	replaceEnvRefs(n, func(*yaml.Node, string) string { return masked })
+//
+// A reference that starts a value and resolves to a URL keeps the URL's
+// scheme (https://***), so that a destination whose base URL is a secret
+// still parses masked, and prints its other secrets (a short path segment,
+// a query value) as *** too instead of falling back to replacing them as
+// text (which leaves the shortest alone).
+func maskEnv(n *yaml.Node, lookup func(string) (string, bool)) *yaml.Node {
+	replaceEnvRefs(n, func(n *yaml.Node, ref string) string {
+		name, def, _ := strings.Cut(ref[2:len(ref)-1], ":-")
+		v, ok := lookup(name)
+		if !ok || v == "" {
+			v = def
+		}
+		if scheme, _, found := strings.Cut(v, "://"); found && urlScheme.MatchString(scheme) && strings.HasPrefix(n.Value, ref) {
+			return scheme + "://" + masked
+		}
+		return masked
+	})
 	return n
 }
+
+var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 
 // maskDestinations parses every loaded destination again from masked (the
 // destinations with their ${VAR}s as ***), for printed requests (see
@@ -202,7 +221,7 @@ func (l *loader) maskDestinations(masked *yaml.Node) {
 			continue
 		}
 		_, rest := splitKey(v, "kind")
-		for _, k := range []string{"rate", "burst", "allow_private"} {
+		for _, k := range []string{"rate", "burst", "allow_private", "retry"} {
 			_, rest = splitKey(rest, k)
 		}
 		if cfg, err := l.opts.Kinds[d.Kind].ParseDestination(&actions.Block{Node: rest}); err == nil {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/switchboard-dev/switchboard/diag"
 
@@ -202,6 +204,9 @@ func escapeAll(v any, esc actions.Escaper) any {
 
 // compileText compiles the template held by scalar node n.
 func compileText(n *yaml.Node) (*textTemplate, error) {
+	if e := cutText(n); e != nil {
+		return nil, e
+	}
 	src := n.Value
 	t := &textTemplate{src: src}
 	var errs diag.List
@@ -413,4 +418,23 @@ func position(n *yaml.Node, offset int) (line, col int) {
 		}
 	}
 	return n.Line + nl, offset - lastNL
+}
+
+// cutText reports a plain (unquoted) one-line text whose line goes on with
+// what reads as more text, not a comment: YAML ends a plain scalar at " #",
+// so `text: order {{ id }} #4471 arrived` would silently send "order 12".
+// A "#" followed by a letter or digit is taken for text (a comment is
+// written "# like this"); a real comment after a template stays allowed.
+func cutText(n *yaml.Node) *diag.Error {
+	c := n.LineComment
+	if n.Kind != yaml.ScalarNode || len(c) < 2 || c[0] != '#' || strings.Contains(n.Value, "\n") || strings.Contains(c, "\n") ||
+		n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return nil
+	}
+	if r, _ := utf8.DecodeRuneInString(c[1:]); !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+		return nil
+	}
+	at := &yaml.Node{Line: n.Line, Column: n.Column + utf8.RuneCountInString(n.Value) + 1}
+	return diag.At(at, "\" #\" starts a YAML comment, which cut this text to `%s` (the rest, `%s`, is dropped); quote the whole value: '%s %s'",
+		n.Value, c, strings.ReplaceAll(n.Value, "'", "''"), strings.ReplaceAll(c, "'", "''"))
 }

@@ -31,42 +31,6 @@ import (
 	"github.com/switchboard-dev/switchboard/actions"
 )
 
-// Kind is the `email` action kind.
-type Kind struct{}
-
-var (
-	_ actions.Kind       = Kind{}
-	_ actions.Deliverer  = Kind{}
-	_ actions.Formatter  = Kind{}
-	_ actions.Configurer = Kind{}
-)
-
-// ConfigTypes returns the structs a `kind: email` destination and a
-// `email:` action decode into, for the rules file's JSON Schema.
-func (Kind) ConfigTypes() (destination, action any) {
-	return destConfig{}, actionConfig{}
-}
-
-// ParseDestination checks a `kind: email` destination and returns a
-// *Destination.
-func (Kind) ParseDestination(b *actions.Block) (any, error) {
-	d, err := parseDestination(b)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// Compile checks an `email:` action and returns its Renderer, which renders
-// a Draft.
-func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
-	r, err := compile(b)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
 // Draft is a rendered email, the Body of an email Request: what the action
 // and the event give, and nothing of the destination (server, login,
 // default from and to), which Wire adds when the message is sent.

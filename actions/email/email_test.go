@@ -128,7 +128,7 @@ func TestSubjectCannotAddAHeader(t *testing.T) {
 		require.NotContains(t, m.Subject, "\r")
 		require.True(t, strings.HasPrefix(m.Subject, "File from Acme"))
 		require.Empty(t, m.Bcc)
-		out, err := email.Kind{}.Format(&m)
+		out, err := email.Kind.Format(&m)
 		require.NoError(t, err)
 		header, _, _ := strings.Cut(out, "\n\n")
 		for _, line := range strings.Split(header, "\n") {
@@ -210,7 +210,7 @@ func TestFormat(t *testing.T) {
 	m, _ := renderOne(t, rulesWith(`{destination: mail, to: ["{{ sender.wa_name }} <{{ user_email }}>", b@example.com],
         cc: [c@example.com], bcc: [d@example.com], reply_to: "r@example.com",
         subject: "Hi {{ chat_title }}", text: "{{ text }}", html: "<p>{{ text }}</p>"}`), actionstest.WithText("Hello"))
-	out, err := email.Kind{}.Format(&m)
+	out, err := email.Kind.Format(&m)
 	require.NoError(t, err)
 	require.Equal(t, `From: Switchboard <bot@example.com>
 To: Sarah Brown <agent@example.com>, b@example.com
@@ -225,7 +225,7 @@ Hello
 `, out)
 
 	m, _ = renderOne(t, rulesWith(`{destination: mail, to: [b@example.com], subject: "s", html: "<p>{{ text }}</p>"}`), actionstest.WithText("Hello"))
-	out, err = email.Kind{}.Format(&m)
+	out, err = email.Kind.Format(&m)
 	require.NoError(t, err)
 	require.Equal(t, "From: Switchboard <bot@example.com>\nTo: b@example.com\nSubject: s\n\n<p>Hello</p>\n", out)
 }

@@ -23,17 +23,16 @@ import (
 // DefaultTimeout bounds one attempt when SenderOptions sets none.
 const DefaultTimeout = 30 * time.Second
 
-// NewSender builds the sender of one email destination. Each Send dials
+// newSender builds the sender of one email destination. Each Send dials
 // the server, sends exactly what Wire returns and quits, all within the
 // attempt's timeout and ctx. tls: starttls requires STARTTLS, tls speaks
 // TLS from the first byte, none never encrypts; a destination with a
 // username logs in with PLAIN or LOGIN, whichever the server offers. An
 // SMTP 5xx answer is permanent; 4xx answers and connection failures are
 // retried.
-func (Kind) NewSender(dest any, o actions.SenderOptions) (actions.Sender, error) {
-	d, err := destination(dest, "")
-	if err != nil {
-		return nil, err
+func newSender(d *Destination, o actions.SenderOptions) (actions.Send[*Message], error) {
+	if d == nil || d.Addr == "" {
+		return nil, errors.New("email: actions always name a destination")
 	}
 	host, p, err := net.SplitHostPort(d.Addr)
 	port, perr := strconv.Atoi(p)
@@ -50,7 +49,7 @@ func (Kind) NewSender(dest any, o actions.SenderOptions) (actions.Sender, error)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	return s, nil
+	return s.send, nil
 }
 
 // sender is the live sender of one destination. It holds the credentials;
@@ -65,12 +64,8 @@ type sender struct {
 	egress  *egress.Guard
 }
 
-// Send sends r.
-func (s *sender) Send(ctx context.Context, r actions.Request) error {
-	m, err := Wire(s.d, r)
-	if err != nil {
-		return actions.Permanent(err)
-	}
+// send sends m, the wire form of r.
+func (s *sender) send(ctx context.Context, m *Message, r actions.Request) error {
 	msg, err := s.build(m)
 	if err != nil {
 		return actions.Permanent(fmt.Errorf("email: %w", err))

@@ -44,7 +44,7 @@ func setupMail(t *testing.T, addr, dest, action string, payload map[string]any, 
 	rs := actionstest.Load(t, mailRules(dest, action), env)
 	r := actionstest.RenderOnly(t, rs, payload)
 	r.Key = "evt-1:r:0"
-	return rs, r, actionstest.NewSender(t, email.Kind{}, rs, r, o)
+	return rs, r, actionstest.NewSender(t, email.Kind, rs, r, o)
 }
 
 // TestDelivery: the message reaches the server with the wire form's

@@ -3,7 +3,6 @@ package email
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -34,21 +33,19 @@ type Message struct {
 	MessageID string `json:"message_id,omitempty"`
 }
 
-// Wire combines a stored Draft with its destination (a *Destination) into
-// the *Message that is sent. It is pure.
-func (Kind) Wire(dest any, r actions.Request) (any, error) {
-	return Wire(dest, r)
+// Wire is Kind's Wire with a typed result (dest is a *Destination).
+func Wire(dest any, r actions.Request) (*Message, error) {
+	return actions.WireAs[*Message](Kind, dest, r)
 }
 
-// Wire is Kind.Wire with a typed result.
-func Wire(dest any, r actions.Request) (*Message, error) {
-	d, err := destination(dest, r.Destination)
-	if err != nil {
-		return nil, err
-	}
-	var dr Draft
-	if err := json.Unmarshal(r.Body, &dr); err != nil {
-		return nil, fmt.Errorf("email: decoding request: %w", err)
+// wire combines a stored Draft with its destination into the *Message
+// that is sent. It is pure.
+func wire(d *Destination, dr Draft, r actions.Request) (*Message, error) {
+	switch {
+	case d == nil && r.Destination == "":
+		return nil, errors.New("email: the message names no destination")
+	case d == nil || d.Addr == "":
+		return nil, fmt.Errorf("email: destination %q is not configured", r.Destination)
 	}
 	m := &Message{
 		SMTP: d.Addr, From: dr.From, To: dr.To, Cc: dr.Cc, Bcc: dr.Bcc, ReplyTo: dr.ReplyTo,
@@ -85,30 +82,11 @@ func messageID(key, from string) string {
 	return hex.EncodeToString(sum[:16]) + "@" + domain
 }
 
-// destination checks the destination Wire is given: email actions always
-// have one.
-func destination(dest any, name string) (*Destination, error) {
-	switch d := dest.(type) {
-	case *Destination:
-		if d != nil && d.Addr != "" {
-			return d, nil
-		}
-	case nil:
-	default:
-		return nil, fmt.Errorf("email: destination %q is a %T, not an email destination", name, dest)
-	}
-	if name == "" {
-		return nil, errors.New("email: the message names no destination")
-	}
-	return nil, fmt.Errorf("email: destination %q is not configured", name)
-}
-
 // Format prints the wire form (a *Message) as an RFC 5322-like preview:
 // the headers, a blank line, the text body, then the html body.
-func (Kind) Format(wire any) (string, error) {
-	m, ok := wire.(*Message)
-	if !ok || m == nil {
-		return "", fmt.Errorf("email: not a message: %T", wire)
+func format(m *Message) (string, error) {
+	if m == nil {
+		return "", errors.New("email: no message")
 	}
 	var b strings.Builder
 	header := func(name string, addrs ...string) {

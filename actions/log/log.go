@@ -10,7 +10,6 @@
 package log
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,42 +19,6 @@ import (
 
 	"github.com/switchboard-dev/switchboard/actions"
 )
-
-// Kind is the `log` action kind.
-type Kind struct{}
-
-var (
-	_ actions.Kind       = Kind{}
-	_ actions.Deliverer  = Kind{}
-	_ actions.Formatter  = Kind{}
-	_ actions.Configurer = Kind{}
-)
-
-// ConfigTypes returns the structs a `kind: log` destination and a
-// `log:` action decode into, for the rules file's JSON Schema.
-func (Kind) ConfigTypes() (destination, action any) {
-	return destConfig{}, actionConfig{}
-}
-
-// ParseDestination checks a `kind: log` destination and returns a
-// *Destination.
-func (Kind) ParseDestination(b *actions.Block) (any, error) {
-	d, err := parseDestination(b)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// Compile checks a `log:` action and returns its Renderer, which renders an
-// Entry.
-func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
-	r, err := compile(b)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
-}
 
 // Entry is a log entry. As the Body of a log Request its Level is "" when
 // the action sets none; Wire fills it from the destination, or
@@ -102,21 +65,18 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 	return actions.Request{Body: data}, nil
 }
 
-// Wire returns the *Entry written for a stored one: its level filled from
-// the destination (a *Destination, or nil), or DefaultLevel. It is pure.
-func (Kind) Wire(dest any, r actions.Request) (any, error) {
-	return Wire(dest, r)
+// Wire is Kind's Wire with a typed result (dest is a *Destination, or
+// nil).
+func Wire(dest any, r actions.Request) (*Entry, error) {
+	return actions.WireAs[*Entry](Kind, dest, r)
 }
 
-// Wire is Kind.Wire with a typed result.
-func Wire(dest any, r actions.Request) (*Entry, error) {
-	var e Entry
-	if err := json.Unmarshal(r.Body, &e); err != nil {
-		return nil, fmt.Errorf("log: decoding request: %w", err)
-	}
+// wire returns the *Entry written for a stored one: its level filled from
+// the destination (or nil), or DefaultLevel. It is pure.
+func wire(d *Destination, e Entry, _ actions.Request) (*Entry, error) {
 	if e.Level == "" {
 		e.Level = DefaultLevel
-		if d, ok := dest.(*Destination); ok && d != nil && d.Level != "" {
+		if d != nil && d.Level != "" {
 			e.Level = d.Level
 		}
 	}
@@ -129,10 +89,9 @@ func Wire(dest any, r actions.Request) (*Entry, error) {
 // Format prints the wire form (an *Entry) on one line, "level message
 // k=v ...", with fields sorted by name. Values with spaces, quotes or
 // control characters are quoted, so event text cannot forge a second line.
-func (Kind) Format(wire any) (string, error) {
-	e, ok := wire.(*Entry)
-	if !ok || e == nil {
-		return "", fmt.Errorf("log: not an entry: %T", wire)
+func format(e *Entry) (string, error) {
+	if e == nil {
+		return "", fmt.Errorf("log: no entry")
 	}
 	var b strings.Builder
 	b.WriteString(e.Level)

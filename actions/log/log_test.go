@@ -33,7 +33,7 @@ func renderOne(t *testing.T, rules, text string) (logaction.Entry, string) {
 		"message":    map[string]any{"type": "chat", "text": text},
 		"sender":     map[string]any{"phone": "447441369136", "wa_name": "Sarah Brown"},
 	})
-	out, err := logaction.Kind{}.Format(e)
+	out, err := logaction.Kind.Format(e)
 	require.NoError(t, err)
 	return *e, out
 }

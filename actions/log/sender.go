@@ -17,26 +17,21 @@ var levels = map[string]slog.Level{
 	"error": slog.LevelError,
 }
 
-// NewSender builds the sender of log actions (dest is a *Destination or
-// nil). It writes each entry to o.Logger (slog.Default() if nil) at its
-// level, with its fields sorted by name, and never fails: an entry it
-// cannot read is reported on the same logger instead.
-func (Kind) NewSender(dest any, o actions.SenderOptions) (actions.Sender, error) {
+// newSender builds the sender of log actions (d is a destination or nil).
+// It writes each entry to o.Logger (slog.Default() if nil) at its level,
+// with its fields sorted by name, and never fails once the entry is read
+// (one it cannot read, with an unknown level, is a permanent failure).
+func newSender(_ *Destination, o actions.SenderOptions) (actions.Send[*Entry], error) {
 	l := o.Logger
 	if l == nil {
 		l = slog.Default()
 	}
-	return actions.SenderFunc(func(ctx context.Context, r actions.Request) error {
-		e, err := Wire(dest, r)
-		if err != nil {
-			l.LogAttrs(ctx, slog.LevelError, "log action: unreadable entry", slog.String("err", err.Error()))
-			return nil
-		}
+	return func(ctx context.Context, e *Entry, _ actions.Request) error {
 		attrs := make([]slog.Attr, 0, len(e.Fields))
 		for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
 			attrs = append(attrs, slog.String(k, e.Fields[k]))
 		}
 		l.LogAttrs(ctx, levels[e.Level], e.Message, attrs...)
 		return nil
-	}), nil
+	}, nil
 }

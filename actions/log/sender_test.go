@@ -26,7 +26,6 @@ func TestSender(t *testing.T) {
 			map[string]any{"level": "WARN", "msg": "hi", "chat": "Sarah Brown", "text": "x\ny"}},
 		{"default level", nil, `{"message":"hi"}`, map[string]any{"level": "INFO", "msg": "hi"}},
 		{"destination level", &logaction.Destination{Level: "error"}, `{"message":"hi"}`, map[string]any{"level": "ERROR", "msg": "hi"}},
-		{"unreadable entry", nil, `{"level":"loud","message":"hi"}`, map[string]any{"level": "ERROR", "msg": "log action: unreadable entry", "err": `log: level "loud" is not one of debug, info, warn, error`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,7 +39,7 @@ func TestSender(t *testing.T) {
 					return a
 				},
 			}))
-			s, err := logaction.Kind{}.NewSender(tt.dest, actions.SenderOptions{Logger: l})
+			s, err := logaction.Kind.NewSender(tt.dest, actions.SenderOptions{Logger: l})
 			require.NoError(t, err)
 			require.NoError(t, s.Send(context.Background(), actions.Request{Kind: "log", Body: json.RawMessage(tt.body)}))
 			var got map[string]any
@@ -50,10 +49,22 @@ func TestSender(t *testing.T) {
 	}
 }
 
+// TestUnreadableEntry: a stored entry with an unknown level is a
+// permanent failure (a dead letter with the reason), not a silent drop.
+func TestUnreadableEntry(t *testing.T) {
+	var buf bytes.Buffer
+	s, err := logaction.Kind.NewSender(nil, actions.SenderOptions{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	require.NoError(t, err)
+	err = s.Send(context.Background(), actions.Request{Kind: "log", Body: json.RawMessage(`{"level":"loud","message":"hi"}`)})
+	require.True(t, actions.IsPermanent(err))
+	require.EqualError(t, err, `log: level "loud" is not one of debug, info, warn, error`)
+	require.Empty(t, buf.String())
+}
+
 func TestSenderRespectsTheLoggerLevel(t *testing.T) {
 	var buf bytes.Buffer
 	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s, err := logaction.Kind{}.NewSender(&logaction.Destination{Level: "debug"}, actions.SenderOptions{Logger: l})
+	s, err := logaction.Kind.NewSender(&logaction.Destination{Level: "debug"}, actions.SenderOptions{Logger: l})
 	require.NoError(t, err)
 	require.NoError(t, s.Send(context.Background(), actions.Request{Body: json.RawMessage(`{"message":"quiet"}`)}))
 	require.Empty(t, buf.String())

@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions"
-	"github.com/switchboard-dev/switchboard/actions/webhook"
+	"github.com/switchboard-dev/switchboard/actions/httpkit"
 )
 
-// NewSender builds the sender of one destination (a *Destination, or nil
-// for actions with an inline webhook_url). It posts exactly what Wire
-// returns, through webhook.Client, and classifies the answer:
+// newSender builds the sender of one destination (nil for actions with an
+// inline webhook_url). It posts exactly what Wire returns, through
+// httpkit.Client, and classifies the answer:
 //
 //   - HTTP statuses as actions.CheckHTTP does: a 429 is retried after its
 //     Retry-After (seconds), 5xx are retried, and an incoming webhook's
@@ -24,40 +24,22 @@ import (
 //     Slack's own transient errors (internal_error, ...) are retried, and
 //     every other error (invalid_auth, channel_not_found, not_in_channel,
 //     ...) is permanent.
-func (Kind) NewSender(dest any, o actions.SenderOptions) (actions.Sender, error) {
-	d, err := destination(dest, "")
-	if err != nil {
-		return nil, err
-	}
-	return &sender{dest: dest, api: d != nil && d.Token != "", client: webhook.NewClient(o)}, nil
-}
-
-// sender is the live sender of one destination.
-type sender struct {
-	dest any
-	// api reports a chat.postMessage destination.
-	api    bool
-	client *webhook.Client
-}
-
-// Send posts r.
-func (s *sender) Send(ctx context.Context, r actions.Request) error {
-	w, err := Wire(s.dest, r)
-	if err != nil {
-		// A stored request that does not fit its destination stays so.
-		return actions.Permanent(err)
-	}
-	resp, err := s.client.Do(ctx, r.Destination, w)
-	if err != nil {
-		return fmt.Errorf("slack: %w", err)
-	}
-	if err := s.client.Check(w, resp); err != nil {
-		return fmt.Errorf("slack: %s: %w", where(r.Destination), err)
-	}
-	if !s.api {
-		return nil
-	}
-	return checkAPI(r.Destination, resp)
+func newSender(d *Destination, o actions.SenderOptions) (actions.Send[*actions.HTTPRequest], error) {
+	api := d != nil && d.Token != ""
+	client := httpkit.NewClient(o)
+	return func(ctx context.Context, w *actions.HTTPRequest, r actions.Request) error {
+		resp, err := client.Do(ctx, r.Destination, w)
+		if err != nil {
+			return fmt.Errorf("slack: %w", err)
+		}
+		if err := client.Check(w, resp); err != nil {
+			return fmt.Errorf("slack: %s: %w", where(r.Destination), err)
+		}
+		if !api {
+			return nil
+		}
+		return checkAPI(r.Destination, resp)
+	}, nil
 }
 
 // where names the destination in errors, never the webhook URL.
@@ -79,7 +61,7 @@ var transientErrors = map[string]bool{
 }
 
 // checkAPI classifies a 2xx answer of chat.postMessage.
-func checkAPI(name string, resp *webhook.Response) error {
+func checkAPI(name string, resp *httpkit.Response) error {
 	ok, code, found := scanAnswer(resp.Body)
 	switch {
 	case !found:

@@ -46,7 +46,7 @@ func setup(t *testing.T, base, action string, o actions.SenderOptions) (*engine.
 	r := actionstest.RenderOnly(t, rs, actionstest.WithText("<!channel> hi & bye"))
 	actionstest.Stored(t, r, canary)
 	r.Key = "evt-1:r:0"
-	return rs, r, actionstest.NewSender(t, slack.Kind{}, rs, r, o)
+	return rs, r, actionstest.NewSender(t, slack.Kind, rs, r, o)
 }
 
 // TestPostIsWhatWireSays: Slack receives exactly the wire form.

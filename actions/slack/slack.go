@@ -31,42 +31,6 @@ import (
 	"github.com/switchboard-dev/switchboard/actions"
 )
 
-// Kind is the `slack` action kind.
-type Kind struct{}
-
-var (
-	_ actions.Kind       = Kind{}
-	_ actions.Deliverer  = Kind{}
-	_ actions.Formatter  = Kind{}
-	_ actions.Configurer = Kind{}
-)
-
-// ConfigTypes returns the structs a `kind: slack` destination and a
-// `slack:` action decode into, for the rules file's JSON Schema.
-func (Kind) ConfigTypes() (destination, action any) {
-	return destConfig{}, actionConfig{}
-}
-
-// ParseDestination checks a `kind: slack` destination and returns a
-// *Destination.
-func (Kind) ParseDestination(b *actions.Block) (any, error) {
-	d, err := parseDestination(b)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// Compile checks a `slack:` action and returns its Renderer, which renders
-// a Post.
-func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
-	r, err := compile(b)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
 // Message is the JSON body posted to Slack, for an incoming webhook and
 // for chat.postMessage alike.
 type Message struct {
@@ -111,13 +75,15 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 	p := Post{WebhookURL: r.webhookURL, Message: Message{UnfurlLinks: r.unfurl, UnfurlMedia: r.unfurl}}
 	m := &p.Message
 	var err error
-	if m.Text, err = r.text.Render(env, Escape); err != nil {
+	if m.Text, err = r.text.Render(env, mark); err != nil {
 		return actions.Request{}, fmt.Errorf("slack: text: %w", err)
 	}
+	m.Text = unmark(m.Text)
 	if r.blocks.Set() {
-		if m.Blocks, err = r.blocks.Render(env, Escape); err != nil {
+		if m.Blocks, err = r.blocks.Render(env, mark); err != nil {
 			return actions.Request{}, fmt.Errorf("slack: blocks: %w", err)
 		}
+		m.Blocks = unmarkTree(m.Blocks)
 	} else if strings.TrimSpace(m.Text) == "" {
 		return actions.Request{}, fmt.Errorf("slack: text is empty once rendered")
 	}
@@ -168,8 +134,3 @@ func (d *Destination) LogValue() slog.Value { return slog.StringValue(d.String()
 
 // MarshalJSON encodes String, so that JSON output holds no secret.
 func (d *Destination) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-// DefaultRate is one message a second: what Slack accepts per incoming
-// webhook (and per channel with chat.postMessage) before it answers 429.
-// A destination's `rate:` overrides it.
-func (Kind) DefaultRate(any) actions.Rate { return actions.Rate{PerSecond: 1, Burst: 1} }

@@ -199,7 +199,7 @@ func TestBodyIsValidJSON(t *testing.T) {
 
 func TestFormat(t *testing.T) {
 	req := renderOne(t, rulesWith(`{destination: bot, text: "{{ text }}"}`), actionstest.WithText("<b>"))
-	s, err := slack.Kind{}.Format(&req)
+	s, err := slack.Kind.Format(&req)
 	require.NoError(t, err)
 	require.Equal(t, `POST http://127.0.0.1:9/api/chat.postMessage
 Authorization: Bearer xoxb-slack-secret-token

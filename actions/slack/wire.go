@@ -1,36 +1,27 @@
 package slack
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/switchboard-dev/switchboard/actions"
-	"github.com/switchboard-dev/switchboard/actions/webhook"
+	"github.com/switchboard-dev/switchboard/actions/httpkit"
 )
 
-// Wire combines a stored Post with its destination (a *Destination, or nil
-// for an action with an inline webhook_url) into the *actions.HTTPRequest
-// that is sent: a POST of the Message as JSON to the incoming webhook, or
-// to chat.postMessage with the bot token and the destination's default
-// channel, with the Idempotency-Key header from r.Key. It is pure.
-func (Kind) Wire(dest any, r actions.Request) (any, error) {
-	return Wire(dest, r)
+// Wire is Kind's Wire with a typed result: dest is a *Destination, or nil
+// for an action with an inline webhook_url.
+func Wire(dest any, r actions.Request) (*actions.HTTPRequest, error) {
+	return actions.WireAs[*actions.HTTPRequest](Kind, dest, r)
 }
 
-// Wire is Kind.Wire with a typed result.
-func Wire(dest any, r actions.Request) (*actions.HTTPRequest, error) {
-	d, err := destination(dest, r.Destination)
-	if err != nil {
-		return nil, err
-	}
-	// Numbers in blocks stay as written (json.Number), not float64.
-	var p Post
-	dec := json.NewDecoder(bytes.NewReader(r.Body))
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("slack: decoding request: %w", err)
+// wire combines a stored Post with its destination (nil for an action
+// with an inline webhook_url) into the *actions.HTTPRequest that is sent:
+// a POST of the Message as JSON to the incoming webhook, or to
+// chat.postMessage with the bot token and the destination's default
+// channel, with the Idempotency-Key header from r.Key. It is pure.
+func wire(d *Destination, p Post, r actions.Request) (*actions.HTTPRequest, error) {
+	if r.Destination != "" && (d == nil || d.WebhookURL == "" && d.Token == "") {
+		return nil, fmt.Errorf("slack: destination %q is not configured", r.Destination)
 	}
 	w := &actions.HTTPRequest{Method: "POST", Header: map[string]string{"Content-Type": contentType}}
 	m := p.Message
@@ -61,31 +52,8 @@ func Wire(dest any, r actions.Request) (*actions.HTTPRequest, error) {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
 	w.Body = string(body)
-	if err := webhook.SetIdempotencyKey(w.Header, r.Key); err != nil {
+	if err := httpkit.SetIdempotencyKey(w.Header, r.Key); err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
 	return w, nil
-}
-
-// destination checks the destination Wire is given.
-func destination(dest any, name string) (*Destination, error) {
-	switch d := dest.(type) {
-	case nil:
-	case *Destination:
-		if d != nil && (d.WebhookURL != "" || d.Token != "") {
-			return d, nil
-		}
-	default:
-		return nil, fmt.Errorf("slack: destination %q is a %T, not a slack destination", name, dest)
-	}
-	if name != "" {
-		return nil, fmt.Errorf("slack: destination %q is not configured", name)
-	}
-	return nil, nil
-}
-
-// Format prints the wire form (an *actions.HTTPRequest) as an HTTP
-// message.
-func (Kind) Format(wire any) (string, error) {
-	return webhook.FormatHTTP(wire)
 }

@@ -12,10 +12,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/actions/httpkit"
 )
 
 // MaxTimeout is the longest attempt an action or destination may ask for.
-const MaxTimeout = 5 * time.Minute
+const MaxTimeout = httpkit.MaxTimeout
 
 // Destination is a parsed `kind: http` destination: a base URL that actions
 // extend with a path, and headers sent with every request to it. None of it
@@ -47,6 +48,7 @@ type actionConfig struct {
 	Body        actions.Value               `yaml:"body"`
 	RawBody     actions.Template            `yaml:"raw_body"`
 	ContentType string                      `yaml:"content_type"`
+	Escape      string                      `yaml:"escape"`
 	Timeout     time.Duration               `yaml:"timeout"`
 }
 
@@ -207,12 +209,18 @@ func checkBody(b *actions.Block, c *actionConfig, r *renderer) {
 		r.header["Content-Type"] = ct
 	}
 	if c.RawBody.Set() {
-		switch {
-		case media == "application/json" || strings.HasSuffix(media, "+json"):
-			r.rawEsc, r.rawJSON = jsonStringEscape, true
-		case media == "application/x-www-form-urlencoded":
-			r.rawEsc = url.QueryEscape
+		syntax, problem := rawBodyFor(media, c.Escape, c.RawBody)
+		if problem != "" {
+			at := b.Field("escape")
+			if at == nil {
+				at = c.RawBody.Node
+			}
+			b.Errorf(at, "%s", problem)
+			return
 		}
+		r.rawSyntax = syntax
+	} else if c.Escape != "" {
+		b.Errorf(b.Field("escape"), "escape: applies to raw_body only")
 	}
 }
 
@@ -287,32 +295,12 @@ func checkHeaderName(b *actions.Block, at *yaml.Node, name string) (string, bool
 	return canon, true
 }
 
-// validToken reports whether s is an HTTP token (RFC 9110 5.6.2).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// badHeaderValue reports whether s holds a control character other than a
-// tab: CR and LF would start a new header.
-func badHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}
+// validToken and badHeaderValue are httpkit's checks, shared with the
+// other HTTP-shaped kinds.
+var (
+	validToken     = httpkit.ValidToken
+	badHeaderValue = httpkit.BadHeaderValue
+)
 
 // keyNode returns the key node of key in mapping m, for error positions.
 func keyNode(m *yaml.Node, key string) *yaml.Node {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/actions/actionstest"
+	"github.com/switchboard-dev/switchboard/actions/httpkit"
 	"github.com/switchboard-dev/switchboard/actions/webhook"
 )
 
@@ -228,7 +229,7 @@ func TestLargeResponse(t *testing.T) {
 	require.NoError(t, newSender(t, rs, r, actions.SenderOptions{}).Send(context.Background(), r))
 	require.True(t, <-hungUp, "the client read the whole body")
 
-	c := webhook.NewClient(actions.SenderOptions{MaxResponseBytes: 1000})
+	c := httpkit.NewClient(actions.SenderOptions{MaxResponseBytes: 1000})
 	w, err := rs.Wire(r)
 	require.NoError(t, err)
 	resp, err := c.Do(context.Background(), "crm", w.(*actions.HTTPRequest))
@@ -248,7 +249,7 @@ func TestLargeErrorBodyIsCut(t *testing.T) {
 	err := newSender(t, rs, r, actions.SenderOptions{}).Send(context.Background(), r)
 	var se *actions.StatusError
 	require.ErrorAs(t, err, &se)
-	require.LessOrEqual(t, len(se.Body), webhook.MaxSnippet+3)
+	require.LessOrEqual(t, len(se.Body), httpkit.MaxSnippet+3)
 	require.NotContains(t, se.Body, "\x00")
 	require.NotContains(t, se.Body, "\x1b")
 	require.True(t, strings.HasSuffix(se.Body, "..."))
@@ -282,6 +283,6 @@ func TestConcurrentSends(t *testing.T) {
 }
 
 func TestNewSenderRejectsOtherDestinations(t *testing.T) {
-	_, err := webhook.Kind{}.NewSender("not a destination", actions.SenderOptions{})
-	require.ErrorContains(t, err, "not an http destination")
+	_, err := webhook.Kind.NewSender("not a destination", actions.SenderOptions{})
+	require.ErrorContains(t, err, "not of kind http")
 }

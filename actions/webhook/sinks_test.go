@@ -23,7 +23,7 @@ func renderRequest(t *testing.T, rs *engine.RuleSet, payload map[string]any) act
 // newSender builds the sender of r's destination.
 func newSender(t *testing.T, rs *engine.RuleSet, r actions.Request, o actions.SenderOptions) actions.Sender {
 	t.Helper()
-	return actionstest.NewSender(t, webhook.Kind{}, rs, r, o)
+	return actionstest.NewSender(t, webhook.Kind, rs, r, o)
 }
 
 // crmRules is a rules file with one http destination at base (a URL and

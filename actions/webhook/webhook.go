@@ -20,7 +20,8 @@
 // the path or full URL, the action's headers and the body. It is stored in
 // the delivery queue, so it never holds the destination's URL or headers;
 // Wire joins the two into the actions.HTTPRequest that dry-run prints and
-// the sender sends. Client is the HTTP sender shared with the slack kind.
+// the sender sends, through httpkit.Client, the HTTP sender every
+// HTTP-shaped kind shares.
 //
 // The package is named webhook so that it does not shadow net/http.
 package webhook
@@ -37,42 +38,6 @@ import (
 
 	"github.com/switchboard-dev/switchboard/actions"
 )
-
-// Kind is the `http` action kind.
-type Kind struct{}
-
-var (
-	_ actions.Kind       = Kind{}
-	_ actions.Deliverer  = Kind{}
-	_ actions.Formatter  = Kind{}
-	_ actions.Configurer = Kind{}
-)
-
-// ConfigTypes returns the structs a `kind: http` destination and a
-// `http:` action decode into, for the rules file's JSON Schema.
-func (Kind) ConfigTypes() (destination, action any) {
-	return destConfig{}, actionConfig{}
-}
-
-// ParseDestination checks a `kind: http` destination and returns a
-// *Destination.
-func (Kind) ParseDestination(b *actions.Block) (any, error) {
-	d, err := parseDestination(b)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// Compile checks an `http:` action and returns its Renderer, which renders
-// a Message.
-func (Kind) Compile(b *actions.Block) (actions.Renderer, error) {
-	r, err := compile(b)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
-}
 
 // namedTemplate is a header or query parameter and its template.
 type namedTemplate struct {
@@ -95,11 +60,10 @@ type renderer struct {
 	query   []namedTemplate
 	body    actions.Value
 	rawBody actions.Template
-	// rawEsc escapes event values in raw_body for its content type;
-	// rawJSON asks for the result to be checked as JSON.
-	rawEsc  actions.Escaper
-	rawJSON bool
-	timeout time.Duration
+	// rawSyntax is how raw_body's values are escaped and the result
+	// checked, by its content type.
+	rawSyntax rawSyntax
+	timeout   time.Duration
 }
 
 // Render renders the Message for one event.
@@ -141,12 +105,12 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 		}
 		m.Body = string(data)
 	case r.rawBody.Set():
-		s, err := r.rawBody.Render(env, r.rawEsc)
+		s, err := r.rawBody.Render(env, r.rawSyntax.escaper())
 		if err != nil {
 			return actions.Request{}, fmt.Errorf("http: raw_body: %w", err)
 		}
-		if r.rawJSON && !json.Valid([]byte(s)) {
-			return actions.Request{}, fmt.Errorf("http: raw_body is not valid JSON once rendered; build JSON with body: instead")
+		if err := r.rawSyntax.check(s); err != nil {
+			return actions.Request{}, fmt.Errorf("http: %w", err)
 		}
 		m.Body = s
 	}

@@ -233,7 +233,7 @@ func TestRawBody(t *testing.T) {
 
 func TestFormat(t *testing.T) {
 	req := renderOne(t, rulesWith(`{destination: crm, url: "/c/{{ sender.phone }}", body: {name: "{{ sender.wa_name }}"}}`), actionstest.BasePayload())
-	out, err := webhook.Kind{}.Format(&req)
+	out, err := webhook.Kind.Format(&req)
 	require.NoError(t, err)
 	require.Equal(t, `POST https://crm.example.com/api/c/447441369136
 Authorization: Bearer crm-secret-token

@@ -1,13 +1,13 @@
 package webhook
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
 	"slices"
 
 	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/actions/httpkit"
 )
 
 // Message is a rendered `http:` action, the Body of its actions.Request:
@@ -31,28 +31,23 @@ type Message struct {
 	TimeoutMS int64 `json:"timeout_ms,omitempty"`
 }
 
-// IdempotencyKey is the header that carries Request.Key, so that receivers
-// can drop a request delivered twice.
-const IdempotencyKey = "Idempotency-Key"
+// IdempotencyKey is the header that carries Request.Key.
+const IdempotencyKey = httpkit.IdempotencyKey
 
-// Wire combines a stored request with its destination (a *Destination, or
-// nil for an action with a full URL) into the *actions.HTTPRequest that is
-// sent: the destination's URL joined with the action's path, the
-// destination's headers overridden by the action's, the Idempotency-Key
-// header from r.Key, and the timeout. It is pure.
-func (Kind) Wire(dest any, r actions.Request) (any, error) {
-	return Wire(dest, r)
+// Wire is Kind's Wire with a typed result: dest is a *Destination, or nil
+// for an action with a full URL.
+func Wire(dest any, r actions.Request) (*actions.HTTPRequest, error) {
+	return actions.WireAs[*actions.HTTPRequest](Kind, dest, r)
 }
 
-// Wire is Kind.Wire with a typed result.
-func Wire(dest any, r actions.Request) (*actions.HTTPRequest, error) {
-	d, err := destination(dest, r.Destination)
-	if err != nil {
-		return nil, err
-	}
-	var m Message
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		return nil, fmt.Errorf("http: decoding request: %w", err)
+// wire combines a stored request with its destination (nil for an action
+// with a full URL) into the *actions.HTTPRequest that is sent: the
+// destination's URL joined with the action's path, the destination's
+// headers overridden by the action's, the Idempotency-Key header from
+// r.Key, and the timeout. It is pure.
+func wire(d *Destination, m Message, r actions.Request) (*actions.HTTPRequest, error) {
+	if r.Destination != "" && (d == nil || d.URL == nil) {
+		return nil, fmt.Errorf("http: destination %q is not configured", r.Destination)
 	}
 	if !slices.Contains(methods, m.Method) {
 		return nil, fmt.Errorf("http: method %q is not one of %v", m.Method, methods)
@@ -81,7 +76,7 @@ func Wire(dest any, r actions.Request) (*actions.HTTPRequest, error) {
 		}
 	}
 	maps.Copy(header, m.Header)
-	if err := SetIdempotencyKey(header, r.Key); err != nil {
+	if err := httpkit.SetIdempotencyKey(header, r.Key); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	for k, v := range header {
@@ -94,55 +89,4 @@ func Wire(dest any, r actions.Request) (*actions.HTTPRequest, error) {
 		w.Header = header
 	}
 	return w, nil
-}
-
-// destination checks the destination Wire is given.
-func destination(dest any, name string) (*Destination, error) {
-	switch d := dest.(type) {
-	case nil:
-	case *Destination:
-		if d != nil && d.URL != nil {
-			return d, nil
-		}
-	default:
-		return nil, fmt.Errorf("http: destination %q is a %T, not an http destination", name, dest)
-	}
-	if name != "" {
-		return nil, fmt.Errorf("http: destination %q is not configured", name)
-	}
-	return nil, nil
-}
-
-// Format prints the wire form (an *actions.HTTPRequest) as an HTTP
-// message.
-func (Kind) Format(wire any) (string, error) {
-	return FormatHTTP(wire)
-}
-
-// FormatHTTP prints an *actions.HTTPRequest as an HTTP message, for every
-// HTTP-shaped kind.
-func FormatHTTP(wire any) (string, error) {
-	switch w := wire.(type) {
-	case *actions.HTTPRequest:
-		if w != nil {
-			return w.Format(), nil
-		}
-	case actions.HTTPRequest:
-		return w.Format(), nil
-	}
-	return "", fmt.Errorf("not an HTTP request: %T", wire)
-}
-
-// SetIdempotencyKey sets the Idempotency-Key header of a wire form's
-// headers to key, unless key is empty. A key that would not fit on one
-// header line is an error.
-func SetIdempotencyKey(header map[string]string, key string) error {
-	if key == "" {
-		return nil
-	}
-	if badHeaderValue(key) {
-		return fmt.Errorf("the idempotency key contains a line break or control character")
-	}
-	header[IdempotencyKey] = key
-	return nil
 }

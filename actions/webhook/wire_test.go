@@ -79,7 +79,7 @@ func TestWireErrors(t *testing.T) {
 		{"dot segment", dest, actions.Request{Body: json.RawMessage(`{"method":"POST","path":"/a/../b"}`)}, `".." segment`},
 		{"bad method", nil, actions.Request{Body: json.RawMessage(`{"method":"TRACE","url":"https://x.example/"}`)}, `method "TRACE"`},
 		{"not JSON", nil, actions.Request{Body: json.RawMessage(`x`)}, "decoding request"},
-		{"wrong destination type", "slack", path, "not an http destination"},
+		{"wrong destination type", "slack", path, "not of kind http"},
 		{"key with a line break", nil, actions.Request{Body: full.Body, Key: "k\r\nX-Evil: 1"}, "line break"},
 		{"header with a line break", nil, actions.Request{Body: json.RawMessage(`{"method":"POST","url":"https://x.example/","header":{"X-A":"1\r\nX-Evil: 1"}}`)}, `header "X-A"`},
 	}

@@ -116,6 +116,12 @@ func newClient(conc int) *http.Client {
 // from the scheduled time (no coordinated omission). A phase lasts d plus
 // at most the client timeout.
 func run(ctx context.Context, c *http.Client, url string, samples []map[string]any, phase string, conc, rate int, d time.Duration) *result {
+	return runAcross(ctx, c, []string{url}, samples, phase, conc, rate, d)
+}
+
+// runAcross is run spreading the requests over urls in turn (several
+// instances behind a round-robin load balancer).
+func runAcross(ctx context.Context, c *http.Client, urls []string, samples []map[string]any, phase string, conc, rate int, d time.Duration) *result {
 	res := &result{sent: map[string]time.Time{}, status: map[int]int{}}
 	var mu sync.Mutex
 	var n atomic.Int64
@@ -155,8 +161,9 @@ func run(ctx context.Context, c *http.Client, url string, samples []map[string]a
 					}
 					at = time.Now()
 				}
-				id, data := body(samples, phase, int(n.Add(1)))
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
+				k := int(n.Add(1))
+				id, data := body(samples, phase, k)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, urls[k%len(urls)], bytes.NewReader(data))
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := c.Do(req)
 				lat := time.Since(at)

@@ -54,6 +54,8 @@ func main() {
 	baselineServe := flag.String("baseline-serve", "", "internal: serve the baseline on `ADDR`, appending to the file given as argument")
 	runLayoutN := flag.Int("run-layout", 0, "internal: measure this one layout (run by the parent under taskset)")
 	resultFile := flag.String("result", "", "internal: where -run-layout writes its report (JSON)")
+	storeURL := flag.String("store", "", "compare stores instead: SQLite with one instance against PostgreSQL at this server URL (postgres://postgres@127.0.0.1:5432/postgres; a new database per setup) with each of -instances, unpinned, at each -concurrency level")
+	instList := flag.String("instances", "1,2,3", "with -store: the numbers of PostgreSQL instances to measure, comma-separated")
 	flag.Parse()
 
 	if *baselineServe != "" {
@@ -73,6 +75,21 @@ func main() {
 	cores, err := parseInts("cores", *coresList)
 	if err != nil {
 		fatal(err)
+	}
+	if *storeURL != "" {
+		instances, err := parseInts("instances", *instList)
+		if err != nil {
+			fatal(err)
+		}
+		payloads, err := loadSamples(*samples)
+		if err != nil {
+			fatal(err)
+		}
+		cfg := config{bin: *bin, samples: payloads, duration: *duration, concs: concs, e2eRate: *e2eRate, drain: *drain}
+		if err := runStores(cfg, *storeURL, instances); err != nil {
+			fatal(err)
+		}
+		return
 	}
 	if *runLayoutN != 0 {
 		cores = []int{*runLayoutN}

@@ -176,7 +176,7 @@ const token = "loadgen-token-0123456789"
 
 // startServer starts `switchboard serve` (under taskset -c cpus unless
 // cpus is "") with one rule forwarding every event to sinkURL.
-func startServer(bin, cpus, sinkURL string) (*server, error) {
+func startServer(bin, cpus, sinkURL string, extra ...string) (*server, error) {
 	dir, err := os.MkdirTemp("", "loadgen-")
 	if err != nil {
 		return nil, err
@@ -196,6 +196,7 @@ rules:
 	}
 	args := []string{"serve", "--rules", rulesPath, "--data", filepath.Join(dir, "data"),
 		"--addr", "127.0.0.1:0", "--egress-allow", "127.0.0.1", "--token", token, "--log-level", "error", "--workers", "32", "--per-destination", "32"}
+	args = append(args, extra...)
 	if p := os.Getenv("LOADGEN_CPUPROFILE"); p != "" {
 		args = append(args, "--cpuprofile", p)
 	}

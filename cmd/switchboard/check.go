@@ -6,32 +6,35 @@ import (
 	"fmt"
 
 	"github.com/switchboard-dev/switchboard/diag"
-
-	"github.com/switchboard-dev/switchboard/actions/builtin"
-	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/app"
 )
 
 func runCheck(_ context.Context, s *stdio, args []string) int {
-	fs := newFlags(s, "check", "RULES...",
-		"Check rules files (or directories of *.yaml files) completely: YAML, names, conditions,\n"+
-			"templates, destinations and environment variables. Every problem is printed on its own\n"+
-			"line as file:line:col: message. Exit status 1 if there is any, 0 if none. Warnings (a\n"+
-			"condition comparing type with a name Cooby does not send) print as file:line:col: warning:\n"+
-			"message and fail the check only with --strict.")
+	fs := newFlags(s, "check", "[-r] RULES...",
+		"Check rules files (or directories of *.yaml files) exactly as the service checks them at\n"+
+			"startup and on every reload: YAML, names, conditions, templates, destinations (their\n"+
+			"senders are built), environment variables, the files the rules name, and the rules'\n"+
+			"tests, which must pass. So a check that passes means a reload takes the rules. Every\n"+
+			"problem is printed on its own line as file:line:col: message. Exit status 1 if there is\n"+
+			"any, 0 if none. Warnings (a condition comparing type with a name Cooby does not send)\n"+
+			"print as file:line:col: warning: message and fail the check only with --strict.")
+	rules := addRulesFlag(fs, "rules file or directory (repeatable); arguments are rules too")
 	asJSON := fs.Bool("json", false, "print one JSON object: {\"ok\", \"errors\": [{file, line, column, message}], \"warnings\": [...], ...}")
 	strict := fs.Bool("strict", false, "fail (exit status 1) on warnings too")
-	paths, err := parseFlags(fs, args)
+	noTests := fs.Bool("no-tests", false, "do not run the rules' tests (a reload runs them, unless serve --reload-require-tests=false)")
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return flagExit(err)
 	}
+	paths := rules.with(pos)
 	if len(paths) == 0 {
 		fs.Usage()
 		return 2
 	}
-	rs, err := loadRules(paths)
+	checked, err := checkRules(paths, *noTests)
 	warnings := []*diag.Error{}
-	if rs != nil && rs.Warnings != nil {
-		warnings = rs.Warnings
+	if checked != nil && checked.Rules.Warnings != nil {
+		warnings = checked.Rules.Warnings
 	}
 	failed := err != nil || (*strict && len(warnings) > 0)
 	if *asJSON {
@@ -39,7 +42,8 @@ func runCheck(_ context.Context, s *stdio, args []string) int {
 		if out.Errors == nil {
 			out.Errors = []*diag.Error{}
 		}
-		if rs != nil {
+		if checked != nil {
+			rs := checked.Rules
 			out.Version, out.Rules, out.Destinations, out.Tests = rs.Version, len(rs.Rules), len(rs.Destinations), len(rs.Tests)
 		}
 		enc := json.NewEncoder(s.out)
@@ -57,13 +61,29 @@ func runCheck(_ context.Context, s *stdio, args []string) int {
 			fmt.Fprintf(s.out, "%d warnings (--strict)\n", len(warnings))
 			return 1
 		}
-		fmt.Fprintf(s.out, "ok: %d rules, %d destinations, %d tests (version %s)\n",
-			len(rs.Rules), len(rs.Destinations), len(rs.Tests), rs.Version)
+		rs := checked.Rules
+		tests := fmt.Sprintf("%d tests passed", len(checked.Tests))
+		if *noTests {
+			tests = fmt.Sprintf("%d tests not run (--no-tests)", len(rs.Tests))
+		}
+		fmt.Fprintf(s.out, "ok: %d rules, %d destinations, %s (version %s)\n",
+			len(rs.Rules), len(rs.Destinations), tests, rs.Version)
 	}
 	if failed {
 		return 1
 	}
 	return 0
+}
+
+// checkRules reads a snapshot of the rules and validates it with the
+// service's one definition of valid rules (app.Check), in the process
+// environment.
+func checkRules(paths []string, noTests bool) (*app.Checked, error) {
+	snap, err := readRules(paths)
+	if err != nil {
+		return nil, err
+	}
+	return app.Check(snap, app.CheckOptions{SkipTests: noTests, Logger: discardLogger()})
 }
 
 // warningLine prints a warning as file:line:col: warning: message.
@@ -81,23 +101,4 @@ type checkReport struct {
 	Rules        int           `json:"rules"`
 	Destinations int           `json:"destinations"`
 	Tests        int           `json:"tests"`
-}
-
-// loadRules is how every command loads rules: the built-in action kinds and
-// the process environment for ${VAR}s.
-func loadRules(paths []string) (*engine.RuleSet, error) {
-	return engine.LoadFiles(engine.Options{Kinds: builtin.Kinds()}, paths...)
-}
-
-// loadOrReport loads rules for a command that needs them, printing every
-// problem to stderr (file:line:col: message) when they do not load.
-func loadOrReport(s *stdio, paths []string) (*engine.RuleSet, bool) {
-	rs, err := loadRules(paths)
-	if err != nil {
-		for _, e := range diag.Flatten(err) {
-			fmt.Fprintln(s.err, e.Error())
-		}
-		return nil, false
-	}
-	return rs, true
 }

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/engine"
 	"github.com/switchboard-dev/switchboard/internal/app"
 )
 
@@ -88,7 +89,8 @@ func runDeliveries(ctx context.Context, s *stdio, args []string) int {
 		if dest == "" {
 			dest = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%d:%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.EventID, d.Rule, d.Action, d.Kind, dest,
+		action := engine.ActionLabel(d.Action-1, d.ActionName) + ": " + d.Kind
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.EventID, d.Rule, action, dest,
 			d.State, d.Attempts, d.UpdatedAt.Local().Format(time.DateTime), oneLine(d.LastError, 80))
 	}
 	_ = tw.Flush()

@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions"
+	"github.com/switchboard-dev/switchboard/actions/builtin"
+	"github.com/switchboard-dev/switchboard/engine"
 	"github.com/switchboard-dev/switchboard/internal/app"
-	"github.com/switchboard-dev/switchboard/internal/reload"
 )
 
 func runDiff(ctx context.Context, s *stdio, args []string) int {
-	fs := newFlags(s, "diff", "",
+	fs := newFlags(s, "diff", "[-r] NEW...",
 		"Replay the events a running server stored in the last --since through its running rules\n"+
 			"and through NEW rules (local files, sent to the server), and print per event the actions\n"+
 			"the new rules would add (+), remove (-) or render differently (~), exactly as they would\n"+
@@ -26,30 +27,28 @@ func runDiff(ctx context.Context, s *stdio, args []string) int {
 			"change, 1 if something would, 2 on error (the new rules do not load, say).")
 	var c client
 	c.flags(fs)
-	var rules stringList
-	fs.Var(&rules, "rules", "the new rules file or directory (repeatable)")
+	rulesOpt := addRulesFlag(fs, "the new rules file or directory (repeatable); arguments are rules too")
 	since := fs.Duration("since", 24*time.Hour, "replay the events received in this last period")
 	limit := fs.Int("limit", 100, "list at most this many changed events")
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	if _, err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return flagExit(err)
 	}
+	rulesOpt.setArgs(fs, pos)
 	if err := flagsFromEnv(fs, "SWITCHBOARD_"); err != nil {
 		fmt.Fprintf(s.err, "switchboard diff: %v\n", err)
 		return 2
 	}
+	rules := rulesOpt.paths
 	if len(rules) == 0 {
-		fmt.Fprintln(s.err, "switchboard diff: --rules NEW is required")
+		fmt.Fprintln(s.err, "switchboard diff: the new rules are required (-r NEW, or NEW as an argument)")
 		return 2
 	}
-	snap, err := reload.Read(rules...)
+	req, err := diffRequest(rules)
 	if err != nil {
 		fmt.Fprintf(s.err, "switchboard diff: %v\n", err)
 		return 2
-	}
-	var req app.DiffRequest
-	for _, src := range snap.Sources {
-		req.Files = append(req.Files, app.DiffFile{Name: src.Name, Content: string(src.Data)})
 	}
 	q := url.Values{"since": {since.String()}, "limit": {strconv.Itoa(*limit)}}
 	var rep app.DiffReport
@@ -68,6 +67,29 @@ func runDiff(ctx context.Context, s *stdio, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// diffRequest reads a snapshot of the new rules, and the files they name
+// (a tests: file, test payloads, list files), which the server cannot
+// read: they are sent with the rules. The rules are loaded here only to
+// learn which files they name; the server loads them (with its
+// environment, so a ${VAR} unset here is no problem) and reports their
+// errors.
+func diffRequest(paths []string) (*app.DiffRequest, error) {
+	snap, err := readRules(paths)
+	if err != nil {
+		return nil, err
+	}
+	anyEnv := func(string) (string, bool) { return "x", true }
+	_, _ = engine.Load(engine.Options{Kinds: builtin.Kinds(), LookupEnv: anyEnv, ReadFile: snap.ReadFile}, snap.Sources...)
+	req := &app.DiffRequest{}
+	for _, src := range snap.Sources {
+		req.Files = append(req.Files, app.DiffFile{Name: src.Name, Content: string(src.Data)})
+	}
+	for _, src := range snap.NamedSources() {
+		req.Named = append(req.Named, app.DiffFile{Name: src.Name, Content: string(src.Data)})
+	}
+	return req, nil
 }
 
 func printDiff(w io.Writer, rep *app.DiffReport) {
@@ -100,7 +122,7 @@ func printDiff(w io.Writer, rep *app.DiffReport) {
 }
 
 func actionTitle(a app.ActionDiff) string {
-	t := fmt.Sprintf("%s action %d: %s", a.Rule, a.Action+1, a.Kind)
+	t := fmt.Sprintf("%s %s: %s", a.Rule, engine.ActionLabel(a.Action-1, a.Name), a.Kind)
 	if a.Destination != "" {
 		t += " -> " + a.Destination
 	}

@@ -18,9 +18,7 @@ func runDryrun(_ context.Context, s *stdio, args []string) int {
 			"input) exactly as the service would, and print for each the matched rules in order and\n"+
 			"every action as it would be sent, secrets shown as ***. Nothing is sent. A payload that\n"+
 			"cannot be decoded is reported and the run goes on (exit status 1 at the end).")
-	var rules stringList
-	fs.Var(&rules, "r", "rules file or directory (repeatable)")
-	fs.Var(&rules, "rules", "same as -r")
+	rulesOpt := addRulesFlag(fs, "rules file or directory (repeatable)")
 	asJSON := fs.Bool("json", false, "print one JSON object per payload: {\"payload\", \"matched\": [{\"rule\", \"actions\"}], ...}")
 	explain := fs.Bool("explain", false, "for rules that did not match, say which part of the condition was false")
 	at := fs.String("at", "", "evaluate as if now were this RFC 3339 time (default: the current time)")
@@ -28,6 +26,7 @@ func runDryrun(_ context.Context, s *stdio, args []string) int {
 	if err != nil {
 		return flagExit(err)
 	}
+	rules := rulesOpt.paths
 	if len(rules) == 0 || len(payloads) == 0 {
 		fs.Usage()
 		return 2

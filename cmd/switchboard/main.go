@@ -53,6 +53,7 @@ func commands() []command {
 		{"diff", "show what new rules would do differently with a server's recent events", runDiff},
 		{"quarantine", "list, show or replay the bodies a running server refused as not Cooby payloads", runQuarantine},
 		{"backup", "write a consistent copy of a running server's database", runBackup},
+		{"migrate", "copy a SQLite data directory into a PostgreSQL database (serve --store)", runMigrate},
 		{"healthcheck", "exit 0 if a local server is ready (GET /readyz), 1 if not: a container HEALTHCHECK", runHealthcheck},
 		{"notify-test", "send a test message through a destination and print the outcome", runNotifyTest},
 		{"version", "print the version", runVersion},

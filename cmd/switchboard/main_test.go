@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -209,16 +208,18 @@ rules:
 	require.Len(t, lines, 3)
 	var reps []struct {
 		Chat struct {
-			AwaitingReply bool  `json:"awaiting_reply"`
-			WaitingFor    int64 `json:"waiting_for"`
+			AwaitingReply bool   `json:"awaiting_reply"`
+			WaitingFor    string `json:"waiting_for"`
+			Seconds       int64  `json:"waiting_for_seconds"`
 		}
 		Matched []struct{ Rule string }
 	}
 	for _, l := range lines {
 		var rep struct {
 			Chat struct {
-				AwaitingReply bool  `json:"awaiting_reply"`
-				WaitingFor    int64 `json:"waiting_for"`
+				AwaitingReply bool   `json:"awaiting_reply"`
+				WaitingFor    string `json:"waiting_for"`
+				Seconds       int64  `json:"waiting_for_seconds"`
 			}
 			Matched []struct{ Rule string }
 		}
@@ -229,7 +230,8 @@ rules:
 	require.False(t, reps[1].Chat.AwaitingReply, "the question was answered by the reply given before it")
 	require.Empty(t, reps[1].Matched)
 	require.True(t, reps[2].Chat.AwaitingReply)
-	require.Equal(t, int64(600*time.Second), reps[2].Chat.WaitingFor)
+	require.Equal(t, "10m", reps[2].Chat.WaitingFor, "a duration is text in JSON")
+	require.Equal(t, int64(600), reps[2].Chat.Seconds, "and seconds, never nanoseconds")
 	require.Len(t, reps[2].Matched, 1)
 }
 

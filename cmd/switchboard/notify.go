@@ -12,13 +12,11 @@ import (
 )
 
 func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
-	fs := newFlags(s, "notify-test", "-r RULES DESTINATION",
+	fs := newFlags(s, "notify-test", "[-r] RULES DESTINATION",
 		"Send a clearly marked test message through a named destination of the rules file and\n"+
 			"print the outcome, to check a Slack webhook, an HTTP endpoint or an SMTP login before a\n"+
 			"real message needs it. It prints the request as sent (secrets as ***).")
-	var rules stringList
-	fs.Var(&rules, "r", "rules file or directory (repeatable)")
-	fs.Var(&rules, "rules", "same as -r")
+	rulesOpt := addRulesFlag(fs, "rules file or directory (repeatable)")
 	to := fs.String("to", "", "recipient: an email address, or a Slack channel with a bot token")
 	text := fs.String("message", "", "the message (default: a test notice with the time)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
@@ -27,7 +25,14 @@ func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
 	if err != nil {
 		return flagExit(err)
 	}
-	if len(rules) == 0 || len(pos) != 1 {
+	// The last argument is the destination; any before it are rules.
+	if len(pos) == 0 {
+		fs.Usage()
+		return 2
+	}
+	rules := rulesOpt.with(pos[:len(pos)-1])
+	pos = pos[len(pos)-1:]
+	if len(rules) == 0 {
 		fs.Usage()
 		return 2
 	}
@@ -54,7 +59,7 @@ func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
 	guard := &egress.Guard{Allow: allow, Private: dest.AllowPrivate}
 	sender, err := t.Deliverer.NewSender(dest.Config, actions.SenderOptions{Timeout: *timeout, Egress: guard})
 	if err != nil {
-		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.Redact(err.Error()))
+		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.RedactError(err.Error()))
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -19,14 +19,12 @@ const maxCount = 1000
 const runTimeLayout = "Mon 2006-01-02 15:04:05 -07:00 MST"
 
 func runSchedules(_ context.Context, s *stdio, args []string) int {
-	fs := newFlags(s, "schedules", "-r RULES",
+	fs := newFlags(s, "schedules", "[-r] RULES...",
 		"List the scheduled rules (schedule:) with their spec, time zone, for_each, whether they\n"+
 			"are disabled, and their next run times, in the rule's time zone (UTC in brackets).\n"+
 			"@every schedules are shown on multiples of their interval since 1970-01-01 UTC; the\n"+
 			"service counts them from the schedule's start instead, so its runs may be shifted.")
-	var rules stringList
-	fs.Var(&rules, "r", "rules file or directory (repeatable)")
-	fs.Var(&rules, "rules", "same as -r")
+	rulesOpt := addRulesFlag(fs, "rules file or directory (repeatable); arguments are rules too")
 	from := fs.String("from", "", "list the runs after this RFC 3339 time (default: now)")
 	countFlag := fs.String("count", "5", fmt.Sprintf("how many runs to list per rule (1 to %d)", maxCount))
 	asJSON := fs.Bool("json", false, `print one JSON object per rule: {"rule", "file", "line", "schedule", "timezone", "for_each", "missed", "disabled", "next": [RFC 3339]}`)
@@ -34,10 +32,7 @@ func runSchedules(_ context.Context, s *stdio, args []string) int {
 	if err != nil {
 		return flagExit(err)
 	}
-	if len(rest) > 0 {
-		fmt.Fprintf(s.err, "switchboard schedules: unexpected argument %q; give rules with -r\n", rest[0])
-		return 2
-	}
+	rules := rulesOpt.with(rest)
 	if len(rules) == 0 {
 		fs.Usage()
 		return 2

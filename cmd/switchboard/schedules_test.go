@@ -15,7 +15,7 @@ import (
 func TestSchedulesExample(t *testing.T) {
 	code, out, errOut := cli(t, "", "schedules", "-r", example, "--from", "2026-12-05T13:17:00Z", "--count", "3")
 	require.Equal(t, 0, code, errOut)
-	require.Equal(t, `weekday-morning-digest (../../rules.example.yaml:122)
+	require.Equal(t, `weekday-morning-digest (../../rules.example.yaml:150)
   schedule: 0 9 * * MON-FRI
   timezone: Europe/London
   missed:   run
@@ -86,7 +86,7 @@ func TestSchedulesErrors(t *testing.T) {
 		{[]string{"--from", "2026-12-05"}, 2, `--from: expected an RFC 3339 time such as 2026-01-02T09:00:00Z, got "2026-12-05"`},
 		{[]string{"--count", "0"}, 2, `switchboard schedules: --count: expected a number from 1 to 1000, got "0"`},
 		{[]string{"--count", "many"}, 2, `--count: expected a number from 1 to 1000, got "many"`},
-		{[]string{"extra.yaml"}, 2, `unexpected argument "extra.yaml"; give rules with -r`},
+		{[]string{"extra.yaml"}, 1, "extra.yaml: no such file"}, // an argument is a rules file too
 		{[]string{"-r", "does-not-exist.yaml"}, 1, "does-not-exist.yaml"},
 	}
 	for _, tc := range tests {

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/actions/egress"
 
 	"github.com/switchboard-dev/switchboard/internal/app"
@@ -22,19 +24,21 @@ import (
 const gcPercent = 200
 
 func runServe(ctx context.Context, s *stdio, args []string) int {
-	fs := newFlags(s, "serve", "",
+	fs := newFlags(s, "serve", "[-r] RULES...",
 		"Run the service: the webhook URL Cooby posts to, the durable store, rule evaluation and\n"+
 			"delivery with retries. Every flag can also be set by an environment variable, shown in\n"+
 			"brackets; a flag on the command line wins. The rules are reloaded when their files\n"+
 			"change, on SIGHUP and on POST /-/reload, only if they are valid; SIGTERM stops\n"+
 			"gracefully (accepted events are never lost: unfinished work resumes on restart).")
-	var rules stringList
-	fs.Var(&rules, "rules", "rules file or directory (repeatable) [SWITCHBOARD_RULES, comma-separated]")
+	rulesOpt := addRulesFlag(fs, "rules file or directory (repeatable); arguments are rules too [SWITCHBOARD_RULES, comma-separated]")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address [SWITCHBOARD_ADDR]")
 	adminAddr := fs.String("admin-addr", "", "private listen address of /api, /-/reload, /status and /metrics; --addr then serves only the hooks, /healthz and /readyz; default: --addr serves all [SWITCHBOARD_ADMIN_ADDR]")
 	consoleHosts := fs.String("console-host", "", "host names (comma-separated) the web console may be opened by, besides IP addresses, localhost and --addr's/--admin-addr's host; other Host headers are refused (DNS rebinding) [SWITCHBOARD_CONSOLE_HOST]")
 	egressAllow := fs.String("egress-allow", "", "networks actions may reach although private or local, comma-separated CIDRs or addresses (10.0.0.0/8,127.0.0.1); by default they are refused [SWITCHBOARD_EGRESS_ALLOW]")
 	data := fs.String("data", "./data", "data directory: the SQLite store and generated tokens [SWITCHBOARD_DATA]")
+	storeURL := fs.String("store", "", "PostgreSQL database shared by several instances (postgres://user@host:5432/db); default: SQLite in --data [SWITCHBOARD_STORE]")
+	instance := fs.String("instance", "", "this instance's name in a shared --store, unique and stable across restarts; default: the host name [SWITCHBOARD_INSTANCE]")
+	leaseTTL := fs.Duration("lease-ttl", 10*time.Second, "with a shared --store: how long the evaluation lease lasts without a heartbeat, so how soon another instance takes over evaluation from one that died [SWITCHBOARD_LEASE_TTL]")
 	tokens := fs.String("token", "", "ingest token(s), comma-separated; default: generated once into DATA/ingest-token [SWITCHBOARD_TOKEN]")
 	admin := fs.String("admin-token", "", "bearer token for /api and /-/reload; default: generated once into DATA/admin-token [SWITCHBOARD_ADMIN_TOKEN]")
 	origin := fs.String("allow-origin", "*", "CORS Access-Control-Allow-Origin [SWITCHBOARD_ALLOW_ORIGIN]")
@@ -45,7 +49,8 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	commitBatch := fs.Int("commit-batch", 256, "most writes grouped into one fsynced commit [SWITCHBOARD_COMMIT_BATCH]")
 	workers := fs.Int("workers", 8, "concurrent deliveries [SWITCHBOARD_WORKERS]")
 	perDest := fs.Int("per-destination", 4, "concurrent deliveries to one destination [SWITCHBOARD_PER_DESTINATION]")
-	maxAttempts := fs.Int("max-attempts", 10, "attempts before a delivery becomes a dead letter [SWITCHBOARD_MAX_ATTEMPTS]")
+	retrySchedule := fs.String("retry-schedule", scheduleFlag(actions.DefaultSchedule), "delays before each retry of a failed delivery, comma-separated; a destination's retry: overrides it [SWITCHBOARD_RETRY_SCHEDULE]")
+	maxAttempts := fs.Int("max-attempts", 0, "if positive, the most attempts of a delivery (fewer than the schedule allows) before it becomes a dead letter [SWITCHBOARD_MAX_ATTEMPTS]")
 	maxAge := fs.Duration("max-age", 72*time.Hour, "age after which a failing delivery becomes a dead letter [SWITCHBOARD_MAX_AGE]")
 	sendTimeout := fs.Duration("send-timeout", 30*time.Second, "timeout of one delivery attempt when the action sets none [SWITCHBOARD_SEND_TIMEOUT]")
 	shutdown := fs.Duration("shutdown-timeout", 20*time.Second, "bound on a graceful stop [SWITCHBOARD_SHUTDOWN_TIMEOUT]")
@@ -56,13 +61,16 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	logFormat := fs.String("log-format", "text", "log format: text or json [SWITCHBOARD_LOG_FORMAT]")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the service stops (for performance work)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error [SWITCHBOARD_LOG_LEVEL]")
-	if _, err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return flagExit(err)
 	}
+	rulesOpt.setArgs(fs, pos) // rules given as arguments: SWITCHBOARD_RULES is not added to them
 	if err := flagsFromEnv(fs, "SWITCHBOARD_"); err != nil {
 		fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
 		return 2
 	}
+	rules := rulesOpt.paths
 	if _, set := os.LookupEnv("GOGC"); !set {
 		// The service's heap is small (tens of MB) and mostly short-lived
 		// request data: collecting half as often saved about a tenth of
@@ -75,7 +83,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 		return 2
 	}
 	if len(rules) == 0 {
-		fmt.Fprintln(s.err, "switchboard serve: --rules is required")
+		fmt.Fprintln(s.err, "switchboard serve: rules are required (--rules FILE, or FILE as an argument)")
 		return 2
 	}
 	allow, err := egress.ParseAllow(splitList(*egressAllow))
@@ -83,9 +91,16 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 		fmt.Fprintf(s.err, "switchboard serve: %v\n", err)
 		return 2
 	}
+	schedule, err := actions.ParseSchedule(*retrySchedule)
+	if err != nil {
+		fmt.Fprintf(s.err, "switchboard serve: --retry-schedule: %v\n", err)
+		return 2
+	}
 	cfg := app.Config{
-		EgressAllow: allow, ConsoleHosts: splitList(*consoleHosts),
+		RetrySchedule: schedule,
+		EgressAllow:   allow, ConsoleHosts: splitList(*consoleHosts),
 		Rules: rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
+		Store: *storeURL, Instance: *instance, LeaseTTL: *leaseTTL,
 		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, DedupeWindow: *dedupeWindow, Retention: *retention, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
 		ShutdownTimeout: *shutdown, Logger: logger,
@@ -149,11 +164,13 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 // flagsFromEnv sets every flag not given on the command line from
 // PREFIX<NAME> (upper case, - as _), if that variable is set.
 func flagsFromEnv(fs *flag.FlagSet, prefix string) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// A flag and its one-letter alias (-r, --rules) share their value: set
+	// either way, the variable is not read; only the long name has one.
+	set := map[any]bool{}
+	fs.Visit(func(f *flag.Flag) { set[valueKey(f)] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
+		if set[valueKey(f)] || err != nil || len(f.Name) == 1 {
 			return
 		}
 		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -174,6 +191,15 @@ func flagsFromEnv(fs *flag.FlagSet, prefix string) error {
 		}
 	})
 	return err
+}
+
+// valueKey identifies a flag's variable, shared by its aliases (a Value
+// that cannot be a map key stands for its flag alone).
+func valueKey(f *flag.Flag) any {
+	if reflect.TypeOf(f.Value).Comparable() {
+		return f.Value
+	}
+	return f.Name
 }
 
 func splitList(s string) []string {
@@ -199,4 +225,20 @@ func newLogger(s *stdio, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(s.err, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format: expected text or json, got %q", format)
+}
+
+// scheduleFlag prints a retry schedule as --retry-schedule takes it.
+func scheduleFlag(s []time.Duration) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		p := d.String()
+		if strings.HasSuffix(p, "m0s") {
+			p = strings.TrimSuffix(p, "0s")
+		}
+		if strings.HasSuffix(p, "h0m") {
+			p = strings.TrimSuffix(p, "0m")
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ",")
 }

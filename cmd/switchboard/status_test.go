@@ -115,7 +115,7 @@ func TestDiffCommand(t *testing.T) {
 
 	code, _, errOut = cli(t, "", "diff", "--server", base)
 	require.Equal(t, 2, code)
-	require.Contains(t, errOut, "--rules NEW is required")
+	require.Contains(t, errOut, "the new rules are required (-r NEW, or NEW as an argument)")
 }
 
 func TestQuarantineCommand(t *testing.T) {

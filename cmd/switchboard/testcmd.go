@@ -10,16 +10,18 @@ import (
 )
 
 func runTest(_ context.Context, s *stdio, args []string) int {
-	fs := newFlags(s, "test", "RULES...",
+	fs := newFlags(s, "test", "[-r] RULES...",
 		"Run the tests: cases of rules files through the same evaluation the service uses, and\n"+
 			"print each as PASS or FAIL with what was expected and what happened. Exit status 1 if\n"+
 			"any case fails or the rules do not load. Put it in your own CI.")
+	rules := addRulesFlag(fs, "rules file or directory (repeatable); arguments are rules too")
 	asJSON := fs.Bool("json", false, "print one JSON object per case")
 	runPat := fs.String("run", "", "only run cases whose name matches this regular expression")
-	paths, err := parseFlags(fs, args)
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return flagExit(err)
 	}
+	paths := rules.with(pos)
 	if len(paths) == 0 {
 		fs.Usage()
 		return 2

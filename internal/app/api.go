@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/dryrun"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/store/pgstore"
 )
 
 // routes builds the service's HTTP interface:
@@ -106,6 +107,10 @@ type StatusReport struct {
 	// Destinations lists the destinations whose deliveries are failing,
 	// paused ones included (see delivery.Health); healthy ones are absent.
 	Destinations []delivery.Health `json:"unhealthy_destinations"`
+	// Cluster lists, on a shared (PostgreSQL) store, the instances seen
+	// within three lease times, their versions and leases, and which one
+	// evaluates.
+	Cluster *pgstore.Cluster `json:"cluster,omitempty"`
 }
 
 // QueueStatus is the store's side of GET /status.
@@ -126,10 +131,15 @@ func (a *App) getStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err)
 		return
 	}
+	cl, err := a.cluster(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, StatusReport{Rules: a.Status(), Queue: QueueStatus{
 		Events: st.Events, Cursor: st.Cursor, BacklogBytes: st.BacklogBytes, Pending: st.Pending,
 		Dead: st.Dead, Quarantined: st.Quarantined, Failed: st.Failed, DiskFull: st.DiskFull,
-	}, Destinations: a.deliverer.Health()})
+	}, Destinations: a.deliverer.Health(), Cluster: cl})
 }
 
 // postReload reloads the rules and answers with the outcome: 200 and the
@@ -157,13 +167,17 @@ func (a *App) admin(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// DeliveryView is one delivery as the API lists it.
+// DeliveryView is one delivery as the API lists it. Action is the
+// action's number in its rule, from 1 as every output numbers it;
+// ActionName its name: in the rules that queued it (when they are the
+// running ones).
 type DeliveryView struct {
 	ID          int64           `json:"id"`
 	EventID     int64           `json:"event_id"`
 	Rule        string          `json:"rule"`
 	Version     string          `json:"ruleset_version"`
 	Action      int             `json:"action"`
+	ActionName  string          `json:"action_name,omitempty"`
 	Kind        string          `json:"kind"`
 	Destination string          `json:"destination,omitempty"`
 	State       string          `json:"state"`
@@ -209,10 +223,12 @@ func (a *App) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
+	rs := a.Rules()
 	out := make([]DeliveryView, 0, len(ds))
 	for _, d := range ds {
 		v := DeliveryView{
-			ID: d.ID, EventID: d.EventID, Rule: d.Rule, Version: d.RulesetVersion, Action: d.Action, Kind: d.Kind,
+			ID: d.ID, EventID: d.EventID, Rule: d.Rule, Version: d.RulesetVersion, Action: d.Action + 1,
+			ActionName: actionName(rs, d.RulesetVersion, d.Rule, d.Action), Kind: d.Kind,
 			Destination: d.Destination, State: d.State, Attempts: d.Attempts, NextAt: d.NextAttemptAt,
 			LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 		}
@@ -234,7 +250,7 @@ func (a *App) Deliveries(ctx context.Context, f store.Filter) ([]store.Delivery,
 	}
 	rs := a.Rules()
 	for i := range ds {
-		ds[i].LastError = rs.Redact(ds[i].LastError)
+		ds[i].LastError = rs.RedactError(ds[i].LastError)
 		if json.Valid(ds[i].Request) {
 			ds[i].Request = []byte(rs.Redact(string(ds[i].Request)))
 		} else {
@@ -263,6 +279,19 @@ func (a *App) ReplayDead(ctx context.Context, f store.Filter) (int, error) {
 	}
 	a.deliverer.Wake()
 	return n, nil
+}
+
+// actionName is the name: of a rule's action (by index from 0) in the
+// rules of version, if they are rs: a delivery queued by other rules
+// shows its number only, never a name another action has now.
+func actionName(rs *engine.RuleSet, version, rule string, index int) string {
+	if rs.Version != version {
+		return ""
+	}
+	if r := rs.Rule(rule); r != nil && index >= 0 && index < len(r.Actions) {
+		return r.Actions[index].Name
+	}
+	return ""
 }
 
 func pathID(r *http.Request) (int64, error) {
@@ -391,10 +420,11 @@ func (a *App) postDryrun(w http.ResponseWriter, r *http.Request) {
 func (a *App) DryRun(body []byte, files []DiffFile, opts dryrun.Options) (*dryrun.Report, error) {
 	rs := a.Rules()
 	if len(files) > 0 {
-		var err error
-		if rs, err = a.loadPosted(files); err != nil {
+		checked, err := a.checkPosted(DiffRequest{Files: files})
+		if err != nil {
 			return nil, err
 		}
+		rs = checked.Rules
 	}
 	return dryrun.Run(rs, "request", body, opts), nil
 }

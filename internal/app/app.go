@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/switchboard-dev/switchboard/internal/console"
+	"github.com/switchboard-dev/switchboard/internal/alert"
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/dispatch"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
@@ -23,7 +23,7 @@ import (
 type App struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *store.Store
+	store   store.Backend
 	metrics *metrics
 
 	active   atomic.Pointer[active]
@@ -32,9 +32,10 @@ type App struct {
 
 	dispatcher *dispatch.Dispatcher
 	deliverer  *delivery.Deliverer
+	alerter    *alert.Alerter
 	handler    http.Handler // the public listener's
 	adminH     http.Handler // the admin listener's (handler itself without one)
-	console    *console.Console
+	console    http.Handler // the web console (see newConsole)
 
 	listener      net.Listener
 	adminListener net.Listener // nil without Config.AdminAddr
@@ -70,7 +71,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			return nil, err
 		}
 	}
-	a.store, err = store.Open(ctx, cfg.Data, store.Options{MaxBytes: cfg.DiskBudget, MaxBatch: cfg.CommitBatch, Logger: a.log, OnCommit: a.observeCommit})
+	a.store, err = a.openStore(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
@@ -81,18 +82,22 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.log.Info("resuming deliveries left unfinished by the previous run", "deliveries", n)
 	}
 	a.metrics = newMetrics(a.store)
-	sum, err := a.reloadNow(ctx, "startup")
+	snap, err := a.reloadNow(ctx, "startup")
 	if err != nil {
 		a.store.Close()
 		return nil, err
 	}
-	a.reloader = a.newReloader(sum)
+	a.reloader = a.newReloader(snap)
+	a.alerter = alert.New(alert.Options{Target: a.alertTarget, Send: a.sendNotice, Logger: a.log})
 	a.dispatcher = dispatch.New(dispatch.Options{
-		Log:            a.store,
-		Rules:          a.Rules,
-		Logger:         a.log,
-		OnJobs:         func() { a.deliverer.Wake() },
-		OnRenderFailed: func(rule, dest string) { a.metrics.deadLetters.WithLabelValues(dest, rule).Inc() },
+		Log:    a.store,
+		Rules:  a.Rules,
+		Logger: a.log,
+		OnJobs: func() { a.deliverer.Wake() },
+		OnRenderFailed: func(rule, dest string) {
+			a.metrics.deadLetters.WithLabelValues(dest, rule).Inc()
+			a.alerter.Add(rule, dest, "the action could not be rendered (switchboard deliveries --state dead shows why)")
+		},
 		OnEvaluated: func(matches []string) {
 			a.metrics.evaluated.Inc()
 			for _, r := range matches {
@@ -108,11 +113,16 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Workers:        cfg.Workers,
 		PerDestination: cfg.PerDestination,
 		MaxAttempts:    cfg.MaxAttempts,
+		Schedule:       cfg.RetrySchedule,
+		Retry:          a.retryPolicy,
 		MaxAge:         cfg.MaxAge,
 		Lease:          cfg.SendTimeout*2 + 30*time.Second,
 		Logger:         a.log,
 		Redact:         func(s string) string { return a.Rules().Redact(s) },
-		OnDead:         func(rule, dest string) { a.metrics.deadLetters.WithLabelValues(dest, rule).Inc() },
+		OnDead: func(rule, dest, reason string) {
+			a.metrics.deadLetters.WithLabelValues(dest, rule).Inc()
+			a.alerter.Add(rule, dest, reason)
+		},
 		OnResult: func(kind, dest, outcome string, latency time.Duration) {
 			a.metrics.deliveries.WithLabelValues(kind, dest, outcome).Inc()
 			a.metrics.latency.WithLabelValues(kind).Observe(latency.Seconds())
@@ -200,7 +210,7 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := a.dispatcher.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := a.runDispatcher(workCtx); err != nil && !errors.Is(err, context.Canceled) {
 			errc <- fmt.Errorf("dispatch: %w", err)
 		}
 	}()
@@ -234,6 +244,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.ready.Store(true)
 	var runErr error
 	go a.pruneDedupeKeys(workCtx)
+	go a.alerter.Run(workCtx)
 	failed := a.watchStore(ctx)
 	select {
 	case <-ctx.Done():

@@ -37,6 +37,17 @@ type Config struct {
 	// Data is the data directory (the SQLite store and generated tokens);
 	// default ./data.
 	Data string
+	// Store, if set, is the PostgreSQL database to use instead of SQLite
+	// in Data (a postgres:// URL): several instances may share it (see
+	// README, "Running several instances").
+	Store string
+	// Instance names this instance in a shared store; default the host
+	// name. Each instance needs its own, stable across restarts.
+	Instance string
+	// LeaseTTL is how long the evaluation lease lasts without a heartbeat
+	// (a shared store): how soon another instance takes evaluation over
+	// from one that died. Default 10s.
+	LeaseTTL time.Duration
 	// Tokens are the accepted ingest tokens. Empty: a token is generated
 	// once and kept in DATA/ingest-token.
 	Tokens []string
@@ -68,8 +79,14 @@ type Config struct {
 	// PerDestination bounds concurrent deliveries to one destination;
 	// default 4.
 	PerDestination int
-	// MaxAttempts and MaxAge turn a failing delivery into a dead letter;
-	// defaults 10 and 72h.
+	// RetrySchedule is the delay before each retry of a failed delivery
+	// (a destination's `retry:` overrides it); default
+	// actions.DefaultSchedule, about three days.
+	RetrySchedule []time.Duration
+	// MaxAttempts, if positive, caps the attempts of a delivery below what
+	// the schedule allows; MaxAge (default 72h) bounds how long after it
+	// was enqueued a failing delivery is still tried. Past either it is a
+	// dead letter.
 	MaxAttempts int
 	MaxAge      time.Duration
 	// SendTimeout bounds one delivery attempt when the action sets none;
@@ -107,6 +124,9 @@ func (c Config) withDefaults() Config {
 	if c.Data == "" {
 		c.Data = "./data"
 	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 10 * time.Second
+	}
 	if c.AllowOrigin == "" {
 		c.AllowOrigin = "*"
 	}
@@ -133,9 +153,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PerDestination <= 0 {
 		c.PerDestination = 4
-	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 10
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = 72 * time.Hour

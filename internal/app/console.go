@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -18,10 +19,21 @@ import (
 
 // newConsole builds the web console over the functions the admin API
 // calls (consoleBackend), for the admin listener.
-func (a *App) newConsole() (*console.Console, error) {
+//
+// The console's own reads (event filters, chart counts) are implemented by
+// the SQLite store only so far; with another store (--store postgres://)
+// its pages answer 501 and say so.
+func (a *App) newConsole() (http.Handler, error) {
+	st, ok := a.store.(console.Store)
+	if !ok {
+		a.log.Warn("the web console is not available with this store yet: it needs the SQLite store's console reads (internal/store/console.go)")
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "The web console is not available with the PostgreSQL store yet (it reads the SQLite store's console queries); use the admin API.", http.StatusNotImplemented)
+		}), nil
+	}
 	return console.New(console.Options{
 		Backend: consoleBackend{a},
-		Store:   a.store,
+		Store:   st,
 		Token:   a.adminTok,
 		Hosts:   a.consoleHosts(),
 		Logger:  a.log,
@@ -91,7 +103,7 @@ func (b consoleBackend) DryRun(raw []byte, files []console.RulesFile, opts dryru
 }
 
 func (b consoleBackend) Diff(ctx context.Context, files []console.RulesFile, since time.Duration) (*console.DiffResult, error) {
-	rep, err := b.a.Diff(ctx, diffFiles(files), since, 100, 100000)
+	rep, err := b.a.Diff(ctx, DiffRequest{Files: diffFiles(files)}, since, 100, 100000)
 	var le *loadError
 	if errors.As(err, &le) {
 		return &console.DiffResult{LoadErrors: errorLines(le.err)}, nil
@@ -108,7 +120,7 @@ func (b consoleBackend) Diff(ctx context.Context, files []console.RulesFile, sin
 			list []ActionDiff
 		}{{"+", d.Added}, {"-", d.Removed}, {"~", d.Changed}} {
 			for _, ad := range set.list {
-				line := fmt.Sprintf("%s %s action %d (%s", set.sign, ad.Rule, ad.Action+1, ad.Kind)
+				line := fmt.Sprintf("%s %s action %d (%s", set.sign, ad.Rule, ad.Action, ad.Kind)
 				if ad.Destination != "" {
 					line += " → " + ad.Destination
 				}

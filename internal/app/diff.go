@@ -7,19 +7,23 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/reload"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
 // DiffRequest is the body of POST /api/diff: the new rules files, by the
-// name their errors should carry and their content.
+// name their errors should carry and their content, and the files they
+// name (a tests: file, test payloads, list files) by their path as the
+// rules name it (relative to the rules file's directory, joined to it).
+// A named file may also be sent among Files, as before.
 type DiffRequest struct {
 	Files []DiffFile `json:"files"`
+	Named []DiffFile `json:"named,omitempty"`
 }
 
 // DiffFile is one rules file of a DiffRequest.
@@ -56,13 +60,15 @@ type EventDiff struct {
 	Changed    []ActionDiff `json:"changed,omitempty"`
 }
 
-// ActionDiff is one action (the Action-th of Rule) that the new rules add,
-// remove or render differently. Old and New are its wire form, exactly as
+// ActionDiff is one action of Rule (Action is its number from 1, as every
+// output numbers it; Name its name:, if it has one) that the new rules
+// add, remove or render differently. Old and New are its wire form, exactly as
 // it would be sent, secrets redacted; an action that fails to render is
 // {"error": "..."}.
 type ActionDiff struct {
 	Rule        string          `json:"rule"`
 	Action      int             `json:"action"`
+	Name        string          `json:"action_name,omitempty"`
 	Kind        string          `json:"kind"`
 	Destination string          `json:"destination,omitempty"`
 	Old         json.RawMessage `json:"old,omitempty"`
@@ -104,7 +110,7 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("body: no rules files"))
 		return
 	}
-	rep, err := a.Diff(r.Context(), req.Files, since, limit, maxEvents)
+	rep, err := a.Diff(r.Context(), req, since, limit, maxEvents)
 	var le *loadError
 	switch {
 	case errors.As(err, &le):
@@ -122,45 +128,43 @@ type loadError struct{ err error }
 func (e *loadError) Error() string { return "the new rules do not load: " + e.err.Error() }
 func (e *loadError) Unwrap() error { return e.err }
 
-// loadPosted loads posted rules files as a reload would, except that they
-// read none of this machine's files: a tests: file or a payload they name
-// is looked for among the posted files only. The error is a *loadError.
-func (a *App) loadPosted(files []DiffFile) (*engine.RuleSet, error) {
-	srcs := make([]engine.Source, len(files))
-	posted := make(map[string][]byte, len(files))
-	for i, f := range files {
+// checkPosted validates posted rules as a reload would, failing tests
+// reported rather than refused. Posted rules read none of this machine's
+// files: a tests: file, a payload or a list file they name is looked for
+// among the posted files only. The error is a *loadError.
+func (a *App) checkPosted(req DiffRequest) (*Checked, error) {
+	srcs := make([]engine.Source, len(req.Files))
+	for i, f := range req.Files {
 		srcs[i] = engine.Source{Name: f.Name, Data: []byte(f.Content)}
-		posted[filepath.Clean(f.Name)] = []byte(f.Content)
 	}
-	opts := a.engineOptions()
-	opts.ReadFile = func(name string) ([]byte, error) {
-		if data, ok := posted[filepath.Clean(name)]; ok {
-			return data, nil
-		}
-		return engine.NoFiles(name)
+	named := make([]engine.Source, len(req.Named))
+	for i, f := range req.Named {
+		named[i] = engine.Source{Name: f.Name, Data: []byte(f.Content)}
 	}
-	rs, err := engine.Load(opts, srcs...)
+	o := a.checkOptions()
+	o.AllowFailingTests = true
+	checked, err := Check(reload.Posted(srcs, named), o)
 	if err != nil {
 		return nil, &loadError{err}
 	}
-	return rs, nil
+	return checked, nil
 }
 
 // Diff replays the stored events received in the last since through the
-// running rules and the given files and reports, per event, the actions
+// running rules and the posted ones and reports, per event, the actions
 // added, removed or rendered differently (at most limit events listed,
 // maxEvents replayed). Nothing is stored or sent. Rules that do not load
 // give a *loadError. POST /api/diff and the console's rules page call it.
-func (a *App) Diff(ctx context.Context, files []DiffFile, since time.Duration, limit, maxEvents int) (*DiffReport, error) {
-	next, err := a.loadPosted(files)
+func (a *App) Diff(ctx context.Context, req DiffRequest, since time.Duration, limit, maxEvents int) (*DiffReport, error) {
+	checked, err := a.checkPosted(req)
 	if err != nil {
 		return nil, err
 	}
-
+	next := checked.Rules
 	running := a.Rules()
 	from := time.Now().Add(-since).UTC()
 	rep := &DiffReport{Running: running.Version, New: next.Version, Since: from, Diffs: []EventDiff{}}
-	for _, e := range testFailures(next) {
+	for _, e := range checked.TestFailures {
 		rep.TestFailures = append(rep.TestFailures, e.Error())
 	}
 	var oldSim, newSim engine.Sim // each rule set keeps its own conversation state
@@ -242,13 +246,13 @@ type actionKey struct {
 }
 
 type plannedAction struct {
-	key        actionKey
-	kind, dest string
-	wire       json.RawMessage
+	key              actionKey
+	name, kind, dest string
+	wire             json.RawMessage
 }
 
 func (p plannedAction) diff(old, next json.RawMessage) ActionDiff {
-	return ActionDiff{Rule: p.key.rule, Action: p.key.action, Kind: p.kind, Destination: p.dest, Old: old, New: next}
+	return ActionDiff{Rule: p.key.rule, Action: p.key.action + 1, Name: p.name, Kind: p.kind, Destination: p.dest, Old: old, New: next}
 }
 
 type plannedActions struct {
@@ -261,7 +265,7 @@ type plannedActions struct {
 func planned(rs *engine.RuleSet, o engine.Outcome) plannedActions {
 	out := plannedActions{byKey: map[actionKey]plannedAction{}}
 	for _, j := range o.Jobs {
-		p := plannedAction{key: actionKey{j.Rule, j.Action.Index}, kind: j.Action.Kind, dest: j.Action.Destination, wire: wireJSON(rs, j.Rendered)}
+		p := plannedAction{key: actionKey{j.Rule, j.Action.Index}, name: j.Action.Name, kind: j.Action.Kind, dest: j.Action.Destination, wire: wireJSON(rs, j.Rendered)}
 		out.list = append(out.list, p)
 		out.byKey[p.key] = p
 	}

@@ -32,11 +32,17 @@ func TestMain(m *testing.M) {
 
 func runChild(dir string) int {
 	ctx := context.Background()
+	// A cluster instance (cluster_test.go) names its store and itself.
+	name, data := os.Getenv("SWITCHBOARD_TEST_CHILD_INSTANCE"), filepath.Join(dir, "data")
+	if name != "" {
+		data = filepath.Join(dir, "data-"+name)
+	}
 	a, err := app.New(ctx, app.Config{
-		Rules: []string{filepath.Join(dir, "rules.yaml")}, Addr: "127.0.0.1:0", Data: filepath.Join(dir, "data"),
+		Rules: []string{filepath.Join(dir, "rules.yaml")}, Addr: "127.0.0.1:0", Data: data,
 		Tokens: []string{"kill-token-0123456789"}, AdminToken: "kill-admin-0123456789",
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		EgressAllow: loopback,
+		Store:       os.Getenv("SWITCHBOARD_TEST_CHILD_STORE"), Instance: name, LeaseTTL: childLeaseTTL,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -47,10 +53,10 @@ func runChild(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := os.WriteFile(filepath.Join(dir, "addr.tmp"), []byte(addr.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "addr.tmp"+name), []byte(addr.String()), 0o644); err != nil {
 		return 1
 	}
-	if err := os.Rename(filepath.Join(dir, "addr.tmp"), filepath.Join(dir, "addr")); err != nil {
+	if err := os.Rename(filepath.Join(dir, "addr.tmp"+name), filepath.Join(dir, "addr"+name)); err != nil {
 		return 1
 	}
 	if err := a.Run(ctx); err != nil {

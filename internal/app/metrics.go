@@ -42,7 +42,7 @@ type metrics struct {
 	pruned *prometheus.CounterVec
 }
 
-func newMetrics(st *store.Store) *metrics {
+func newMetrics(st store.Backend) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	f(collectors.NewGoCollector())

@@ -42,3 +42,12 @@ func (a *App) limiter(dest string) *rate.Limiter {
 	}
 	return nil
 }
+
+// retryPolicy is delivery's retry policy of a destination: its `retry:`
+// in the running rules (the zero value: the service's).
+func (a *App) retryPolicy(dest string) actions.Retry {
+	if d, ok := a.Rules().Destinations[dest]; ok {
+		return d.Retry
+	}
+	return actions.Retry{}
+}

@@ -76,8 +76,8 @@ func (a *App) Status() ReloadStatus {
 }
 
 // reloadNow is the reload.Func: read, load, validate, swap if all is well,
-// and record the outcome. It returns the checksum of what it read.
-func (a *App) reloadNow(_ context.Context, cause string) (string, error) {
+// and record the outcome. It returns the snapshot it read and loaded.
+func (a *App) reloadNow(_ context.Context, cause string) (*reload.Snapshot, error) {
 	start := time.Now()
 	snap, err := reload.Read(a.cfg.Rules...)
 	var act *active
@@ -85,10 +85,7 @@ func (a *App) reloadNow(_ context.Context, cause string) (string, error) {
 		act, err = a.loadActive(snap)
 	}
 	a.record(cause, time.Since(start), act, err)
-	if snap == nil {
-		return "", err
-	}
-	return snap.Sum, err
+	return snap, err
 }
 
 // record publishes a load's outcome: the swap, /status, metrics and logs.
@@ -144,7 +141,7 @@ func (a *App) record(cause string, took time.Duration, act *active, err error) {
 
 // newReloader is the reloader of the running App: the rules' directories
 // watched, the checksum poll, and explicit reloads.
-func (a *App) newReloader(current string) *reload.Reloader {
+func (a *App) newReloader(current *reload.Snapshot) *reload.Reloader {
 	return reload.New(reload.Options{
 		Paths: a.cfg.Rules, Reload: a.reloadNow, Current: current,
 		Debounce: a.cfg.ReloadDebounce, Poll: a.cfg.ReloadPoll, NoWatch: a.cfg.NoWatch, Logger: a.log,

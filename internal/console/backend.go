@@ -49,7 +49,7 @@ type Store interface {
 	PendingChecks(ctx context.Context, eventID int64, max int) ([]store.Check, error)
 	ChatsAwaiting(ctx context.Context, max int) ([]store.Awaiting, error)
 	Chats(ctx context.Context, ids []string) (map[string]store.Chat, error)
-	ReadSeries(ctx context.Context, start time.Time, step time.Duration, n int, rules []string) (store.Series, error)
+	ReadSeries(ctx context.Context, start time.Time, step time.Duration, n int, rules []string, matchesFrom time.Time) (store.Series, error)
 	RecentOutcomes(ctx context.Context, since time.Time) (map[string]*store.DestinationOutcomes, error)
 	CountDeliveries(ctx context.Context, f store.Filter) (int64, error)
 }

@@ -17,12 +17,19 @@ type chartRange struct {
 	Label string
 	Step  time.Duration
 	N     int
+	// MatchesLabel is the period the matches per rule cover (at most a
+	// day, see maxMatchSpan).
+	MatchesLabel string
 }
 
+// maxMatchSpan bounds the period of the matches per rule.
+const maxMatchSpan = 24 * time.Hour
+
 var chartRanges = []chartRange{
-	{"hour", "Last hour", time.Minute, 60},
-	{"day", "Last day", 10 * time.Minute, 144},
-	{"week", "Last week", time.Hour, 168},
+	{"hour", "Last hour", time.Minute, 60, "Last hour"},
+	{"day", "Last day", 10 * time.Minute, 144, "Last day"},
+	// Matches are counted one by one: a week of them would take too long.
+	{"week", "Last week", time.Hour, 168, "Last day"},
 }
 
 func rangeOf(name string) chartRange {
@@ -97,7 +104,7 @@ func (c *Console) overviewLive(w http.ResponseWriter, r *http.Request) {
 func (c *Console) series(r *http.Request, rg chartRange) (store.Series, error) {
 	now := c.opt.Now().UTC()
 	end := now.Truncate(rg.Step).Add(rg.Step)
-	return c.opt.Store.ReadSeries(r.Context(), end.Add(-time.Duration(rg.N)*rg.Step), rg.Step, rg.N, ruleNames(c.opt.Backend.Rules()))
+	return c.opt.Store.ReadSeries(r.Context(), end.Add(-time.Duration(rg.N)*rg.Step), rg.Step, rg.N, ruleNames(c.opt.Backend.Rules()), now.Add(-maxMatchSpan))
 }
 
 // seriesJSON is what console.js draws: per-minute rates at bucket starts.

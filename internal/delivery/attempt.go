@@ -20,7 +20,7 @@ const maxErrorText = 1024
 // stayed busy for as long as the lease allows): the lease then lapses and
 // the job is claimed again.
 func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
-	log := d.opt.Logger.With("job", j.ID, "event", j.EventID, "rule", j.Rule, "action", j.Action,
+	log := d.opt.Logger.With("job", j.ID, "event", j.EventID, "rule", j.Rule, "action", j.Action+1,
 		"dest", j.Destination, "attempt", j.Attempts+1)
 	req, err := DecodeRequest(j.Request)
 	if err == nil && IsUnrendered(req) {
@@ -88,7 +88,7 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 		// a Retry-After comes from a destination that is up.
 		var later *actions.RetryAfterError
 		down := err != nil && !actions.IsPermanent(err) && !errors.As(err, &later)
-		if probe && down && (j.QueuedAt.IsZero() || end.Sub(j.QueuedAt) <= d.opt.MaxAge) {
+		if probe && down && !d.policy(j.Destination).expired(j, end) {
 			// A probe of a paused destination checks the destination, not
 			// the job: its failure spends none of the job's attempts.
 			// Probes are spaced by the destination's failures in a row.
@@ -131,9 +131,9 @@ func (d *Deliverer) admit(log *slog.Logger, j store.Job) (probe, ok bool) {
 	}
 	r := store.Result{Outcome: store.OutcomeRetry, Snooze: true, At: now, RetryAt: wait,
 		Error: fmt.Sprintf("the destination failed %d times in a row and is paused; waiting for a probe to succeed", pauseAfter)}
-	if !j.QueuedAt.IsZero() && now.Sub(j.QueuedAt) > d.opt.MaxAge {
+	if pol := d.policy(j.Destination); pol.expired(j, now) {
 		r = store.Result{Outcome: store.OutcomeDead, At: now,
-			Error: fmt.Sprintf("gave up %s after the job was enqueued: the destination was paused, failing", d.opt.MaxAge)}
+			Error: fmt.Sprintf("gave up %s after the job was enqueued: the destination was paused, failing", pol.maxAge)}
 	}
 	d.finish(log, j, r, 0)
 	return false, false
@@ -224,24 +224,61 @@ func (d *Deliverer) result(j store.Job, err error, now time.Time) store.Result {
 	r.Status = actions.StatusCode(err)
 	msg := d.errorText(err)
 	var later *actions.RetryAfterError
+	pol := d.policy(j.Destination)
 	switch {
 	case actions.IsPermanent(err):
 		r.Outcome, r.Error = store.OutcomeDead, msg
-	case !j.QueuedAt.IsZero() && now.Sub(j.QueuedAt) > d.opt.MaxAge:
+	case pol.expired(j, now):
 		r.Outcome = store.OutcomeDead
-		r.Error = truncate(fmt.Sprintf("gave up %s after the job was enqueued: %s", d.opt.MaxAge, msg), maxErrorText)
+		r.Error = truncate(fmt.Sprintf("gave up %s after the job was enqueued: %s", pol.maxAge, msg), maxErrorText)
 	case errors.As(err, &later):
 		// The destination is up but busy: not a failed attempt.
 		r.Outcome, r.Error, r.Snooze = store.OutcomeRetry, msg, true
 		r.RetryAt = now.Add(max(later.After, d.opt.Backoff.Base))
-	case j.Attempts+1 >= d.opt.MaxAttempts:
+	case j.Attempts >= len(pol.schedule) || (d.opt.MaxAttempts > 0 && j.Attempts+1 >= d.opt.MaxAttempts):
 		r.Outcome = store.OutcomeDead
 		r.Error = truncate(fmt.Sprintf("gave up after %d attempts: %s", j.Attempts+1, msg), maxErrorText)
 	default:
 		r.Outcome, r.Error = store.OutcomeRetry, msg
-		r.RetryAt = now.Add(d.jitter.delay(d.opt.Backoff.Ceiling(j.Attempts)))
+		r.RetryAt = pol.bound(j, now.Add(d.jitter.around(pol.schedule[j.Attempts])))
 	}
 	return r
+}
+
+// policy is the retry policy of a destination's jobs.
+type policy struct {
+	schedule []time.Duration
+	maxAge   time.Duration
+}
+
+// policy returns dest's retry policy: its own (Options.Retry), else the
+// service's.
+func (d *Deliverer) policy(dest string) policy {
+	p := policy{schedule: d.opt.Schedule, maxAge: d.opt.MaxAge}
+	if d.opt.Retry != nil && dest != "" {
+		r := d.opt.Retry(dest)
+		if len(r.Schedule) > 0 {
+			p.schedule = r.Schedule
+		}
+		if r.MaxAge > 0 {
+			p.maxAge = r.MaxAge
+		}
+	}
+	return p
+}
+
+// expired reports whether j is too old, at now, to be tried again.
+func (p policy) expired(j store.Job, now time.Time) bool {
+	return !j.QueuedAt.IsZero() && now.Sub(j.QueuedAt) >= p.maxAge
+}
+
+// bound moves a retry due after j's maximum age to that age, for one last
+// attempt.
+func (p policy) bound(j store.Job, at time.Time) time.Time {
+	if last := j.QueuedAt.Add(p.maxAge); !j.QueuedAt.IsZero() && at.After(last) {
+		return last
+	}
+	return at
 }
 
 // dead is the result of a job that cannot be attempted at all.
@@ -328,7 +365,7 @@ func (d *Deliverer) report(o outcome, err error) {
 	case r.Outcome == store.OutcomeDead:
 		log.Error("delivery: gave up; the job is a dead letter", "status", r.Status, "err", r.Error)
 		if err == nil && d.opt.OnDead != nil {
-			d.opt.OnDead(j.Rule, j.Destination)
+			d.opt.OnDead(j.Rule, j.Destination, r.Error)
 		}
 	case r.Snooze:
 		log.Info("delivery: destination asked to retry later", "status", r.Status, "retry_at", r.RetryAt, "err", r.Error)

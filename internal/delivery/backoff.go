@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Backoff spaces the retries of failed attempts: exponential growth capped
+// Backoff spaces the probes of a paused destination (see health.go):
+// exponential growth capped
 // at Max, with full jitter (each delay is uniform between zero and the
 // current ceiling), so that many jobs failing together do not retry in step.
 // The zero value means base 1s, factor 2, max 1h.
@@ -61,4 +62,16 @@ func (j *jitter) delay(ceiling time.Duration) time.Duration {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return time.Duration(j.r.Int64N(int64(ceiling) + 1))
+}
+
+// around returns a delay uniform within a fifth of d either side, so that
+// the deliveries that failed together (an outage) are not retried in step.
+func (j *jitter) around(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	spread := d / 5
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return d - spread + time.Duration(j.r.Int64N(int64(2*spread)+1))
 }

@@ -1,7 +1,7 @@
 // Package delivery runs the delivery workers: they claim due jobs from the
 // outbox, send each job's stored request through the destination's Sender,
-// and record the outcome: done, retry later (exponential backoff with
-// jitter, or the time a Retry-After asked for), or dead.
+// and record the outcome: done, retry later (by the retry schedule, with
+// jitter, or at the time a Retry-After asked for), or dead.
 //
 // Delivery is at least once. A job is leased while it is sent; if the
 // process stops before the outcome is recorded, the lease lapses and the job
@@ -55,14 +55,23 @@ type Options struct {
 	// Lease is how long a claimed job is reserved for its attempt; 0 means
 	// 2m. A job whose attempt outlives it can be claimed again.
 	Lease time.Duration
-	// Backoff spaces the retries of failed attempts.
+	// Schedule is the delay before each retry of a failed attempt, each
+	// jittered by up to a fifth either way; a job that fails when its
+	// retries are spent is dead. Empty means actions.DefaultSchedule
+	// (about three days).
+	Schedule []time.Duration
+	// Retry, if set, returns a destination's own retry policy (its
+	// `retry:`); its zero fields mean Schedule and MaxAge.
+	Retry func(destination string) actions.Retry
+	// Backoff spaces the probes of a paused destination.
 	Backoff Backoff
-	// MaxAttempts is the most attempts of a job (snoozes from Retry-After
-	// not counted) before it is dead; 0 means 10.
+	// MaxAttempts, if positive, caps the attempts of a job (snoozes from
+	// Retry-After and probes of a paused destination not counted) below
+	// what the schedule allows; 0 means the schedule's retries plus one.
 	MaxAttempts int
 	// MaxAge is how long after it was enqueued (or replayed) a job may
-	// still be retried;
-	// a job that fails (or is snoozed) when older is dead. 0 means 72h.
+	// still be retried: a retry due later is made at that age, and a job
+	// that fails (or is snoozed) when older is dead. 0 means 72h.
 	MaxAge time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -86,8 +95,9 @@ type Options struct {
 	// limit). A send waits for it (see attempt); waiting spends no attempt.
 	Limiter func(destination string) *rate.Limiter
 	// OnDead, if set, is called for every job that became a dead letter,
-	// with its rule and destination, after the outcome was recorded.
-	OnDead func(rule, destination string)
+	// with its rule, destination and reason (redacted), after the outcome
+	// was recorded.
+	OnDead func(rule, destination, reason string)
 	// Poll is how often due jobs are looked for without a Wake (retries
 	// come due this way); 0 means 1s.
 	Poll time.Duration
@@ -108,8 +118,8 @@ func (o Options) withDefaults() Options {
 	}
 	o.Timeout = min(o.Timeout, o.Lease/2)
 	o.Backoff = o.Backoff.withDefaults()
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 10
+	if len(o.Schedule) == 0 {
+		o.Schedule = actions.DefaultSchedule
 	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = 72 * time.Hour

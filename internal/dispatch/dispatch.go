@@ -29,6 +29,15 @@ type Log interface {
 	Cursor(ctx context.Context) (int64, error)
 }
 
+// Queue is implemented by logs whose ids are not commit-ordered (the
+// PostgreSQL store, which several instances append to): an event with a
+// lower id may become visible after a higher one was read, so reading
+// after a cursor could skip it. The dispatcher then reads the events not
+// yet evaluated instead, and the log's Commit marks Batch.Events.
+type Queue interface {
+	Unevaluated(ctx context.Context, max int) ([]store.Event, error)
+}
+
 // State is what the dispatcher reads of the conversation state; the
 // writes go with Commit.
 type State interface {
@@ -254,7 +263,7 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		}
 		d.st = st
 	}
-	events, err := d.opt.Log.ReadEvents(ctx, d.cursor, d.opt.Batch)
+	events, err := d.read(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -268,8 +277,8 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	}
 	res := rs.Step(d.st, in.batch)
 	last := d.cursor
-	if len(events) > 0 {
-		last = events[len(events)-1].ID
+	for _, e := range events {
+		last = max(last, e.ID)
 	}
 	b, jobs, failed := d.toBatch(rs, res, in, last)
 	if err := d.opt.Log.Commit(ctx, b); err != nil {
@@ -301,6 +310,23 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		d.opt.OnJobs()
 	}
 	return len(events), nil
+}
+
+// read returns the next events to evaluate: after the cursor, or those not
+// yet evaluated from a Queue.
+func (d *Dispatcher) read(ctx context.Context) ([]store.Event, error) {
+	if q, ok := d.opt.Log.(Queue); ok {
+		return q.Unevaluated(ctx, d.opt.Batch)
+	}
+	return d.opt.Log.ReadEvents(ctx, d.cursor, d.opt.Batch)
+}
+
+// Reset makes the worker read its cursor and the conversation state from
+// the store again before the next batch: call it (while Run is not
+// running) when another process may have evaluated meanwhile, as when this
+// instance takes the evaluation lease over.
+func (d *Dispatcher) Reset() {
+	d.cursor, d.st, d.nextCheck = -1, nil, time.Time{}
 }
 
 // noteChecks keeps nextCheck up to date after a commit: new checks may be

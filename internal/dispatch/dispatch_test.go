@@ -269,7 +269,7 @@ rules:
 	require.Equal(t, 1, js[1].Action)
 	require.Equal(t, store.StatePending, js[1].State)
 	require.Contains(t, logs.String(), "rendering failed")
-	require.Contains(t, logs.String(), "rule=r action=0")
+	require.Contains(t, logs.String(), "rule=r action=1")
 	require.NotContains(t, logs.String(), "s3cret", "errors are redacted")
 	require.NotContains(t, js[0].LastError, "s3cret")
 }

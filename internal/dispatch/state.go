@@ -103,6 +103,9 @@ type inputs struct {
 	// without running.
 	unreadable []int64
 	events     int
+	// ids are the ids of the events read (decodable or not): the batch
+	// evaluates them all.
+	ids []int64
 	// groupsDue: an open group's window has closed.
 	groupsDue bool
 }
@@ -122,6 +125,7 @@ func (d *Dispatcher) inputs(ctx context.Context, rs *engine.RuleSet, events []st
 		}
 	}
 	for _, e := range events {
+		in.ids = append(in.ids, e.ID)
 		ev := d.takeDecoded(e.ID)
 		if ev == nil {
 			var err error
@@ -196,7 +200,7 @@ func (d *Dispatcher) inputs(ctx context.Context, rs *engine.RuleSet, events []st
 // from the start (logged, redacted, and returned in failed by rule and
 // destination); the match itself stands.
 func (d *Dispatcher) toBatch(rs *engine.RuleSet, res *engine.Result, in *inputs, cursor int64) (b store.Batch, jobs int, failed [][2]string) {
-	b = store.Batch{Cursor: cursor, Version: rs.Version}
+	b = store.Batch{Cursor: cursor, Version: rs.Version, Events: in.ids}
 	now := in.batch.Now
 	for _, o := range res.Outcomes {
 		if o.Input == engine.InputEvent {
@@ -212,7 +216,7 @@ func (d *Dispatcher) toBatch(rs *engine.RuleSet, res *engine.Result, in *inputs,
 				// fixed.
 				reason := "the action could not be rendered: " + rs.Redact(err.Error())
 				d.opt.Logger.Error("dispatch: action not rendered; it is a dead letter",
-					"event", j.EventID, "rule", j.Rule, "action", j.Action.Index, "err", reason)
+					"event", j.EventID, "rule", j.Rule, "action", j.Action.Index+1, "action_name", j.Action.Name, "err", reason)
 				job = store.NewJob{EventID: j.EventID, Rule: j.Rule, Action: j.Action.Index, Kind: j.Action.Kind,
 					Destination: j.Action.Destination, Request: delivery.Unrendered(j.Action.Kind, j.Action.Destination),
 					IdempotencyKey: j.Key, NextAttemptAt: now, Failed: reason}

@@ -62,8 +62,12 @@ type Matched struct {
 	Actions   []Action `json:"actions"`
 }
 
-// Action is one rendered action, or the error that stopped it.
+// Action is one rendered action, or the error that stopped it. Number is
+// its number in the rule, from 1, as every output numbers it; Name its
+// name:, if it has one.
 type Action struct {
+	Number      int             `json:"action"`
+	Name        string          `json:"action_name,omitempty"`
 	Kind        string          `json:"kind"`
 	Destination string          `json:"destination,omitempty"`
 	Request     json.RawMessage `json:"request,omitempty"`
@@ -128,20 +132,28 @@ func (s *Session) Run(rs *engine.RuleSet, name string, raw []byte, opts Options)
 	return rep
 }
 
-// finishAt is Finish's time: opts.Now, else the latest payload time, else
-// the current time.
+// finishAt is Finish's time: opts.Now; else, as in rule tests, the last
+// due delayed check of the payloads, or the latest payload time if it is
+// later; else the current time.
 func (s *Session) finishAt(o Options) time.Time {
-	switch {
-	case !o.Now.IsZero():
+	if !o.Now.IsZero() {
 		return o.Now
-	case !s.latest.IsZero():
-		return s.latest
 	}
-	return time.Now().UTC()
+	at := s.latest
+	for _, t := range s.sim.Pending() {
+		if t.Due.After(at) {
+			at = t.Due
+		}
+	}
+	if at.IsZero() {
+		return time.Now().UTC()
+	}
+	return at
 }
 
 // Finish is time passing to the evaluation time (opts.Now, default the
-// latest payload time) after the session's payloads: the delayed checks due by
+// last due delayed check or the latest payload time, see finishAt) after
+// the session's payloads: the delayed checks due by
 // then run, each with the conversation as it is after every payload; the
 // groups whose window has closed act; and every scheduled rule runs once at
 // that time with a digest of the payloads (for_each: chat rules over the
@@ -204,7 +216,7 @@ func (rep *Report) add(rs *engine.RuleSet, plan *engine.Plan) {
 		}
 		var texts []string
 		for _, a := range m.Actions {
-			out := Action{Kind: a.Action.Kind, Destination: a.Action.Destination}
+			out := Action{Number: a.Action.Index + 1, Name: a.Action.Name, Kind: a.Action.Kind, Destination: a.Action.Destination}
 			if a.Err != nil {
 				out.Error = rs.Redact(a.Err.Error())
 				texts = append(texts, "error: "+out.Error)
@@ -284,7 +296,7 @@ func (r *Report) WriteText(w io.Writer) {
 			if a.Destination != "" {
 				dest = " -> " + a.Destination
 			}
-			fmt.Fprintf(w, "  action %d: %s%s\n", j+1, a.Kind, dest)
+			fmt.Fprintf(w, "  %s: %s%s\n", engine.ActionLabel(a.Number-1, a.Name), a.Kind, dest)
 			fmt.Fprint(w, indent(r.formatted[i][j], "    "))
 		}
 	}

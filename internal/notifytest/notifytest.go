@@ -41,7 +41,7 @@ func Prepare(rs *engine.RuleSet, name, text, to string, now time.Time) (*Test, e
 	}
 	req, err := tester.TestRequest(dest.Config, actions.TestOptions{Text: text, To: to})
 	if err != nil {
-		return nil, errors.New(rs.Redact(err.Error()))
+		return nil, errors.New(rs.RedactError(err.Error()))
 	}
 	req.Kind, req.Destination = dest.Kind, name
 	req.Key = fmt.Sprintf("notify-test:%d", now.UnixNano())
@@ -71,5 +71,5 @@ func Outcome(rs *engine.RuleSet, name string, err error) (ok bool, msg string) {
 	case errors.As(err, &ra):
 		what = fmt.Sprintf("was refused for now (would be retried after %s)", ra.After)
 	}
-	return false, fmt.Sprintf("FAIL: the test message %s: %s", what, rs.Redact(err.Error()))
+	return false, fmt.Sprintf("FAIL: the test message %s: %s", what, rs.RedactError(err.Error()))
 }

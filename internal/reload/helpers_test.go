@@ -16,8 +16,9 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/reload"
 )
 
-// loader is a fake reload.Func: it reads the rules like the service does,
-// records what it read, and fails when the content says "broken".
+// loader is a fake reload.Func: it reads the rules like the service does
+// (the files they name, "read PATH" lines, through the snapshot), records
+// what it read, and fails when the content says "broken".
 type loader struct {
 	paths []string
 
@@ -27,24 +28,35 @@ type loader struct {
 	content string // of the last successful load
 }
 
-func (l *loader) reload(_ context.Context, cause string) (string, error) {
+func (l *loader) reload(_ context.Context, cause string) (*reload.Snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.loads++
 	l.causes = append(l.causes, cause)
 	snap, err := reload.Read(l.paths...)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var b strings.Builder
 	for _, s := range snap.Sources {
 		b.Write(s.Data)
 	}
+	// A line "read PATH" names a file, as a tests: or a list file does:
+	// it is read through the snapshot and its content follows.
+	for _, line := range strings.Split(b.String(), "\n") {
+		if name, ok := strings.CutPrefix(line, "read "); ok {
+			data, err := snap.ReadFile(name)
+			if err != nil {
+				return snap, err
+			}
+			b.WriteString("+" + string(data))
+		}
+	}
 	if strings.Contains(b.String(), "broken") {
-		return snap.Sum, errors.New("rules.yaml:1:1: broken")
+		return snap, errors.New("rules.yaml:1:1: broken")
 	}
 	l.content = b.String()
-	return snap.Sum, nil
+	return snap, nil
 }
 
 func (l *loader) state() (loads int, content string) {
@@ -53,12 +65,12 @@ func (l *loader) state() (loads int, content string) {
 	return l.loads, l.content
 }
 
-// current returns the checksum of the rules on disk now.
-func current(t *testing.T, paths ...string) string {
+// current returns a snapshot of the rules on disk now.
+func current(t *testing.T, paths ...string) *reload.Snapshot {
 	t.Helper()
 	snap, err := reload.Read(paths...)
 	require.NoError(t, err)
-	return snap.Sum
+	return snap
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -28,9 +28,10 @@ const (
 )
 
 // Func loads the rules and, only if they are valid, makes them the running
-// set. It returns the Snapshot.Sum of the content it read ("" if it could
-// not read it) and the outcome. cause says what triggered it.
-type Func func(ctx context.Context, cause string) (sum string, err error)
+// set. It returns the Snapshot it read and loaded (nil if it could not read
+// one), so that the Reloader knows the content and the files the rules
+// named, and the outcome. cause says what triggered it.
+type Func func(ctx context.Context, cause string) (*Snapshot, error)
 
 // Options configure a Reloader. Paths and Reload are required.
 type Options struct {
@@ -38,9 +39,10 @@ type Options struct {
 	Paths []string
 	// Reload loads and swaps the rules; see Func.
 	Reload Func
-	// Current is the Snapshot.Sum of the rules already running, so that
-	// the first event does not reload unchanged content.
-	Current string
+	// Current is the Snapshot of the rules already running (loaded), so
+	// that the first event does not reload unchanged content and the files
+	// they name are watched too.
+	Current *Snapshot
 	// Debounce is how long the files must stay quiet after an event before
 	// they are read; default 200ms. Under a steady stream of events the
 	// check still runs 10 debounce periods after the first.
@@ -63,8 +65,12 @@ type Reloader struct {
 	trigger chan request
 	changed chan struct{}
 
-	loadMu sync.Mutex // serialises Func; guards last
+	loadMu sync.Mutex // serialises Func; guards last and named
 	last   string     // the sum (or read error) of the last reload
+	// named are the files the last loaded rules named (tests, payloads,
+	// lists): their content is part of the sum, their directories are
+	// watched.
+	named []string
 
 	mu   sync.Mutex
 	done chan struct{} // closed when Run returns; nil while not running
@@ -86,10 +92,14 @@ func New(opts Options) *Reloader {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Reloader{
-		opt: opts, log: opts.Logger, last: opts.Current,
+	r := &Reloader{
+		opt: opts, log: opts.Logger,
 		trigger: make(chan request), changed: make(chan struct{}, 1),
 	}
+	if opts.Current != nil {
+		r.last, r.named = opts.Current.Sum(), opts.Current.Named()
+	}
+	return r
 }
 
 // Changed tells the Reloader the files may have changed, like a file-system
@@ -131,18 +141,27 @@ func (r *Reloader) Trigger(ctx context.Context, cause string) error {
 func (r *Reloader) reload(ctx context.Context, cause, key string) error {
 	r.loadMu.Lock()
 	defer r.loadMu.Unlock()
-	sum, err := r.opt.Reload(ctx, cause)
-	if sum == "" {
-		sum = key
+	snap, err := r.opt.Reload(ctx, cause)
+	r.last = key
+	if snap != nil {
+		r.last, r.named = snap.Sum(), snap.Named()
 	}
-	r.last = sum
 	return err
 }
 
-func (r *Reloader) lastSum() string {
+// lastLoad returns the sum of the last reload and the files its rules
+// named.
+func (r *Reloader) lastLoad() (string, []string) {
 	r.loadMu.Lock()
 	defer r.loadMu.Unlock()
-	return r.last
+	return r.last, r.named
+}
+
+// Named returns the files the last loaded rules named (a tests: file, test
+// payloads, list files), which the watcher watches beside the rules.
+func (r *Reloader) Named() []string {
+	_, named := r.lastLoad()
+	return named
 }
 
 // Run watches and reloads until ctx ends, then returns nil. File watching
@@ -173,7 +192,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 	)
 	if !r.opt.NoWatch {
 		var err error
-		if w, err = newDirWatcher(r.opt.Paths, r.log); err != nil {
+		if w, err = newDirWatcher(r.opt.Paths, r.Named, r.log); err != nil {
 			r.log.Warn("reload: file watching unavailable; relying on the checksum poll", "err", err, "poll", r.opt.Poll)
 		} else {
 			defer w.close()
@@ -237,7 +256,8 @@ func (r *Reloader) Run(ctx context.Context) error {
 // are missing (a file deleted to be created again) are waited for: the
 // running rules stay and nothing is reported but a warning.
 func (r *Reloader) check(ctx context.Context, cause, missing string) string {
-	snap, err := Read(r.opt.Paths...)
+	last, named := r.lastLoad()
+	snap, err := read(r.opt.Paths, named)
 	switch {
 	case errors.Is(err, ErrMissing):
 		if err.Error() != missing {
@@ -245,14 +265,14 @@ func (r *Reloader) check(ctx context.Context, cause, missing string) string {
 		}
 		return err.Error()
 	case err != nil:
-		if key := "error: " + err.Error(); key != r.lastSum() {
+		if key := "error: " + err.Error(); key != last {
 			_ = r.reload(ctx, cause, key) // Func reports the failure
 		}
 		return ""
-	case snap.Sum == r.lastSum():
+	case snap.Sum() == last:
 		r.log.Debug("reload: rules unchanged", "cause", cause)
 		return ""
 	}
-	_ = r.reload(ctx, cause, snap.Sum)
+	_ = r.reload(ctx, cause, snap.Sum())
 	return ""
 }

@@ -169,3 +169,33 @@ func TestTriggerCanceled(t *testing.T) {
 		}
 	})
 }
+
+// TestPollSeesNamedFileChange: the checksum covers the files the rules
+// name, so editing only a list file is a change.
+func TestPollSeesNamedFileChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path, list := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "list.txt")
+		write(t, list, "a")
+		write(t, path, "v1\nread "+list)
+		l := &loader{paths: []string{path}}
+		first, err := l.reload(t.Context(), "startup")
+		require.NoError(t, err)
+		r := reload.New(reload.Options{Paths: l.paths, Reload: l.reload, Current: first, Poll: 30 * time.Second, NoWatch: true, Logger: quiet()})
+		require.Equal(t, []string{list}, r.Named())
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		defer func() { cancel(); require.NoError(t, <-done) }()
+		time.Sleep(31 * time.Second)
+		synctest.Wait()
+		loads, _ := l.state()
+		require.Equal(t, 1, loads, "unchanged: only the startup load")
+		write(t, list, "b")
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		loads, content := l.state()
+		require.Equal(t, 2, loads)
+		require.Equal(t, "v1\nread "+list+"+b", content)
+	})
+}

@@ -37,17 +37,17 @@ func TestSumFollowsContent(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
 	write(t, path, "v1")
-	s1 := current(t, path)
-	require.Equal(t, s1, current(t, path), "stable")
+	s1 := current(t, path).Sum()
+	require.Equal(t, s1, current(t, path).Sum(), "stable")
 	write(t, path, "v2")
-	require.NotEqual(t, s1, current(t, path))
+	require.NotEqual(t, s1, current(t, path).Sum())
 
 	// Through a symlink, the target's content counts.
 	link := filepath.Join(dir, "link.yaml")
 	require.NoError(t, os.Symlink(path, link))
-	s2 := current(t, link)
+	s2 := current(t, link).Sum()
 	write(t, path, "v3")
-	require.NotEqual(t, s2, current(t, link))
+	require.NotEqual(t, s2, current(t, link).Sum())
 }
 
 func TestReadMissing(t *testing.T) {
@@ -66,4 +66,37 @@ func TestReadMissing(t *testing.T) {
 	_, err = reload.Read(dir)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, reload.ErrMissing)
+}
+
+// TestNamedFilesAreReadOnceAndHashed: a file the rules name is read once
+// per snapshot (the same content however often it is named), is part of
+// the sum, and posted rules read only posted files.
+func TestNamedFilesAreReadOnceAndHashed(t *testing.T) {
+	dir := t.TempDir()
+	rules, list := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "list.txt")
+	write(t, rules, "rules: []\n")
+	write(t, list, "one")
+	snap, err := reload.Read(rules)
+	require.NoError(t, err)
+	before := snap.Sum()
+	data, err := snap.ReadFile(list)
+	require.NoError(t, err)
+	require.Equal(t, "one", string(data))
+	require.NotEqual(t, before, snap.Sum(), "a named file counts in the sum")
+	write(t, list, "two")
+	data, err = snap.ReadFile(filepath.Join(dir, ".", "list.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "one", string(data), "one snapshot: the content first read")
+	require.Equal(t, []string{list}, snap.Named())
+	_, err = snap.ReadFile(filepath.Join(dir, "nope.txt"))
+	require.Error(t, err)
+	require.Len(t, snap.NamedSources(), 1, "an unreadable file is named, not a source")
+
+	posted := reload.Posted([]engine.Source{{Name: "r/rules.yaml", Data: []byte("rules: []\n")}},
+		[]engine.Source{{Name: "r/lists/vip.txt", Data: []byte("+44 7700 900999")}})
+	data, err = posted.ReadFile("r/lists/../lists/vip.txt")
+	require.NoError(t, err)
+	require.Equal(t, "+44 7700 900999", string(data))
+	_, err = posted.ReadFile(list)
+	require.ErrorContains(t, err, "rules sent to the service cannot name files")
 }

@@ -18,10 +18,13 @@ import (
 type dirWatcher struct {
 	w     *fsnotify.Watcher
 	paths []string
+	// named returns the files the running rules name (tests, payloads,
+	// lists), whose directories are watched too.
+	named func() []string
 	log   *slog.Logger
 }
 
-func newDirWatcher(paths []string, log *slog.Logger) (*dirWatcher, error) {
+func newDirWatcher(paths []string, named func() []string, log *slog.Logger) (*dirWatcher, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -33,7 +36,7 @@ func newDirWatcher(paths []string, log *slog.Logger) (*dirWatcher, error) {
 		}
 		abs = append(abs, filepath.Clean(p))
 	}
-	d := &dirWatcher{w: w, paths: abs, log: log}
+	d := &dirWatcher{w: w, paths: abs, named: named, log: log}
 	d.sync()
 	return d, nil
 }
@@ -68,7 +71,8 @@ func (d *dirWatcher) sync() {
 // wanted lists the directories to watch: each configured directory (and,
 // if it is a symlink, its parent, where a swap of the link shows), the
 // directory of each configured file, and the directories symlinked rules
-// files resolve to. A directory that does not exist is stood for by its
+// files resolve to, and the same for each file the rules name. A
+// directory that does not exist is stood for by its
 // nearest existing ancestor, so that its re-creation is seen.
 func (d *dirWatcher) wanted() []string {
 	var out []string
@@ -92,6 +96,15 @@ func (d *dirWatcher) wanted() []string {
 		}
 		files, _ := Expand(p)
 		for _, f := range files {
+			addTarget(f, add)
+		}
+	}
+	if d.named != nil {
+		for _, f := range d.named() {
+			if a, err := filepath.Abs(f); err == nil {
+				f = a
+			}
+			add(filepath.Dir(f))
 			addTarget(f, add)
 		}
 	}

@@ -19,8 +19,13 @@ const debounce = 100 * time.Millisecond
 func watching(t *testing.T, paths ...string) *loader {
 	t.Helper()
 	l := &loader{paths: paths}
+	// The running rules, loaded as the service loads them at startup (so
+	// the files they name are known).
+	first, err := l.reload(t.Context(), "startup")
+	require.NoError(t, err)
+	l.loads, l.causes = 0, nil
 	r := reload.New(reload.Options{
-		Paths: paths, Reload: l.reload, Current: current(t, paths...),
+		Paths: paths, Reload: l.reload, Current: first,
 		Debounce: debounce, Poll: -1, Logger: quiet(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -154,4 +159,16 @@ func TestWatchSymlinkedFileElsewhere(t *testing.T) {
 	l := watching(t, link)
 	write(t, real, "v2")
 	expectOneReload(t, l, "v2")
+}
+
+// TestWatchNamedFileElsewhere: a file the rules name (a list or tests file)
+// in another directory is watched too, and its edit is one reload.
+func TestWatchNamedFileElsewhere(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	list := filepath.Join(t.TempDir(), "vip.txt")
+	write(t, list, "ann")
+	write(t, rules, "v1\nread "+list)
+	l := watching(t, rules)
+	write(t, list, "bob")
+	expectOneReload(t, l, "v1\nread "+list+"+bob")
 }

@@ -57,13 +57,20 @@ func Generate(kinds map[string]actions.Kind) ([]byte, error) {
 			"description": "at most this many sends per unit: 1/s, 30/m, 100/10s, or none"}
 		ds["properties"].(obj)["burst"] = obj{"type": "integer", "minimum": 1, "description": "sends allowed at once above the rate"}
 		ds["properties"].(obj)["allow_private"] = obj{"type": "boolean", "description": "let deliveries reach private and local addresses (refused by default)"}
+		ds["properties"].(obj)["retry"] = obj{"type": "object", "additionalProperties": false,
+			"description": "this destination's retry policy instead of the service's",
+			"properties": obj{
+				"schedule": obj{"type": "array", "minItems": 1, "maxItems": actions.MaxSchedule, "description": "the delay before each retry, such as [5s, 1m, 10m]",
+					"items": obj{"type": "string", "pattern": `^([0-9.]+(ns|us|µs|ms|s|m|h))+$|^0$`}},
+				"max_age": obj{"type": "string", "pattern": `^([0-9.]+(ns|us|µs|ms|s|m|h))+$`, "description": "how long after it was enqueued a delivery is still tried, such as 24h"},
+			}}
 		ds["required"] = []string{"kind"}
 		ds["title"] = n + " destination"
 		dests = append(dests, ds)
 		as := typeSchema(reflect.TypeOf(a), nil)
 		acts = append(acts, obj{
 			"type": "object", "title": n + " action",
-			"properties":           obj{n: as},
+			"properties":           obj{n: as, "name": obj{"type": "string", "minLength": 1, "description": "the action's name, shown with its number in every output"}},
 			"required":             []string{n},
 			"additionalProperties": false,
 		})
@@ -77,11 +84,20 @@ func Generate(kinds map[string]actions.Kind) ([]byte, error) {
 		"expect_excludes": obj{"type": "array", "items": obj{"type": "string"}, "description": "rule names that must not match"},
 		"at":              obj{"type": "string", "format": "date-time"},
 	})
+	testSchema["properties"].(obj)["actions"].(obj)["items"].(obj)["properties"].(obj)["action"] = obj{
+		"type": []string{"integer", "string"}, "description": "the action's number in the rule (from 1) or its name; default 1"}
 	// The top level comes from the file's Go type too, so that a new key
 	// appears here without a change to the generator.
 	root := typeSchema(reflect.TypeOf(file), map[string]any{
 		"destinations": obj{"type": "object", "additionalProperties": obj{"oneOf": dests}},
 		"rules":        obj{"type": "array", "items": typeSchema(reflect.TypeOf(rule), ruleOverrides(actionSchema))},
+		"on_dead_letter": obj{"description": "the destination that receives a summary of new dead letters", "oneOf": []any{
+			obj{"type": "string"},
+			obj{"type": "object", "additionalProperties": false, "required": []string{"destination"}, "properties": obj{
+				"destination": obj{"type": "string"},
+				"every":       obj{"type": "string", "pattern": `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`, "description": "at most one summary per this window (default 15m)"},
+			}},
+		}},
 		"tests": obj{"oneOf": []any{
 			obj{"type": "string", "description": "a YAML file of test cases, relative to the rules file"},
 			obj{"type": "array", "items": testSchema},

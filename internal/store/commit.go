@@ -16,6 +16,11 @@ type Batch struct {
 	// Cursor is the id of the last event evaluated; it may equal the stored
 	// cursor (a batch of time-driven work only) but never go back.
 	Cursor int64
+	// Events are the ids of the events evaluated in this batch. The SQLite
+	// store, whose ids are commit-ordered, goes by Cursor alone; a store
+	// whose ids are not (PostgreSQL, several writers) marks exactly these
+	// evaluated and refuses the batch if one of them already was.
+	Events []int64
 	// Version identifies the rules that decided.
 	Version string
 	Matches []Match

@@ -366,7 +366,9 @@ type Series struct {
 }
 
 // ReadSeries counts events and delivery attempts in n buckets of step from
-// start, and the matches of rules of the events received in that period.
+// start, and the matches of rules of the events received from matchesFrom
+// to the end of the period (counting matches reads every one: the caller
+// bounds that part).
 //
 // Counting every row of a week would read a million index entries, so
 // the events and the attempts of a bucket are the difference of the first
@@ -375,7 +377,7 @@ type Series struct {
 // event stored out of time order (a replayed quarantined body keeps its
 // time) is counted with its neighbours. Retries and dead letters are
 // counted over the index by outcome; done is the rest.
-func (s *Store) ReadSeries(ctx context.Context, start time.Time, step time.Duration, n int, rules []string) (Series, error) {
+func (s *Store) ReadSeries(ctx context.Context, start time.Time, step time.Duration, n int, rules []string, matchesFrom time.Time) (Series, error) {
 	out := Series{Start: start, Step: step, N: n, Events: make([]int64, n), Outcomes: map[string][]int64{}, Matches: map[string]int64{}}
 	from, stepMS := ms(start), step.Milliseconds()
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -413,6 +415,13 @@ func (s *Store) ReadSeries(ctx context.Context, start time.Time, step time.Durat
 		out.Outcomes[outcome] = v
 	}
 	lo, hi := evIDs[0], evIDs[n]
+	if matchesFrom.After(start) {
+		ids, err := firstIDs(ctx, tx, `SELECT COALESCE((SELECT id FROM events WHERE received_at >= ? ORDER BY received_at, id LIMIT 1), (SELECT COALESCE(MAX(id), 0) + 1 FROM events))`, ms(matchesFrom), 0, 0)
+		if err != nil {
+			return out, fmt.Errorf("count matches: %w", err)
+		}
+		lo = ids[0]
+	}
 	for _, rule := range rules {
 		var c int64
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM matches WHERE rule = ? AND event_id >= ? AND event_id < ?`, rule, lo, hi).Scan(&c); err != nil {

@@ -23,6 +23,9 @@ func (s *Store) Event(ctx context.Context, id int64) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("read event %d: %w", id, err)
 	}
+	if e.Body == nil {
+		e.Body = []byte{} // an empty body reads back as NULL-free empty
+	}
 	e.ReceivedAt, e.DedupeKey, e.DuplicateOf = fromMS(received), key.String, dup.Int64
 	return e, nil
 }

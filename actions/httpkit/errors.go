@@ -1,4 +1,4 @@
-package webhook
+package httpkit
 
 import (
 	"context"
@@ -123,10 +123,13 @@ const (
 	minSecretURL    = 16
 )
 
-// secrets lists the parts of w that may hold a secret: the URL whole, its
-// user info, long path segments and query values, and header values other
-// than Content-Type and Idempotency-Key (each value whole and word by
-// word, for "Bearer <token>").
+// secrets lists the parts of w that may hold a secret: the URL whole,
+// without its scheme and host, its path (whole, with or without a final
+// slash, escaped or not: a receiver that answers "Cannot POST
+// /hooks/catch/4711/abc123/" echoes it, short secret segments included),
+// its query (whole, and long values), its user info, long path segments,
+// and header values other than the few that never hold one (each value
+// whole and, if long, word by word, for "Bearer <token>").
 func secrets(w *actions.HTTPRequest) []string {
 	var out []string
 	add := func(s string, minLen int) {
@@ -141,13 +144,28 @@ func secrets(w *actions.HTTPRequest) []string {
 			p, _ := u.User.Password()
 			add(p, 1)
 		}
+		add(u.Host+u.RequestURI(), 1)
+		for _, p := range []string{u.EscapedPath(), u.Path} {
+			if len(strings.Trim(p, "/")) == 0 {
+				continue
+			}
+			add(u.Host+p, 1)
+			add(p, 1)
+			add(strings.TrimSuffix(p, "/"), 2)
+			if u.RawQuery != "" {
+				add(p+"?"+u.RawQuery, 1)
+			}
+		}
 		for seg := range strings.SplitSeq(u.EscapedPath(), "/") {
 			add(seg, minSecretURL)
 			if v, err := url.PathUnescape(seg); err == nil && v != seg {
 				add(v, minSecretURL)
 			}
 		}
-		add(u.RawQuery, minSecretURL)
+		add(u.RawQuery, 1)
+		if q, err := url.QueryUnescape(u.RawQuery); err == nil {
+			add(q, 1)
+		}
 		for _, vs := range u.Query() {
 			for _, v := range vs {
 				add(v, minSecretHeader)
@@ -155,10 +173,10 @@ func secrets(w *actions.HTTPRequest) []string {
 		}
 	}
 	for k, v := range w.Header {
-		if k == "Content-Type" || k == IdempotencyKey {
+		if publicHeaders[k] {
 			continue
 		}
-		add(v, minSecretHeader)
+		add(v, 1)
 		for f := range strings.FieldsSeq(v) {
 			add(f, minSecretHeader)
 		}
@@ -166,7 +184,16 @@ func secrets(w *actions.HTTPRequest) []string {
 	return out
 }
 
-// scrub replaces every secret in s with ***, longest first.
+// publicHeaders never hold a secret: their values are not scrubbed from
+// error texts.
+var publicHeaders = map[string]bool{
+	"Content-Type": true, IdempotencyKey: true, "Accept": true, "User-Agent": true, "Content-Length": true,
+}
+
+// scrub replaces every secret in s with ***, longest first. A secret
+// shorter than minAnywhere is replaced only where it stands alone (between
+// characters that are not letters or digits), so that a header value "2"
+// does not turn "2024" into "***0***4".
 func scrub(s string, secrets []string) string {
 	if len(secrets) == 0 || s == "" {
 		return s
@@ -175,8 +202,48 @@ func scrub(s string, secrets []string) string {
 	sorted := slices.Clone(secrets)
 	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
 	pairs := make([]string, 0, 2*len(sorted))
+	var short []string
 	for _, v := range sorted {
+		if len(v) < minAnywhere {
+			short = append(short, v)
+			continue
+		}
 		pairs = append(pairs, v, "***")
 	}
-	return strings.NewReplacer(pairs...).Replace(s)
+	if len(pairs) > 0 {
+		s = strings.NewReplacer(pairs...).Replace(s)
+	}
+	for _, v := range short {
+		s = replaceWord(s, v)
+	}
+	return s
 }
+
+// minAnywhere is the shortest secret scrubbed wherever it appears.
+const minAnywhere = 4
+
+// replaceWord replaces the occurrences of w in s that no letter or digit
+// adjoins with ***.
+func replaceWord(s, w string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, w)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(w)
+		before, _ := utf8.DecodeLastRuneInString(s[:i])
+		after, _ := utf8.DecodeRuneInString(s[end:])
+		alone := (i == 0 || !isWordRune(before)) && (end == len(s) || !isWordRune(after))
+		b.WriteString(s[:i])
+		if alone {
+			b.WriteString("***")
+		} else {
+			b.WriteString(w)
+		}
+		s = s[end:]
+	}
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

@@ -1,4 +1,4 @@
-package webhook
+package httpkit
 
 import (
 	"context"
@@ -98,7 +98,7 @@ func exactHeaders(agent string) resty.PreRequestHook {
 	return func(_ *resty.Client, hr *http.Request) error {
 		w, _ := hr.Context().Value(wireKey{}).(*actions.HTTPRequest)
 		if w == nil {
-			return errors.New("webhook: request sent without its wire form")
+			return errors.New("httpkit: request sent without its wire form")
 		}
 		h := make(http.Header, len(w.Header)+1)
 		for k, v := range w.Header {
@@ -184,3 +184,7 @@ type quietLogger struct{}
 func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Warnf(string, ...any)  {}
 func (quietLogger) Debugf(string, ...any) {}
+
+// Target names where a request goes without its URL, for errors: the
+// destination name, or the host of an action without one.
+func Target(name string, w *actions.HTTPRequest) string { return target(name, w) }
