@@ -37,7 +37,7 @@ type EventFilter struct {
 // TextWindow is how many of the newest events a text search reads (about
 // 15 µs each: the text is read from the JSON body). A search in one chat
 // reads all of that chat's events instead.
-const TextWindow = 5000
+const TextWindow = 3000
 
 // EventRow is an event as the console lists it: the fields read from its
 // body (empty when the body lacks them) and the rules that matched it.
