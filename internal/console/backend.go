@@ -52,6 +52,7 @@ type Store interface {
 	ReadSeries(ctx context.Context, start time.Time, step time.Duration, n int, rules []string, matchesFrom time.Time) (store.Series, error)
 	RecentOutcomes(ctx context.Context, since time.Time) (map[string]*store.DestinationOutcomes, error)
 	CountDeliveries(ctx context.Context, f store.Filter) (int64, error)
+	FirstJobAt(ctx context.Context, t time.Time) (int64, error)
 }
 
 // RulesStatus describes the running rules and the last (re)load.

@@ -360,6 +360,16 @@ func TestDeliveryFilters(t *testing.T) {
 	got := c.get("/deliveries?destination=bad&state=dead")
 	contains(t, got.body, "Replay every dead letter of")
 	assert.NotContains(t, c.get("/deliveries?destination=good").body, "→ <a href=\"/destinations#dest-bad\"")
+	// Every delivery was created after the fixture started.
+	before := f.started.Add(-time.Minute).UTC().Format("2006-01-02T15:04")
+	contains(t, c.get("/deliveries?until="+before).body, "No delivery matches.")
+	got = c.get("/deliveries?state=dead&since=" + before)
+	require.Equal(t, http.StatusOK, got.status)
+	assert.Len(t, stateRe.FindAllStringSubmatch(got.body, -1), 50)
+	later := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04")
+	contains(t, c.get("/deliveries?since="+later).body, "No delivery matches.")
+	assert.Len(t, stateRe.FindAllStringSubmatch(c.get("/deliveries?until="+later).body, -1), 50)
+	assert.Equal(t, http.StatusBadRequest, c.get("/deliveries?since=soon").status)
 	assert.Equal(t, http.StatusBadRequest, c.get("/deliveries?state=lost").status)
 	assert.Equal(t, http.StatusBadRequest, c.get("/deliveries?event=x").status)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,11 +67,51 @@ func (c *Console) deliveries(w http.ResponseWriter, r *http.Request) {
 			p.Progress = c.progressOf(r, p.Replay)
 		}
 	}
+	// The time filter becomes id bounds (ids grow with the time created):
+	// until is an upper bound of the query, since cuts the page.
+	var sinceID int64
+	for _, b := range []struct {
+		key string
+		set func(id int64)
+	}{
+		{"since", func(id int64) { sinceID = id }},
+		{"until", func(id int64) {
+			if f.BeforeID == 0 || id < f.BeforeID {
+				f.BeforeID = max(id, 1)
+			}
+		}},
+	} {
+		v := strings.TrimSpace(q.Get(b.key))
+		if v == "" {
+			continue
+		}
+		t, err := parseTime(v)
+		if err != nil {
+			p.Error = fmt.Sprintf("%s: expected a time such as 2026-12-01T09:30 (UTC), got %q", b.key, v)
+			c.render(w, r, http.StatusBadRequest, "deliveries", "Deliveries", p)
+			return
+		}
+		id, err := c.opt.Store.FirstJobAt(r.Context(), t)
+		if err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, err)
+			return
+		}
+		b.set(id)
+	}
 	if p.Deliveries, err = c.opt.Backend.Deliveries(r.Context(), f); err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, err)
 		return
 	}
-	if len(p.Deliveries) == f.Limit {
+	full := len(p.Deliveries) == f.Limit
+	if sinceID > 0 {
+		for i, d := range p.Deliveries {
+			if d.ID < sinceID {
+				p.Deliveries, full = p.Deliveries[:i], false
+				break
+			}
+		}
+	}
+	if full {
 		next := url.Values{}
 		for k, v := range q {
 			next[k] = v
@@ -167,7 +208,7 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	c.replays.add(rp)
 	back := url.Values{}
-	for _, k := range []string{"state", "rule", "destination", "kind", "event"} {
+	for _, k := range []string{"state", "rule", "destination", "kind", "event", "since", "until"} {
 		if v := r.PostForm.Get("f_" + k); v != "" {
 			back.Set(k, v)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,5 +154,39 @@ func BenchmarkAppendCooby(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+func TestFirstJobAt(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	opt := quiet
+	opt.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := openT(t, t.TempDir(), opt)
+	at, err := s.FirstJobAt(t.Context(), now)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), at, "no job yet")
+	ids := eventsT(t, s, 10)
+	// Job i+1 is created at 09:00 + i minutes.
+	for i, id := range ids {
+		mu.Lock()
+		now = time.Date(2026, 12, 1, 9, i, 0, 0, time.UTC)
+		mu.Unlock()
+		require.NoError(t, s.Commit(t.Context(), Batch{Cursor: id, Events: []int64{id}, Version: "v", Jobs: []NewJob{httpJob(id, "r", 0)}}))
+	}
+	for _, tt := range []struct {
+		at   time.Time
+		want int64
+	}{
+		{time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), 1},
+		{time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), 1},
+		{time.Date(2026, 12, 1, 9, 0, 30, 0, time.UTC), 2},
+		{time.Date(2026, 12, 1, 9, 4, 0, 0, time.UTC), 5},
+		{time.Date(2026, 12, 1, 9, 9, 0, 0, time.UTC), 10},
+		{time.Date(2026, 12, 1, 9, 9, 1, 0, time.UTC), 11},
+	} {
+		got, err := s.FirstJobAt(t.Context(), tt.at)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, got, tt.at.Format(time.TimeOnly))
 	}
 }
