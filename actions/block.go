@@ -91,6 +91,10 @@ type Block struct {
 	Dest     any
 	// Compiler compiles templates; nil for destinations, which are static.
 	Compiler Compiler
+	// ReadFile reads a file the block names (a credentials file), by its
+	// path as written, relative to the rules file's; nil when no file may
+	// be read. Rules posted to the service read none of its files.
+	ReadFile func(path string) ([]byte, error)
 
 	errs diag.List
 }

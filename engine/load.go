@@ -370,7 +370,7 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 				continue
 			}
 		}
-		b := &actions.Block{Node: rest}
+		b := &actions.Block{Node: rest, ReadFile: func(p string) ([]byte, error) { return l.opts.ReadFile(relative(file, p)) }}
 		cfg, err := kind.ParseDestination(b)
 		if err != nil {
 			errs.AddErr(v, err)

@@ -1,6 +1,11 @@
 package engine_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"os"
 	"reflect"
 	"regexp"
@@ -60,11 +65,32 @@ func TestReadmeExamplesLoad(t *testing.T) {
 		}
 		n++
 		o := opts()
-		o.LookupEnv = func(string) (string, bool) { return "https://hooks.slack.com/services/T/B/x", true }
+		o.LookupEnv = func(name string) (string, bool) {
+			if strings.HasSuffix(name, "_URL") {
+				return "https://hooks.slack.com/services/T/B/x", true
+			}
+			if strings.HasSuffix(name, "_JSON") {
+				return serviceAccountKey(t), true
+			}
+			return "123456:readme-secret-value", true // a token, a password
+		}
 		_, err := engine.Load(o, engine.Source{Name: "README.md", Data: []byte(src)})
 		require.NoError(t, err, "README example:\n%s", src)
 	}
 	require.GreaterOrEqual(t, n, 4, "the README's examples were not found")
+}
+
+// serviceAccountKey is a Google service account's JSON key, for the
+// sheets example.
+func serviceAccountKey(t *testing.T) string {
+	priv, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	require.NoError(t, err)
+	key, err := json.Marshal(map[string]string{"type": "service_account", "client_email": "sb@p.iam.gserviceaccount.com",
+		"token_uri": "https://oauth2.googleapis.com/token", "private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))})
+	require.NoError(t, err)
+	return string(key)
 }
 
 // TestTutorialSnippets: every snippet of the README's "Writing rules"

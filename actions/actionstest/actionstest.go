@@ -11,6 +11,7 @@ package actionstest
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,4 +176,23 @@ func AssertNoSecret(t testing.TB, s string, secrets map[string]string) {
 // FmtAll prints v with every verb that could show a secret.
 func FmtAll(v any) string {
 	return fmt.Sprintf("%v %+v %#v %s", v, v, v, v)
+}
+
+// Hostile is payload text written to break outputs: chat mentions and
+// links, Markdown and HTML of every flavour, spreadsheet formulas, JSON
+// and header breakers, encoded words, line separators and control
+// characters, template and environment syntax, invalid UTF-8 and a 60 KB
+// value. Every kind's shared checks render all of it (see
+// actions/builtin).
+var Hostile = []string{
+	"<!channel> <@U024BE7LH> <https://evil.example|click> @here",
+	"*bold* _it_ __u__ [link](https://evil.example) `code` ~s~ ||spoiler|| \\*esc\\* # h\n- item\n1. one",
+	`<b>x</b><a href="https://evil.example">y</a><script>alert(1)</script> &amp; &lt; &#60;`,
+	`=HYPERLINK("https://evil.example","x")`, "+1+1", "-2+3", "@SUM(A1:A2)", "=cmd|' /C calc'!A0",
+	`","admin":true,"x":"`, "line1\r\nX-Injected: 1\r\n\r\nbody",
+	"=?utf-8?b?SGk=?= =?iso-8859-1?q?caf=E9?=",
+	"\u2028\u2029\x00\x07\x7f\u202e",
+	"{{ 7 * 7 }} ${SECRET} $${X} {contactId}",
+	"\xff\xfe not UTF-8",
+	strings.Repeat("A", 60_000),
 }

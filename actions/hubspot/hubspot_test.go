@@ -3,6 +3,8 @@ package hubspot_test
 import (
 	"bytes"
 	"context"
+	"flag"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -201,72 +203,33 @@ func TestDryRun(t *testing.T) {
 	out, err := hubspot.Kind.Format(wire)
 	require.NoError(t, err)
 	out = strings.ReplaceAll(out, x.f.srv.URL, "https://api.hubapi.com")
-	require.Equal(t, `POST https://api.hubapi.com/crm/v3/objects/contacts/search
-Authorization: Bearer ***
-Content-Type: application/json
-Idempotency-Key: evt-1:r:0
-
-{
-  "filterGroups": [
-    {
-      "filters": [
-        {
-          "propertyName": "phone",
-          "operator": "EQ",
-          "value": "+447441369136"
-        }
-      ]
-    },
-    {
-      "filters": [
-        {
-          "propertyName": "mobilephone",
-          "operator": "EQ",
-          "value": "+447441369136"
-        }
-      ]
-    }
-  ],
-  "sorts": [
-    {
-      "propertyName": "createdate",
-      "direction": "ASCENDING"
-    }
-  ],
-  "properties": [
-    "phone",
-    "mobilephone"
-  ],
-  "limit": 1
+	golden(t, "testdata/dryrun-upsert.golden", out)
 }
 
-# then, if a contact is found ({contactId} is its id):
-PATCH https://api.hubapi.com/crm/v3/objects/contacts/{contactId}
-Authorization: Bearer ***
-Content-Type: application/json
-Idempotency-Key: evt-1:r:0
-
-{
-  "properties": {
-    "firstname": "Sarah Brown",
-    "hs_lead_status": "NEW"
-  }
+func TestDryRunLogMessage(t *testing.T) {
+	x := setup(t, logMsg)
+	r := actionstest.RenderOnly(t, x.rs, actionstest.WithText("Hi <b>there</b>\nsecond line"))
+	r.Key = "evt-1:r:0"
+	wire, exact, err := x.rs.WireMasked(r)
+	require.NoError(t, err)
+	require.True(t, exact)
+	out, err := hubspot.Kind.Format(wire)
+	require.NoError(t, err)
+	golden(t, "testdata/dryrun-log-message.golden", strings.ReplaceAll(out, x.f.srv.URL, "https://api.hubapi.com"))
 }
 
-# then, if no contact is found:
-POST https://api.hubapi.com/crm/v3/objects/contacts
-Authorization: Bearer ***
-Content-Type: application/json
-Idempotency-Key: evt-1:r:0
+// update rewrites the golden files: go test ./actions/hubspot -update
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-{
-  "properties": {
-    "firstname": "Sarah Brown",
-    "hs_lead_status": "NEW",
-    "phone": "+447441369136"
-  }
-}
-`, out)
+// golden compares got with the file at path (or writes it with -update).
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, string(want), got)
 }
 
 func TestClassification(t *testing.T) {

@@ -49,9 +49,23 @@ func parseDestination(b *actions.Block) (*Destination, error) {
 			b.Errorf(b.Field("credentials"), "credentials: %v", err)
 		}
 		d.Key = []byte(c.Credentials)
+	case c.CredentialsFile != "" && b.ReadFile != nil:
+		// Read through the loader, as every file the rules name: rules
+		// posted to the service read none of its files, and a new key is
+		// a new version of the rules.
+		data, err := b.ReadFile(c.CredentialsFile)
+		switch {
+		case err != nil:
+			b.Errorf(b.Field("credentials_file"), "credentials_file: %v", err)
+		default:
+			if err := checkKey(data); err != nil {
+				b.Errorf(b.Field("credentials_file"), "credentials_file: %v", err)
+			}
+			d.Key = data
+		}
 	case c.CredentialsFile != "":
-		// Read when the service builds the sender, not here: a rules file
-		// checked or posted reads no server file.
+		// No file may be read here (a masked copy for printing): the
+		// sender reads it if it is ever built from this.
 	default:
 		b.Errorf(nil, `credentials is required: a service account's JSON key, such as "${GOOGLE_SERVICE_ACCOUNT_JSON}" (or credentials_file: PATH)`)
 	}

@@ -57,13 +57,21 @@ type cell struct {
 	Formula bool
 }
 
+// testKey is one RSA key for every test: generating one takes a while.
+var testKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
 const saEmail = "switchboard@project-4711.iam.gserviceaccount.com"
 
 // newFakeGoogle starts the fake and returns it with a service account's
 // JSON key whose token_uri is the fake's.
 func newFakeGoogle(t *testing.T) (*fakeGoogle, string) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	require.NoError(t, err)
+	priv := testKey()
 	f := &fakeGoogle{pub: &priv.PublicKey, email: saEmail, id: "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms", sheets: map[string][][]cell{"Leads": nil}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)

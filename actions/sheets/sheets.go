@@ -22,8 +22,9 @@
 //
 //	rows: "{{ map(group, [#.time, #.sender.phone, #.text]) }}"
 //
-// The service account's key is a secret: it is read when the service
-// starts, exchanged for access tokens (golang.org/x/oauth2/google, with
+// The service account's key is a secret: it is read with the rules (a
+// credentials_file through the loader, relative to the rules file, so
+// rules posted to the service read none of its files), exchanged for access tokens (golang.org/x/oauth2/google, with
 // the key's token_uri) by the sender, and never stored or printed; dry-run
 // shows the token as ***.
 package sheets
@@ -52,8 +53,9 @@ const MaxCell = 50000
 
 // Destination is a parsed `kind: sheets` destination.
 type Destination struct {
-	// Key is the service account's JSON key (a secret), or nil when it is
-	// read from KeyFile when the sender is built.
+	// Key is the service account's JSON key (a secret): `credentials`, or
+	// the content of KeyFile, read at load. A Destination parsed where no
+	// file could be read has only KeyFile; its sender reads it.
 	Key     []byte
 	KeyFile string
 	// SpreadsheetID and Range are the defaults of the actions.

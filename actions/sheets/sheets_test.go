@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/actions"
 	"github.com/switchboard-dev/switchboard/actions/actionstest"
+	"github.com/switchboard-dev/switchboard/actions/builtin"
 	"github.com/switchboard-dev/switchboard/actions/sheets"
 	"github.com/switchboard-dev/switchboard/engine"
 )
@@ -242,24 +243,36 @@ func TestGroupIsOneRequest(t *testing.T) {
 	require.Equal(t, "447441369136", rows[2][1].Value)
 }
 
+// TestCredentialsFile: a key file is read with the rules, relative to the
+// rules file; a bad or missing one is a load error at its place, which
+// never quotes the file; rules posted to the service cannot name one.
 func TestCredentialsFile(t *testing.T) {
 	f, key := newFakeGoogle(t)
-	path := filepath.Join(t.TempDir(), "sa.json")
-	require.NoError(t, os.WriteFile(path, []byte(key), 0o600))
-	rules := strings.Replace(rulesAt(f.srv.URL, row), `credentials: "${SA_KEY}"`, `credentials_file: "`+path+`"`, 1)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "sa.json"), []byte(key), 0o600))
+	rules := strings.Replace(rulesAt(f.srv.URL, row), `credentials: "${SA_KEY}"`, `credentials_file: sa.json`, 1)
 	rules = strings.Replace(rules, "    group: {key: \"{{ chat_id }}\", window: 1m}\n", "", 1)
-	rs := actionstest.Load(t, rules, nil)
+	load := func(o engine.Options) (*engine.RuleSet, error) {
+		o.Kinds = builtin.Kinds()
+		return engine.Load(o, engine.Source{Name: filepath.Join(dir, "rules.yaml"), Data: []byte(rules)})
+	}
+	rs, err := load(engine.Options{})
+	require.NoError(t, err)
 	s, err := sheets.Kind.NewSender(rs.Destinations["leads"].Config, actions.SenderOptions{})
 	require.NoError(t, err)
 	r := actionstest.RenderOnly(t, rs, actionstest.BasePayload())
 	require.NoError(t, s.Send(context.Background(), r))
 
-	require.NoError(t, os.WriteFile(path, []byte(`{"private_key":"canary-not-a-key"}`), 0o600))
-	_, err = sheets.Kind.NewSender(rs.Destinations["leads"].Config, actions.SenderOptions{})
-	require.EqualError(t, err, `sheets: credentials_file: not a service account's key ("type" is not "service_account")`)
-	require.NoError(t, os.Remove(path))
-	_, err = sheets.Kind.NewSender(rs.Destinations["leads"].Config, actions.SenderOptions{})
-	require.EqualError(t, err, "sheets: reading credentials_file: no such file or directory")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "sa.json"), []byte(`{"private_key":"canary-not-a-key"}`), 0o600))
+	_, err = load(engine.Options{})
+	require.ErrorContains(t, err, `rules.yaml:2:43: credentials_file: not a service account's key ("type" is not "service_account")`)
+	require.NotContains(t, err.Error(), "canary-not-a-key")
+	require.NoError(t, os.Remove(filepath.Join(dir, "sa.json")))
+	_, err = load(engine.Options{})
+	require.ErrorContains(t, err, `rules.yaml:2:43: credentials_file: open `)
+	require.ErrorContains(t, err, "no such file or directory")
+	_, err = load(engine.Options{ReadFile: engine.NoFiles})
+	require.ErrorContains(t, err, "rules sent to the service cannot name files")
 }
 
 func TestNotifyTest(t *testing.T) {

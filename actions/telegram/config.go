@@ -16,6 +16,8 @@ type destConfig struct {
 	Token  string `yaml:"token"`
 	ChatID string `yaml:"chat_id"`
 	APIURL string `yaml:"api_url"`
+	// ChatRate limits the messages to one chat (default 1/s).
+	ChatRate string `yaml:"chat_rate"`
 }
 
 // actionConfig is a `telegram:` action as written in the rules file.
@@ -33,7 +35,14 @@ func parseDestination(b *actions.Block) (*Destination, error) {
 	if !b.Decode(&c) {
 		return nil, b.Err()
 	}
-	d := &Destination{Token: c.Token, ChatID: c.ChatID, APIURL: DefaultAPIURL}
+	d := &Destination{Token: c.Token, ChatID: c.ChatID, APIURL: DefaultAPIURL, ChatRate: DefaultChatRate}
+	if c.ChatRate != "" {
+		r, err := actions.ParseRate(c.ChatRate, 0)
+		if err != nil {
+			b.Errorf(b.Field("chat_rate"), "chat_%v", err)
+		}
+		d.ChatRate = r
+	}
 	at := b.Field("token")
 	if at == nil {
 		at = b.Node

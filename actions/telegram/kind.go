@@ -75,7 +75,7 @@ func newSender(d *Destination, o actions.SenderOptions) (actions.Send[*actions.H
 		return nil, fmt.Errorf("telegram: actions always name a destination")
 	}
 	client := &httpkit.API{Client: httpkit.NewClient(o), Secrets: []string{d.Token}}
-	chats := &chatLimiter{lims: map[string]*rateLimiter{}}
+	chats := &chatLimiter{rate: d.ChatRate, lims: map[string]*rateLimiter{}}
 	return func(ctx context.Context, w *actions.HTTPRequest, r actions.Request) error {
 		if err := chats.wait(ctx, w); err != nil {
 			return err
@@ -122,9 +122,10 @@ func classify(w *actions.HTTPRequest, resp *httpkit.Response) error {
 	return actions.Permanent(err)
 }
 
-// chatLimiter spaces the messages to one chat a second apart, Telegram's
-// limit per chat.
+// chatLimiter spaces the messages to one chat (by default a second
+// apart, Telegram's limit per chat; `chat_rate:` sets another).
 type chatLimiter struct {
+	rate actions.Rate
 	mu   sync.Mutex
 	lims map[string]*rateLimiter
 }
@@ -136,13 +137,16 @@ func (c *chatLimiter) wait(ctx context.Context, w *actions.HTTPRequest) error {
 	if err := json.Unmarshal([]byte(w.Body), &m); err != nil {
 		return actions.Permanent(fmt.Errorf("telegram: %w", err))
 	}
+	if !c.rate.Limited() {
+		return nil
+	}
 	c.mu.Lock()
 	lim := c.lims[m.ChatID]
 	if lim == nil {
 		if len(c.lims) > 10_000 {
 			clear(c.lims)
 		}
-		lim = rate.NewLimiter(1, 1)
+		lim = rate.NewLimiter(rate.Limit(c.rate.PerSecond), c.rate.Burst)
 		c.lims[m.ChatID] = lim
 	}
 	c.mu.Unlock()

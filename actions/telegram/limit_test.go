@@ -15,7 +15,7 @@ import (
 // another chat does not wait.
 func TestOneMessageASecondPerChat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := &chatLimiter{lims: map[string]*rateLimiter{}}
+		c := &chatLimiter{rate: DefaultChatRate, lims: map[string]*rateLimiter{}}
 		to := func(chat string) *actions.HTTPRequest {
 			return &actions.HTTPRequest{Body: `{"chat_id":"` + chat + `","text":"x"}`}
 		}

@@ -52,7 +52,13 @@ type Destination struct {
 	ChatID string
 	// APIURL is the Bot API's base URL.
 	APIURL string
+	// ChatRate limits the messages sent to one chat.
+	ChatRate actions.Rate
 }
+
+// DefaultChatRate is Telegram's limit per chat: about one message a
+// second.
+var DefaultChatRate = actions.Rate{PerSecond: 1, Burst: 1}
 
 // Message is a rendered `telegram:` action: the sendMessage parameters.
 // It holds nothing of the destination but, when the action sets none, the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 func TestSchedulesExample(t *testing.T) {
 	code, out, errOut := cli(t, "", "schedules", "-r", example, "--from", "2026-12-05T13:17:00Z", "--count", "3")
 	require.Equal(t, 0, code, errOut)
-	require.Equal(t, `weekday-morning-digest (../../rules.example.yaml:150)
+	require.Equal(t, `weekday-morning-digest (../../rules.example.yaml:`+lineOf(t, example, "  - name: weekday-morning-digest")+`)
   schedule: 0 9 * * MON-FRI
   timezone: Europe/London
   missed:   run
@@ -24,6 +25,21 @@ func TestSchedulesExample(t *testing.T) {
     Tue 2026-12-08 09:00:00 +00:00 GMT  [2026-12-08T09:00:00Z]
     Wed 2026-12-09 09:00:00 +00:00 GMT  [2026-12-09T09:00:00Z]
 `, out)
+}
+
+// lineOf returns the number of the first line of file that is line, so
+// that expectations do not break when the example grows.
+func lineOf(t *testing.T, file, line string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	for i, l := range strings.Split(string(data), "\n") {
+		if l == line {
+			return strconv.Itoa(i + 1)
+		}
+	}
+	t.Fatalf("%s has no line %q", file, line)
+	return ""
 }
 
 // TestSchedulesKinds: for_each, disabled rules, @every, the default
