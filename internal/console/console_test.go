@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-dev/switchboard/internal/app"
 )
 
 // events is how many events the handler tests' store holds.
@@ -468,4 +470,19 @@ func TestReplay(t *testing.T) {
 		return strings.Contains(c.get("/deliveries?state=dead&destination=bad").body, "No delivery matches.")
 	})
 	assert.Equal(t, http.StatusBadRequest, c.post("/deliveries/replay", url.Values{"_csrf": {c.csrf}}).status)
+}
+
+func TestConsoleIsOnTheAdminListener(t *testing.T) {
+	f := newFixture(t, 10, func(c *app.Config) { c.AdminAddr = "127.0.0.1:0" })
+	admin := "http://" + f.app.AdminAddr().String()
+	for _, p := range []string{"/", "/login", "/events", "/static/console.js"} {
+		resp, err := http.Get(f.base + p)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the public listener does not serve %s", p)
+	}
+	c := f.client(t)
+	c.base = admin
+	c.login()
+	assert.Equal(t, http.StatusOK, c.get("/events").status)
 }

@@ -114,7 +114,7 @@ func payload(i int, chat string, title, dir, typ, text string, at time.Time) []b
 // hostile strings in their titles and texts.
 func chatID(c int) string { return fmt.Sprintf("44700%06d@c.us", c) }
 
-func newFixture(t testing.TB, n int) *fixture {
+func newFixture(t testing.TB, n int, mods ...func(*app.Config)) *fixture {
 	t.Helper()
 	f := &fixture{dir: t.TempDir(), n: n, chats: 40, started: time.Now()}
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -190,6 +190,9 @@ func newFixture(t testing.TB, n int) *fixture {
 		EgressAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		MaxAttempts: 1, ConsoleHosts: []string{"switchboard.example"},
 	}
+	for _, m := range mods {
+		m(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg)
 	require.NoError(t, err)
@@ -207,6 +210,10 @@ func newFixture(t testing.TB, n int) *fixture {
 		}
 	})
 	f.app, f.base = a, "http://"+addr.String()
+	status := f.base + "/status"
+	if aa := a.AdminAddr(); aa != nil {
+		status = "http://" + aa.String() + "/status"
+	}
 	// Wait until every event is evaluated and no delivery is waiting.
 	waitFor(t, func() bool {
 		var st struct {
@@ -216,7 +223,7 @@ func newFixture(t testing.TB, n int) *fixture {
 				Pending int64 `json:"pending_deliveries"`
 			} `json:"queue"`
 		}
-		resp, err := http.Get(f.base + "/status")
+		resp, err := http.Get(status)
 		if err != nil {
 			return false
 		}
