@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
@@ -485,4 +486,43 @@ func TestConsoleIsOnTheAdminListener(t *testing.T) {
 	c.base = admin
 	c.login()
 	assert.Equal(t, http.StatusOK, c.get("/events").status)
+}
+
+func TestOverviewSeries(t *testing.T) {
+	f := sharedFixture(t)
+	c := f.client(t)
+	c.login()
+	got := c.get("/overview/series?range=week")
+	require.Equal(t, http.StatusOK, got.status)
+	var s struct {
+		Times    []int64              `json:"times"`
+		Events   []float64            `json:"events"`
+		Outcomes map[string][]float64 `json:"outcomes"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(got.body), &s))
+	require.Len(t, s.Times, 168)
+	require.Len(t, s.Events, 168)
+	sum := func(v []float64) float64 {
+		total := 0.0
+		for _, x := range v {
+			total += x * 60 // per minute, hour buckets
+		}
+		return total
+	}
+	assert.InDelta(t, events, sum(s.Events), 0.5, "every stored event is in the week")
+	var deliveries, dead int
+	for _, m := range f.meta {
+		if m.direction == "received" && (m.typ == "chat" || m.typ == "image") {
+			deliveries++
+			if m.typ == "image" {
+				dead++
+			}
+		}
+	}
+	// Each delivery had one attempt (MaxAttempts 1); the unanswered rule's
+	// log actions have theirs too.
+	assert.GreaterOrEqual(t, sum(s.Outcomes["done"])+sum(s.Outcomes["dead"]), float64(deliveries)-0.5)
+	assert.InDelta(t, float64(dead), sum(s.Outcomes["dead"]), 0.5)
+	// The overview lists the matches per rule.
+	contains(t, c.get("/?range=day").body, `<a href="/events?rule=images-to-bad">images-to-bad</a>`)
 }
