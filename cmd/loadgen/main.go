@@ -60,6 +60,7 @@ func main() {
 	drain := flag.Duration("drain", 60*time.Second, "how long to wait for the sink to receive every accepted event")
 	outage := flag.Duration("outage", 0, "if set, run only the outage phase: the destination answers 503 for this long while switchboard takes -outage-rate events/s, then recovers; it reports how soon after the recovery 99% and all were delivered, and the dead letters")
 	outageRate := flag.Int("outage-rate", 500, "events/s of the -outage phase")
+	consolePoll := flag.Duration("console-poll", 0, "if set, repeat each full-speed phase of switchboard with the web console's overview (page, live numbers, charts) fetched at this interval, to show what the console costs ingest")
 	baselineServe := flag.String("baseline-serve", "", "internal: serve the baseline on `ADDR`, appending to the file given as argument")
 	runLayoutN := flag.Int("run-layout", 0, "internal: measure this one layout (run by the parent under taskset)")
 	resultFile := flag.String("result", "", "internal: where -run-layout writes its report (JSON)")
@@ -129,7 +130,7 @@ func main() {
 			fatal(err)
 		}
 		cfg := config{bin: *bin, samples: payloads, duration: *duration, concs: concs,
-			ratePhases: *ratePhases, rateConc: *rateConc, e2eRate: *e2eRate, drain: *drain}
+			ratePhases: *ratePhases, rateConc: *rateConc, e2eRate: *e2eRate, drain: *drain, consolePoll: *consolePoll}
 		rep, err := runLayout(cfg, layouts[0])
 		if err != nil {
 			fatal(err)
