@@ -249,10 +249,14 @@ func (h *health) refresh(ctx context.Context) error {
 	return nil
 }
 
-// paused reports whether dest is paused.
+// paused reports whether dest is paused: with shared health, as this
+// instance last saw it in the store.
 func (h *health) paused(dest string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.shared != nil {
+		return h.seen[dest].Paused
+	}
 	d := h.m[dest]
 	return d != nil && d.paused
 }
