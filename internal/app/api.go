@@ -87,8 +87,10 @@ func (i ingestMetrics) OnDuplicate()             { i.m.duplicates.Inc() }
 func (i ingestMetrics) OnRejected(reason string) { i.m.rejected.WithLabelValues(reason).Inc() }
 func (i ingestMetrics) OnStoreFull()             { i.m.storeFull.Inc() }
 
-func (a *App) readyz(w http.ResponseWriter, _ *http.Request) {
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case !a.storeReachable(r.Context()):
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unreachable"})
 	case a.store.Err() != nil:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store failed"})
 	case a.store.Full():
@@ -439,4 +441,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, err error) {
 	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
+
+// storeReachable pings a store on the network (PostgreSQL) within a
+// second, so that a load balancer stops sending to an instance that
+// cannot reach it; a store of one's own is always reachable.
+func (a *App) storeReachable(ctx context.Context) bool {
+	p, ok := a.store.(interface{ Ping(context.Context) error })
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return p.Ping(ctx) == nil
 }

@@ -41,7 +41,10 @@ type App struct {
 	adminListener net.Listener // nil without Config.AdminAddr
 	ready         atomic.Bool
 	tokens        []string
-	adminTok      string
+	// peers is the number of live instances sharing the store (0 or 1:
+	// this one alone), which divides the destinations' rates.
+	peers    atomic.Int64
+	adminTok string
 }
 
 // New opens the store, loads the rules and builds every component. It does
@@ -105,7 +108,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			}
 		},
 	})
+	shared, _ := a.store.(delivery.SharedHealth) // a store shared by instances shares destination health
 	a.deliverer = delivery.New(delivery.Options{
+		SharedHealth:   shared,
 		Outbox:         a.store,
 		Senders:        a.sender,
 		Limiter:        a.limiter,

@@ -83,6 +83,9 @@ func (a *App) runDispatcher(ctx context.Context) error {
 				if err := sh.Heartbeat(ctx, rulesVersion(), programVersion()); err != nil && ctx.Err() == nil {
 					a.log.Warn("recording this instance's heartbeat failed", "err", err)
 				}
+				if c, err := sh.Cluster(ctx, 3*ttl); err == nil {
+					a.setPeers(len(c.Instances))
+				}
 			}
 		}
 	})

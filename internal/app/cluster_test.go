@@ -396,4 +396,48 @@ rules:
 	for what, n := range sink.acted("/fwd ") {
 		require.Equal(t, 1, n, "%s acted on once", what)
 	}
+
+	// A clean stop gives the lease up: the restarted a takes it at once
+	// (its next try), well before the lease would have lapsed.
+	ins["a"] = startInstance(t, dir, url, "a")
+	ins["b"].stop()
+	stopped := time.Now()
+	waitFor(t, func() bool { st, ok := ins["a"].status(t); return ok && st.Cluster.Evaluator == "a" })
+	took = time.Since(stopped)
+	t.Logf("a took evaluation over %v after b stopped cleanly", took.Round(time.Millisecond))
+	require.Less(t, took, childLeaseTTL, "a dropped lease is taken before it would lapse")
+	post(ins["a"], "last")
+	waitFor(t, func() bool { return len(sink.acted("/fwd last")) == 1 })
+}
+
+// TestReadyzWhenStoreUnreachable: an instance that cannot reach its shared
+// store says it is not ready (so that the load balancer sends elsewhere),
+// and ready again once it can.
+func TestReadyzWhenStoreUnreachable(t *testing.T) {
+	url := pgtest.Database(t)
+	svc := start(t, `rules: [{name: r, when: "true", actions: [{log: {message: "x"}}]}]`, func(c *app.Config) {
+		c.Store, c.Instance = url, "solo"
+	})
+	ready := func() int {
+		resp, err := http.Get(svc.base + "/readyz")
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, ready())
+	admin, err := pgx.Connect(context.Background(), pgtest.ServerURL())
+	require.NoError(t, err)
+	defer admin.Close(context.Background())
+	name := url[strings.LastIndex(url, "/")+1:]
+	if i := strings.Index(name, "?"); i >= 0 {
+		name = name[:i]
+	}
+	_, err = admin.Exec(context.Background(), "ALTER DATABASE "+name+" ALLOW_CONNECTIONS false")
+	require.NoError(t, err)
+	_, err = admin.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+	require.NoError(t, err)
+	waitFor(t, func() bool { return ready() == http.StatusServiceUnavailable })
+	_, err = admin.Exec(context.Background(), "ALTER DATABASE "+name+" ALLOW_CONNECTIONS true")
+	require.NoError(t, err)
+	waitFor(t, func() bool { return ready() == http.StatusOK })
 }

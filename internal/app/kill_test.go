@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,7 +32,9 @@ func TestMain(m *testing.M) {
 }
 
 func runChild(dir string) int {
-	ctx := context.Background()
+	// SIGTERM stops gracefully, as serve does.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
 	// A cluster instance (cluster_test.go) names its store and itself.
 	name, data := os.Getenv("SWITCHBOARD_TEST_CHILD_INSTANCE"), filepath.Join(dir, "data")
 	if name != "" {

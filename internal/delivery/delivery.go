@@ -101,6 +101,11 @@ type Options struct {
 	// Poll is how often due jobs are looked for without a Wake (retries
 	// come due this way); 0 means 1s.
 	Poll time.Duration
+	// SharedHealth, if set, keeps the destinations' health (see health.go)
+	// where every instance sharing the store sees it (nil: in memory, for
+	// this process alone). Nil by default; the service sets it on a
+	// PostgreSQL store.
+	SharedHealth SharedHealth
 }
 
 func (o Options) withDefaults() Options {
@@ -164,6 +169,7 @@ func New(opts Options) *Deliverer {
 		wake:   make(chan struct{}, 1),
 		jitter: &jitter{r: opts.Rand},
 		dests:  limiter{per: opts.PerDestination},
+		health: health{shared: opts.SharedHealth, probeHold: opts.Lease, log: opts.Logger},
 		// A worker hands its outcome over and takes the next job; when
 		// the store falls this far behind, workers wait for it.
 		outcomes: make(chan outcome, opts.Workers),
@@ -193,6 +199,9 @@ func (d *Deliverer) Wake() {
 func (d *Deliverer) Run(ctx context.Context) error {
 	if d.opt.Outbox == nil || d.opt.Senders == nil {
 		return errors.New("delivery: Outbox and Senders are required")
+	}
+	if d.health.shared != nil {
+		go d.refreshHealth(ctx)
 	}
 	recorded := make(chan struct{})
 	go func() {
@@ -331,4 +340,25 @@ func (l *limiter) acquire(ctx context.Context, key string, wait time.Duration) (
 	}
 	leave()
 	return nil, false
+}
+
+// healthRefresh is how often the shared destination health is read: how
+// soon an instance learns that another one paused (or resumed) a
+// destination.
+const healthRefresh = time.Second
+
+// refreshHealth reads the shared destination health until ctx ends.
+func (d *Deliverer) refreshHealth(ctx context.Context) {
+	t := time.NewTicker(healthRefresh)
+	defer t.Stop()
+	for {
+		if err := d.health.refresh(ctx); err != nil && ctx.Err() == nil {
+			d.opt.Logger.Warn("delivery: reading the destinations' shared health failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

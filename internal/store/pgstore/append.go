@@ -162,54 +162,55 @@ func (s *Store) appendMany(ctx context.Context, rs []*appendReq) error {
 		}
 	}
 	now := ms(s.opt.Now())
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO events (id, received_at, body, size, dedupe_key)
-			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::int[], $5::bytea[])`, ids, at, bodies, sizes, keys)
-		var dups map[int64]int64
-		if len(withKey) > 0 {
-			slices.SortFunc(withKey, func(a, b keyed) int {
-				if a.key != b.key {
-					if a.key < b.key {
-						return -1
-					}
-					return 1
+	// One batch is one implicit transaction (pgx.Conn.SendBatch): its
+	// statements commit together at its end, in one round trip, without
+	// BEGIN and COMMIT of their own.
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO events (id, received_at, body, size, dedupe_key)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::int[], $5::bytea[])`, ids, at, bodies, sizes, keys)
+	var dups map[int64]int64
+	if len(withKey) > 0 {
+		slices.SortFunc(withKey, func(a, b keyed) int {
+			if a.key != b.key {
+				if a.key < b.key {
+					return -1
 				}
-				return int(a.id - b.id)
-			})
-			ks := make([][]byte, len(withKey))
-			kids := make([]int64, len(withKey))
-			for i, k := range withKey {
-				ks[i], kids[i] = []byte(k.key), k.id
+				return 1
 			}
-			b.Queue(`INSERT INTO dedupe (key, event_id, seen_at)
-				SELECT k, id, $3 FROM unnest($1::bytea[], $2::bigint[]) AS u(k, id) ORDER BY k, id
-				ON CONFLICT (key) DO NOTHING`, ks, kids, now)
-			// Every event whose key now names another event is a copy.
-			b.Queue(`UPDATE events e SET duplicate_of = d.event_id FROM dedupe d
-				WHERE e.id = ANY($1) AND d.key = e.dedupe_key AND d.event_id <> e.id
-				RETURNING e.id, d.event_id`, ids).Query(func(rows pgx.Rows) error {
-				dups = map[int64]int64{}
-				for rows.Next() {
-					var id, orig int64
-					if err := rows.Scan(&id, &orig); err != nil {
-						return err
-					}
-					dups[id] = orig
+			return int(a.id - b.id)
+		})
+		ks := make([][]byte, len(withKey))
+		kids := make([]int64, len(withKey))
+		for i, k := range withKey {
+			ks[i], kids[i] = []byte(k.key), k.id
+		}
+		b.Queue(`INSERT INTO dedupe (key, event_id, seen_at)
+			SELECT k, id, $3 FROM unnest($1::bytea[], $2::bigint[]) AS u(k, id) ORDER BY k, id
+			ON CONFLICT (key) DO NOTHING`, ks, kids, now)
+		// Every event whose key now names another event is a copy.
+		b.Queue(`UPDATE events e SET duplicate_of = d.event_id FROM dedupe d
+			WHERE e.id = ANY($1) AND d.key = e.dedupe_key AND d.event_id <> e.id
+			RETURNING e.id, d.event_id`, ids).Query(func(rows pgx.Rows) error {
+			dups = map[int64]int64{}
+			for rows.Next() {
+				var id, orig int64
+				if err := rows.Scan(&id, &orig); err != nil {
+					return err
 				}
-				return rows.Err()
-			})
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("insert %d events: %w", n, err)
-		}
-		for _, r := range rs {
-			if orig, ok := dups[r.out.Row]; ok {
-				r.out.ID, r.out.Duplicate = orig, true
+				dups[id] = orig
 			}
+			return rows.Err()
+		})
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("insert %d events: %w", n, err)
+	}
+	for _, r := range rs {
+		if orig, ok := dups[r.out.Row]; ok {
+			r.out.ID, r.out.Duplicate = orig, true
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Prune deletes dedupe keys first seen before the given time (never one

@@ -21,7 +21,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -171,6 +170,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
 // Err is always nil: a failed transaction on PostgreSQL fails only its own
 // requests (the server keeps the database consistent).
 func (s *Store) Err() error { return nil }
@@ -195,8 +197,11 @@ func (s *Store) measureBacklog(ctx context.Context) error {
 // Stats returns counters for metrics and /status.
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	st := store.Stats{Commits: s.commits.Load(), Durable: s.commits.Load(), Throttled: s.throttled.Load(), DiskFull: s.Full()}
+	// Counting every event reads the whole table; past a million rows
+	// the planner's estimate (kept by autovacuum) is close enough.
 	err := s.pool.QueryRow(ctx, `SELECT
-		(SELECT COUNT(*) FROM events),
+		(SELECT CASE WHEN c.reltuples > 1e6 THEN c.reltuples::bigint ELSE (SELECT COUNT(*) FROM events) END
+			FROM pg_class c WHERE c.oid = 'events'::regclass),
 		(SELECT position FROM cursors WHERE name = 'dispatch'),
 		(SELECT COALESCE(SUM(size), 0) FROM events WHERE NOT evaluated),
 		(SELECT COUNT(*) FROM jobs WHERE state IN ('pending', 'retry')),
@@ -233,6 +238,14 @@ func redactURL(url string) string {
 // ms converts t to the stored form: UTC unix milliseconds.
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// msOrZero is ms, with the zero time stored as 0.
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return ms(t)
+}
+
 // fromMS converts a stored time back; 0 stays the zero time.
 func fromMS(v int64) time.Time {
 	if v == 0 {
@@ -240,7 +253,5 @@ func fromMS(v int64) time.Time {
 	}
 	return time.UnixMilli(v).UTC()
 }
-
-var errClosed = errors.New("store: closed")
 
 var _ store.Backend = (*Store)(nil)

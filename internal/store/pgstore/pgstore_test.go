@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,4 +102,30 @@ func TestLeaseFencesCommit(t *testing.T) {
 	ok, err = a.TryLease(ctx, time.Minute)
 	require.NoError(t, err)
 	require.True(t, ok, "a dropped lease is free at once")
+}
+
+// TestSharedHealth: updates of a destination's health from many instances
+// at once are serialised by its row lock; a healthy destination keeps no
+// row.
+func TestSharedHealth(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgstore.Options{Instance: "a"})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			require.NoError(t, s.UpdateHealth(ctx, "crm", func(h *store.DestinationHealth) {
+				h.Failures++
+				h.Paused = h.Failures >= 3
+			}))
+		})
+	}
+	wg.Wait()
+	m, err := s.UnhealthyDestinations(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 20, m["crm"].Failures, "no update lost")
+	require.True(t, m["crm"].Paused)
+	require.NoError(t, s.UpdateHealth(ctx, "crm", func(h *store.DestinationHealth) { *h = store.DestinationHealth{} }))
+	m, err = s.UnhealthyDestinations(ctx)
+	require.NoError(t, err)
+	require.Empty(t, m)
 }

@@ -163,3 +163,12 @@ CREATE TABLE instances (
 	started_at TIMESTAMPTZ NOT NULL,
 	seen_at    TIMESTAMPTZ NOT NULL
 );
+
+-- Destination health shared by the instances (delivery.SharedHealth).
+CREATE TABLE destination_health (
+	destination TEXT    PRIMARY KEY,
+	failures    INTEGER NOT NULL DEFAULT 0,
+	paused      BOOLEAN NOT NULL DEFAULT false,
+	next_probe  BIGINT  NOT NULL DEFAULT 0,
+	probe_until BIGINT  NOT NULL DEFAULT 0
+);
