@@ -120,7 +120,7 @@ func (b consoleBackend) Diff(ctx context.Context, files []console.RulesFile, sin
 			list []ActionDiff
 		}{{"+", d.Added}, {"-", d.Removed}, {"~", d.Changed}} {
 			for _, ad := range set.list {
-				line := fmt.Sprintf("%s %s action %d (%s", set.sign, ad.Rule, ad.Action, ad.Kind)
+				line := fmt.Sprintf("%s %s %s (%s", set.sign, ad.Rule, engine.ActionLabel(ad.Action-1, ad.Name), ad.Kind)
 				if ad.Destination != "" {
 					line += " → " + ad.Destination
 				}
