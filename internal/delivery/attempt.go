@@ -94,7 +94,10 @@ func (d *Deliverer) attempt(ctx context.Context, j store.Job) {
 			// Probes are spaced by the destination's failures in a row.
 			res.Outcome, res.Snooze = store.OutcomeRetry, true
 			res.Error = truncate("probe of a paused destination failed: "+d.errorText(err), maxErrorText)
-			res.RetryAt = end.Add(d.jitter.delay(d.opt.Backoff.Ceiling(d.health.failures(j.Destination))))
+			// The probe job is the next probe too: due when the
+			// destination's next probe is (see health.report's bounds).
+			wait := d.jitter.delay(d.opt.Backoff.Ceiling(d.health.failures(j.Destination)))
+			res.RetryAt = end.Add(min(max(wait, minProbe), maxProbe))
 		}
 		if d.health.report(j.Destination, !down, probe, end, res.RetryAt) {
 			d.release(log, j.Destination, end)
@@ -131,9 +134,7 @@ func (d *Deliverer) admit(log *slog.Logger, j store.Job) (probe, ok bool) {
 	}
 	// Parked: released at once when a probe succeeds (see release).
 	pol := d.policy(j.Destination)
-	if park := now.Add(parkFor); wait.Before(park) {
-		wait = park
-	}
+	wait = d.health.park(j.Destination, now, wait)
 	r := store.Result{Outcome: store.OutcomeRetry, Snooze: true, At: now, RetryAt: pol.bound(j, wait),
 		Error: fmt.Sprintf("the destination failed %d times in a row and is paused; waiting for a probe to succeed", pauseAfter)}
 	if pol.expired(j, now) {

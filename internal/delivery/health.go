@@ -74,8 +74,11 @@ type health struct {
 	// at the last refresh (and after each update): destinations absent
 	// from it are taken as healthy without asking, so that the healthy
 	// path costs the database nothing.
-	shared    SharedHealth
-	seen      map[string]store.DestinationHealth
+	shared SharedHealth
+	seen   map[string]store.DestinationHealth
+	// cand is, per destination, the probe time for which a job waits to
+	// be the probe (see park); local to this instance.
+	cand      map[string]time.Time
 	probeHold time.Duration // how long a shared probe is reserved
 	log       *slog.Logger
 }
@@ -249,8 +252,30 @@ func (h *health) refresh(ctx context.Context) error {
 	return nil
 }
 
-// paused reports whether dest is paused: with shared health, as this
-// instance last saw it in the store.
+// park returns until when a job that must wait for dest's next probe (due
+// at wait) is parked: the first job parked for each probe waits just
+// until it, to be that probe (without it, a destination that gets no new
+// deliveries would be probed only when its parked ones come due); the
+// others are parked for parkFor, and released at once if the probe
+// succeeds.
+func (h *health) park(dest string, now, wait time.Time) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cand == nil {
+		h.cand = map[string]time.Time{}
+	}
+	if c, ok := h.cand[dest]; !ok || c.Before(now) || wait.Before(c) {
+		h.cand[dest] = wait
+		return wait
+	}
+	if park := now.Add(parkFor); wait.Before(park) {
+		return park
+	}
+	return wait
+}
+
+// paused reports whether dest is paused (in the shared health, as last
+// seen).
 func (h *health) paused(dest string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
