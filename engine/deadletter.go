@@ -116,6 +116,11 @@ func (l *loader) checkDeadLetter() {
 		at("on_dead_letter: destination %q is of kind %s, which cannot send a summary", name, d.Kind)
 		return
 	}
+	sample := actions.Notice{Type: "dead_letters", Subject: "Switchboard: 1 new dead letter", Text: "-", Count: 1}
+	if _, err := actions.NoticeRequest(l.opts.Kinds[d.Kind], d.Config, sample); err != nil {
+		at("on_dead_letter: destination %q cannot carry a summary: %v", name, err)
+		return
+	}
 	l.rs.OnDeadLetter = &DeadLetterAlert{Destination: name, Every: ref.every, File: ref.file, Line: ref.line}
 }
 

@@ -29,10 +29,16 @@ type Options struct {
 	// LookupEnv resolves ${VAR} references; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// ReadFile reads the files rules files name (a `tests:` file, test
-	// payloads), by their path relative to the rules file's; nil means
-	// os.ReadFile. Rules posted to the service read none of its files
-	// (see NoFiles).
+	// payloads, list files), by their path relative to the rules file's;
+	// nil means os.ReadFile. Every file read is part of the version.
+	// Commands and the service pass a reload.Snapshot's, so that each file
+	// is read once per load; rules posted to the service read none of its
+	// files (see NoFiles).
 	ReadFile func(name string) ([]byte, error)
+	// ReadSecretFile reads a file a destination names (a key file: a
+	// secret); nil means ReadFile. `diff`, which sends the files the rules
+	// name to the service, refuses them, so that no key is ever sent.
+	ReadSecretFile func(name string) ([]byte, error)
 }
 
 // NoFiles is an Options.ReadFile for rules that must not read files of
@@ -370,7 +376,11 @@ func (l *loader) loadDestinations(n *yaml.Node, file string, errs *diag.List) {
 				continue
 			}
 		}
-		b := &actions.Block{Node: rest, ReadFile: func(p string) ([]byte, error) { return l.opts.ReadFile(relative(file, p)) }}
+		readSecret := l.opts.ReadFile
+		if l.opts.ReadSecretFile != nil {
+			readSecret = l.opts.ReadSecretFile
+		}
+		b := &actions.Block{Node: rest, ReadFile: func(p string) ([]byte, error) { return readSecret(relative(file, p)) }}
 		cfg, err := kind.ParseDestination(b)
 		if err != nil {
 			errs.AddErr(v, err)
@@ -712,7 +722,11 @@ func (r *Rule) compileWhen(n *yaml.Node) error {
 
 func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
 	var name string
-	if n.Kind == yaml.MappingNode {
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "name" {
+		errs.Addf(n, "action %q has no kind: write its kind beside its name, such as `slack: {...}` (%s)", n.Content[1].Value, l.kindList())
+		return Action{}, false
+	}
+	if n.Kind == yaml.MappingNode && len(n.Content) > 2 { // more than the kind: maybe name:
 		var nameNode *yaml.Node
 		if nameNode, n = splitKey(n, "name"); nameNode != nil {
 			if nameNode.Kind != yaml.ScalarNode || strings.TrimSpace(nameNode.Value) == "" || nameNode.ShortTag() == "!!int" {
@@ -723,7 +737,7 @@ func (l *loader) loadAction(n *yaml.Node, errs *diag.List) (Action, bool) {
 		}
 	}
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
-		errs.Addf(n, "expected an action such as `- slack: {...}`, a mapping with one key naming its kind (%s)", l.kindList())
+		errs.Addf(n, "expected an action such as `- slack: {...}`, a mapping with one key naming its kind (%s) and optionally name:", l.kindList())
 		return Action{}, false
 	}
 	k, body := n.Content[0], n.Content[1]

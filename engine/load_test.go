@@ -91,6 +91,8 @@ func TestLoadErrorsCarryPositions(t *testing.T) {
 		{"expression too long", "rules:\n  - name: a\n    when: " + strings.Repeat("true && ", 3000) + "true\n    actions: [{log: {message: x}}]\n", `rules.yaml:3:11: `},
 		{"huge expression", "rules:\n  - name: a\n    when: \"" + strings.Repeat("!", 2500) + "true\"\n    actions: [{log: {message: x}}]\n", `compilation failed: expression exceeds maximum allowed nodes`},
 		{"deeply nested expression", "rules:\n  - name: a\n    when: \"" + strings.Repeat("(", 9000) + "true" + strings.Repeat(")", 9000) + "\"\n    actions: [{log: {message: x}}]\n", `rules.yaml:3:12: expression is 18004 bytes long; the limit is 16384`},
+		{"action with a name and no kind", "rules:\n  - name: a\n    when: true\n    actions:\n      - name: y\n", `rules.yaml:5:9: action "y" has no kind: write its kind beside its name, such as ` + "`slack: {...}`"},
+		{"action with two kinds", "rules:\n  - name: a\n    when: true\n    actions:\n      - name: x\n        log: {message: a}\n        slack: {text: b}\n", "rules.yaml:5:9: expected an action such as `- slack: {...}`, a mapping with one key naming its kind ("},
 		{"unclosed template", "rules:\n  - name: a\n    when: true\n    actions: [{log: {message: \"hi {{ text\"}}]\n", `rules.yaml:4:35: template: "{{" is never closed`},
 	}
 	for _, tt := range tests {

@@ -267,10 +267,10 @@ func TestRuleTestFailsOnARenderFailure(t *testing.T) {
 rules:
   - name: note
     when: "true"
-    actions: [{http: {url: "https://crm.example.com/in", headers: {X-Note: "{{ text }}"}}}]
+    actions: [{http: {url: "https://crm.example.com/in/{{ text }}"}}]
 tests:
-  - name: multi-line text
-    payload: {direction: received, message: {type: chat, text: "one\ntwo"}}
+  - name: a dot-dot path segment
+    payload: {direction: received, message: {type: chat, text: ".."}}
     expect: [note]
 `)
 	res := rs.RunTests()

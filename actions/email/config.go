@@ -229,9 +229,11 @@ func parseAddress(s string) (string, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
-		return "", &addressError{s: s, why: "is not one email address"}
+		if a, err = parseNamed(s); err != nil {
+			return "", &addressError{s: s, why: "is not one email address"}
+		}
 	}
-	if a.Name == "" {
+	if a.Name = safeName(a.Name); a.Name == "" {
 		return a.Address, nil
 	}
 	return a.String(), nil

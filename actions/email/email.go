@@ -8,11 +8,15 @@
 //	    actions:
 //	      - email: {destination: mail, to: ["sales@example.com"], subject: "File from {{ chat_title }}", text: "{{ text }}"}
 //
-// No value taken from the event can add a header or a recipient: every
-// rendered address must parse as exactly one address (net/mail), line
-// breaks in the subject and in display names become spaces, and the sender
-// encodes headers (RFC 2047) when it writes the message. Event values in
-// the html body are HTML-escaped; the text body is sent as rendered.
+// No value taken from the event can add a header or a recipient, or make
+// a message no server takes: every rendered address must parse as exactly
+// one address (net/mail; a display name such as "Smith, John" is quoted),
+// line breaks in the subject and in display names become spaces, both are
+// bounded in length, and the sender writes them as RFC 2047 encoded words
+// folded per RFC 5322 (encoded words in payload text are encoded in turn,
+// not decoded). Event values in the html body are escaped with
+// html/template semantics, by their place (see html.go); the text body is
+// sent as rendered.
 //
 // A rendered request (a Draft) holds nothing of its destination; Wire adds
 // the server and the default from and to, giving the Message that dry-run
@@ -23,7 +27,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"log/slog"
 	"strings"
 	"unicode"
@@ -61,6 +64,8 @@ type renderer struct {
 	// recipients.
 	defaultTo           bool
 	subject, text, html actions.Template
+	// htmlT caches html's compiled skeletons (see html.go).
+	htmlT htmlTemplates
 }
 
 // Render renders the Draft for one event.
@@ -94,17 +99,15 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 	if err != nil {
 		return actions.Request{}, fmt.Errorf("email: subject: %w", err)
 	}
-	m.Subject = headerText(subject)
+	m.Subject = capText(headerText(subject), MaxSubject)
 	text, err := r.text.Render(env, nil)
 	if err != nil {
 		return actions.Request{}, fmt.Errorf("email: text: %w", err)
 	}
 	m.Text = strings.ToValidUTF8(text, "\uFFFD")
-	body, err := r.html.Render(env, html.EscapeString)
-	if err != nil {
+	if m.HTML, err = r.htmlT.render(env, r.html); err != nil {
 		return actions.Request{}, fmt.Errorf("email: html: %w", err)
 	}
-	m.HTML = strings.ToValidUTF8(body, "\uFFFD")
 	data, err := actions.JSON(m)
 	if err != nil {
 		return actions.Request{}, fmt.Errorf("email: %w", err)
@@ -132,7 +135,7 @@ func renderAddresses(env actions.Env, field string, ts []actions.Template) ([]st
 // in event values become spaces, and the result must parse as exactly one
 // address.
 func renderAddress(env actions.Env, field string, t actions.Template) (string, error) {
-	s, err := t.Render(env, headerText)
+	s, err := t.Render(env, addressValue)
 	if err != nil {
 		return "", fmt.Errorf("email: %s: %w", field, err)
 	}

@@ -126,9 +126,10 @@ func (s *sender) send(ctx context.Context, m *Message, r actions.Request) error 
 	return nil
 }
 
-// build turns the wire form into a go-mail message. go-mail encodes the
-// subject and display names (RFC 2047) and refuses an address that is not
-// exactly one address, so no value can add a header.
+// build turns the wire form into a go-mail message. A subject that is not
+// plain short ASCII is written as folded encoded words (see headers.go);
+// go-mail encodes display names (RFC 2047), folds at spaces and refuses an
+// address that is not exactly one address, so no value can add a header.
 func (s *sender) build(m *Message) (*mail.Msg, error) {
 	msg := mail.NewMsg()
 	if err := msg.From(m.From); err != nil {
@@ -151,7 +152,11 @@ func (s *sender) build(m *Message) (*mail.Msg, error) {
 			return nil, fmt.Errorf("reply_to: %w", err)
 		}
 	}
-	msg.Subject(m.Subject)
+	if subject := capText(headerText(m.Subject), MaxSubject); plainHeader(subject) {
+		msg.Subject(subject)
+	} else {
+		msg.SetGenHeaderPreformatted(mail.HeaderSubject, encodeHeader(subject))
+	}
 	if m.MessageID != "" {
 		msg.SetMessageIDWithValue(m.MessageID)
 	}

@@ -84,7 +84,7 @@ func (r *renderer) Render(env actions.Env) (actions.Request, error) {
 	}
 	maps.Copy(m.Header, r.header)
 	for _, h := range r.headers {
-		v, err := h.t.Render(env, nil)
+		v, err := h.t.Render(env, headerValue)
 		if err != nil {
 			return actions.Request{}, fmt.Errorf("http: header %s: %w", h.name, err)
 		}

@@ -161,14 +161,16 @@ func TestRenderDefaults(t *testing.T) {
 	require.EqualValues(t, 1500, req.TimeoutMS)
 }
 
-func TestHeaderLineBreakIsAnError(t *testing.T) {
-	for _, name := range []string{"x\r\nX-Evil: 1", "x\nX-Evil: 1", "x\rX-Evil: 1", "x\x00y"} {
+// TestHeaderLineBreakBecomesASpace: multi-line payload text in a header
+// template neither adds a header nor fails the delivery: each control
+// character becomes a space.
+func TestHeaderLineBreakBecomesASpace(t *testing.T) {
+	for name, want := range map[string]string{"x\r\nX-Evil: 1": "x  X-Evil: 1", "x\nX-Evil: 1": "x X-Evil: 1", "x\rX-Evil: 1": "x X-Evil: 1", "x\x00y": "x y", "bad \xff": "bad \uFFFD"} {
 		p := actionstest.BasePayload()
 		p["sender"].(map[string]any)["wa_name"] = name
-		rs := render(t, rulesWith(`{destination: crm, headers: {X-Name: "{{ sender.wa_name }}"}}`), p)
-		require.Len(t, rs, 1)
-		require.ErrorContains(t, rs[0].Err, "header X-Name: the value contains a line break")
-		require.NotContains(t, rs[0].Err.Error(), "X-Evil")
+		req := renderOne(t, rulesWith(`{destination: crm, headers: {X-Name: "{{ sender.wa_name }}"}}`), p)
+		require.Equal(t, want, req.Header["X-Name"])
+		require.NotContains(t, req.Header, "X-Evil")
 	}
 }
 

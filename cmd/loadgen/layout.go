@@ -18,6 +18,9 @@ type config struct {
 	rateConc   int
 	e2eRate    int
 	drain      time.Duration
+	// consolePoll, if set, repeats each full-speed phase of switchboard
+	// with the web console's overview polled at this interval.
+	consolePoll time.Duration
 }
 
 // runLayout measures one layout: it runs in a loadgen process already
@@ -118,6 +121,11 @@ func sweepLevel(ctx context.Context, cfg config, i, conc int, base *baselineProc
 	}
 	rec.add(sr, missing)
 	fmt.Printf("[c=%d] switchboard: %s; %s\n", conc, sr.summary(), row.Switchboard.cpuSummary())
+	if cfg.consolePoll > 0 {
+		if row.WithConsole, row.Console, err = withConsole(ctx, cfg, i, conc, srv, sink, rec, client); err != nil {
+			return row, err
+		}
+	}
 	if b := row.Baseline.Rate; b > 0 {
 		fmt.Printf("[c=%d]   %.0f%% of the baseline's rate\n", conc, 100*row.Switchboard.Rate/b)
 	}

@@ -26,6 +26,13 @@
 //
 //	go run ./cmd/loadgen -bin bin/switchboard -duration 10s -concurrency 16,64,256 -cores 1,2
 //
+// With -outage D it runs only the outage phase instead: the destination
+// answers 503 for D while switchboard takes -outage-rate events/s, then
+// recovers; it reports how soon after the recovery 99% and all of the
+// accepted events were delivered, and the dead letters (BENCHMARKS.md):
+//
+//	go run ./cmd/loadgen -bin bin/switchboard -outage 10m -outage-rate 500 -drain 10m
+//
 // Only loopback addresses are used; every phase is bounded in time.
 package main
 
@@ -51,6 +58,9 @@ func main() {
 	rateConc := flag.Int("rate-concurrency", 64, "concurrent clients of the fixed-rate phases")
 	e2eRate := flag.Int("e2e-rate", 1000, "events/s of the end-to-end latency phase")
 	drain := flag.Duration("drain", 60*time.Second, "how long to wait for the sink to receive every accepted event")
+	outage := flag.Duration("outage", 0, "if set, run only the outage phase: the destination answers 503 for this long while switchboard takes -outage-rate events/s, then recovers; it reports how soon after the recovery 99% and all were delivered, and the dead letters")
+	outageRate := flag.Int("outage-rate", 500, "events/s of the -outage phase")
+	consolePoll := flag.Duration("console-poll", 0, "if set, repeat each full-speed phase of switchboard with the web console's overview (page, live numbers, charts) fetched at this interval, to show what the console costs ingest")
 	baselineServe := flag.String("baseline-serve", "", "internal: serve the baseline on `ADDR`, appending to the file given as argument")
 	runLayoutN := flag.Int("run-layout", 0, "internal: measure this one layout (run by the parent under taskset)")
 	resultFile := flag.String("result", "", "internal: where -run-layout writes its report (JSON)")
@@ -68,6 +78,17 @@ func main() {
 		fatal(fmt.Errorf("unexpected arguments %q", flag.Args()))
 	}
 	cleanUpOnSignal()
+	if *outage > 0 {
+		payloads, err := loadSamples(*samples)
+		if err != nil {
+			fatal(err)
+		}
+		cfg := config{bin: *bin, samples: payloads, rateConc: *rateConc, drain: *drain}
+		if _, err := runOutage(cfg, *outage, *outageRate); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	concs, err := parseInts("concurrency", *concList)
 	if err != nil {
 		fatal(err)
@@ -109,7 +130,7 @@ func main() {
 			fatal(err)
 		}
 		cfg := config{bin: *bin, samples: payloads, duration: *duration, concs: concs,
-			ratePhases: *ratePhases, rateConc: *rateConc, e2eRate: *e2eRate, drain: *drain}
+			ratePhases: *ratePhases, rateConc: *rateConc, e2eRate: *e2eRate, drain: *drain, consolePoll: *consolePoll}
 		rep, err := runLayout(cfg, layouts[0])
 		if err != nil {
 			fatal(err)

@@ -32,6 +32,10 @@ type sweepRow struct {
 	EventsPerFsync float64       `json:"baseline_events_per_fsync"`
 	Backlog        time.Duration `json:"backlog"` // last 202 to last delivery; valid if Missing == 0
 	Missing        int           `json:"missing"` // accepted but not at the sink within -drain
+	// WithConsole is the same phase again with the web console polled
+	// (-console-poll), Console what the poller saw.
+	WithConsole *phaseStats   `json:"with_console,omitempty"`
+	Console     *consoleStats `json:"console,omitempty"`
 }
 
 // phaseStats summarises one full-speed phase against one server.
@@ -166,6 +170,7 @@ func writeMarkdown(w io.Writer, reps []*layoutReport) {
 				r.EventsPerFsync, backlog, r.Switchboard.LoadBusy, r.Baseline.LoadBusy)
 		}
 	}
+	writeConsoleTable(w, reps)
 	worst := 0.0
 	for _, rep := range reps {
 		for _, r := range rep.Sweep {
@@ -199,4 +204,32 @@ func gmp(n int) string {
 		return "?"
 	}
 	return fmt.Sprint(n)
+}
+
+// writeConsoleTable compares each full-speed phase with its repeat with
+// the console polled, when -console-poll was given.
+func writeConsoleTable(w io.Writer, reps []*layoutReport) {
+	header := false
+	for _, rep := range reps {
+		for _, r := range rep.Sweep {
+			if r.WithConsole == nil {
+				continue
+			}
+			if !header {
+				fmt.Fprintln(w)
+				fmt.Fprintln(w, "| layout | clients | accepted events/s, without / with the console polled | answer p50 / p99, without / with | server CPU per event, without / with | console requests (every), p50 / p99, failed |")
+				fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
+				header = true
+			}
+			c := r.Console
+			fmt.Fprintf(w, "| %s | %d | %.0f / %.0f | %s / %s | %s / %s | %d (%s), %s, %d |\n",
+				rep.Layout.name(), r.Concurrency, r.Switchboard.Rate, r.WithConsole.Rate,
+				fmtPair(r.Switchboard.P50, r.Switchboard.P99), fmtPair(r.WithConsole.P50, r.WithConsole.P99),
+				fmtMicros(r.Switchboard.CPUPerEvent), fmtMicros(r.WithConsole.CPUPerEvent),
+				c.Pages, c.Every, fmtPair(c.P50, c.P99), c.Fails)
+		}
+	}
+	if header {
+		fmt.Fprintln(w)
+	}
 }

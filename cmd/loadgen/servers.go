@@ -195,7 +195,7 @@ rules:
 		return nil, err
 	}
 	args := []string{"serve", "--rules", rulesPath, "--data", filepath.Join(dir, "data"),
-		"--addr", "127.0.0.1:0", "--egress-allow", "127.0.0.1", "--token", token, "--log-level", "error", "--workers", "32", "--per-destination", "32"}
+		"--addr", "127.0.0.1:0", "--egress-allow", "127.0.0.1", "--token", token, "--admin-token", adminToken, "--log-level", "error", "--workers", "32", "--per-destination", "32"}
 	args = append(args, extra...)
 	if p := os.Getenv("LOADGEN_CPUPROFILE"); p != "" {
 		args = append(args, "--cpuprofile", p)

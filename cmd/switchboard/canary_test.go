@@ -182,3 +182,24 @@ tests:
 		}
 	}
 }
+
+// TestCheckNeverPrintsAPieceOfALongEnvValue: an env value longer than 80
+// bytes that is not a valid address is reported by `check` without any
+// piece of it (the kind's message quotes only its start, which the
+// redaction of whole values would miss).
+func TestCheckNeverPrintsAPieceOfALongEnvValue(t *testing.T) {
+	long := strings.Repeat("s3cr3t-", 15) + "not-an-address"
+	t.Setenv("MAIL_FROM", long)
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte(`destinations:
+  mail: {kind: email, smtp: "smtp.example.com:587", from: "${MAIL_FROM}", to: [a@example.com]}
+rules: []
+`), 0o644))
+	code, out, errOut := cli(t, "", "check", rules)
+	require.Equal(t, 1, code)
+	all := out + errOut
+	require.Contains(t, all, "rules.yaml:2:")
+	for i := 0; i+8 <= len(long); i++ {
+		require.NotContains(t, all, long[i:i+8], "a piece of the secret at %d: %s", i, all)
+	}
+}

@@ -188,3 +188,50 @@ func TestRulesFromTheEnvironment(t *testing.T) {
 		require.Equal(t, tc.want, []string(r.paths), "%v", tc.args)
 	}
 }
+
+// TestDryrunSaysWhichTimeItUsed: each report says what now() was: --at,
+// the payload's own time (as in tests), or the current time for a payload
+// without one.
+func TestDryrunSaysWhichTimeItUsed(t *testing.T) {
+	_, out, _ := cli(t, "", "dryrun", "-r", example, "--at", "2026-01-02T09:00:00Z", "../../testdata/cooby/received-chat.json")
+	require.Contains(t, out, "evaluated at 2026-01-02T09:00:00Z (--at)\n")
+	_, out, _ = cli(t, "", "dryrun", "-r", example, "../../testdata/cooby/received-chat.json")
+	require.Contains(t, out, "evaluated at 2023-11-14T22:13:20Z, the payload's own time (--at sets another)\n")
+	_, out, _ = cli(t, `{"direction":"received","message":{"id":"x","type":"chat"}}`, "dryrun", "-r", example, "-")
+	require.Contains(t, out, ", the current time (the payload has no timestamp)\n")
+}
+
+// TestCheckPrintsTheGoldens: `check` prints, for every broken file of
+// engine/testdata/bad, exactly its golden file: the message, line and
+// column a user sees are the ones the goldens pin.
+func TestCheckPrintsTheGoldens(t *testing.T) {
+	files, err := filepath.Glob("../../engine/testdata/bad/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		want, err := os.ReadFile(strings.TrimSuffix(f, ".yaml") + ".golden")
+		require.NoError(t, err)
+		code, out, errOut := cli(t, "", "check", f)
+		require.Equal(t, 1, code, "%s: %s", f, errOut)
+		require.Equal(t, strings.ReplaceAll(string(want), "testdata/bad/", "../../engine/testdata/bad/"), out, f)
+	}
+}
+
+// TestDiffNeverSendsAKeyFile: diff sends the files the rules name, but not
+// a key file a destination names.
+func TestDiffNeverSendsAKeyFile(t *testing.T) {
+	dir, rules := ruleSetDir(t, false)
+	key := filepath.Join(dir, "..", "sa.json")
+	require.NoError(t, os.WriteFile(key, []byte(`{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----secret"}`), 0o600))
+	data, err := os.ReadFile(rules)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(rules, append([]byte("destinations:\n  sheet: {kind: sheets, credentials_file: ../sa.json, spreadsheet_id: 1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms, range: A1}\n"), data...), 0o644))
+	req, err := diffRequest([]string{dir})
+	require.NoError(t, err)
+	var named []string
+	for _, f := range req.Named {
+		named = append(named, filepath.Base(f.Name))
+		require.NotContains(t, f.Content, "PRIVATE KEY")
+	}
+	require.ElementsMatch(t, []string{"vip.txt", "vip.json"}, named, "the list and the payload, not the key")
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +72,8 @@ func runDiff(ctx context.Context, s *stdio, args []string) int {
 
 // diffRequest reads a snapshot of the new rules, and the files they name
 // (a tests: file, test payloads, list files), which the server cannot
-// read: they are sent with the rules. The rules are loaded here only to
+// read: they are sent with the rules; key files destinations name never
+// are. The rules are loaded here only to
 // learn which files they name; the server loads them (with its
 // environment, so a ${VAR} unset here is no problem) and reports their
 // errors.
@@ -81,13 +83,20 @@ func diffRequest(paths []string) (*app.DiffRequest, error) {
 		return nil, err
 	}
 	anyEnv := func(string) (string, bool) { return "x", true }
-	_, _ = engine.Load(engine.Options{Kinds: builtin.Kinds(), LookupEnv: anyEnv, ReadFile: snap.ReadFile}, snap.Sources...)
+	noSecrets := func(name string) ([]byte, error) { return nil, fmt.Errorf("%s: a key file is not sent", name) }
+	_, _ = engine.Load(engine.Options{Kinds: builtin.Kinds(), LookupEnv: anyEnv, ReadFile: snap.ReadFile, ReadSecretFile: noSecrets}, snap.Sources...)
 	req := &app.DiffRequest{}
 	for _, src := range snap.Sources {
 		req.Files = append(req.Files, app.DiffFile{Name: src.Name, Content: string(src.Data)})
 	}
+	sent := map[string]bool{}
+	for _, src := range snap.Sources {
+		sent[filepath.Clean(src.Name)] = true
+	}
 	for _, src := range snap.NamedSources() {
-		req.Named = append(req.Named, app.DiffFile{Name: src.Name, Content: string(src.Data)})
+		if !sent[filepath.Clean(src.Name)] { // a tests file among the rules files is sent once
+			req.Named = append(req.Named, app.DiffFile{Name: src.Name, Content: string(src.Data)})
+		}
 	}
 	return req, nil
 }

@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions/egress"
 
 	"github.com/switchboard-dev/switchboard/actions"
-	"github.com/switchboard-dev/switchboard/internal/dryrun"
+	"github.com/switchboard-dev/switchboard/internal/notifytest"
 )
 
 func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
@@ -47,58 +46,28 @@ func runNotifyTest(ctx context.Context, s *stdio, args []string) int {
 		return 1
 	}
 	name := pos[0]
-	dest, ok := rs.Destinations[name]
-	if !ok {
-		fmt.Fprintf(s.err, "switchboard notify-test: no destination %q in the rules\n", name)
-		return 1
-	}
-	kind := rs.Kind(dest.Kind)
-	tester, okT := kind.(actions.Tester)
-	deliverer, okD := kind.(actions.Deliverer)
-	if !okT || !okD {
-		fmt.Fprintf(s.err, "switchboard notify-test: %s destinations cannot send a test message\n", dest.Kind)
-		return 1
-	}
-	if *text == "" {
-		*text = fmt.Sprintf("Switchboard test message to destination %q, sent %s. No action is needed.", name, time.Now().UTC().Format(time.RFC1123))
-	}
-	req, err := tester.TestRequest(dest.Config, actions.TestOptions{Text: *text, To: *to})
+	t, err := notifytest.Prepare(rs, name, *text, *to, time.Now())
 	if err != nil {
-		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.RedactError(err.Error()))
+		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", err)
 		return 1
 	}
-	req.Kind, req.Destination = dest.Kind, name
-	req.Key = fmt.Sprintf("notify-test:%d", time.Now().UnixNano())
-	if wire, exact, err := rs.WireMasked(req); err == nil {
-		if data, err := actions.JSON(wire); err == nil {
-			text := dryrun.FormatWire(kind, wire, data)
-			if !exact {
-				text = rs.Redact(text)
-			}
-			fmt.Fprintf(s.out, "sending to %s (%s):\n%s\n", name, dest.Kind, text)
-		}
+	dest, req := t.Destination, t.Request
+	if t.Preview != "" {
+		fmt.Fprintf(s.out, "sending to %s (%s):\n%s\n", name, dest.Kind, t.Preview)
 	}
 	// The same guard as the service's: a test reaches what a delivery would.
 	guard := &egress.Guard{Allow: allow, Private: dest.AllowPrivate}
-	sender, err := deliverer.NewSender(dest.Config, actions.SenderOptions{Timeout: *timeout, Egress: guard})
+	sender, err := t.Deliverer.NewSender(dest.Config, actions.SenderOptions{Timeout: *timeout, Egress: guard})
 	if err != nil {
 		fmt.Fprintf(s.err, "switchboard notify-test: %s\n", rs.RedactError(err.Error()))
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := sender.Send(ctx, req); err != nil {
-		what := "failed (would be retried)"
-		var ra *actions.RetryAfterError
-		switch {
-		case actions.IsPermanent(err):
-			what = "failed permanently (would become a dead letter)"
-		case errors.As(err, &ra):
-			what = fmt.Sprintf("was refused for now (would be retried after %s)", ra.After)
-		}
-		fmt.Fprintf(s.out, "FAIL: the test message %s: %s\n", what, rs.RedactError(err.Error()))
+	ok, msg := notifytest.Outcome(rs, name, sender.Send(ctx, req))
+	fmt.Fprintln(s.out, msg)
+	if !ok {
 		return 1
 	}
-	fmt.Fprintf(s.out, "OK: the test message was delivered to %s\n", name)
 	return 0
 }

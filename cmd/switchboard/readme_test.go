@@ -11,7 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-dev/switchboard/engine"
 	"github.com/switchboard-dev/switchboard/internal/app"
+	"github.com/switchboard-dev/switchboard/internal/dryrun"
 )
 
 // clientFlags are the flags every client command shares, documented once
@@ -75,4 +77,42 @@ func TestReadmeDiffExample(t *testing.T) {
 	var b strings.Builder
 	printDiff(&b, rep)
 	require.Equal(t, example, b.String())
+}
+
+// TestQuickStartPostMakesNoDeadLetter: the payload the quick start posts to
+// `make run` gives the example rules only deliveries that succeed on a
+// fresh machine (log lines), none to the example's unreachable hosts.
+func TestQuickStartPostMakesNoDeadLetter(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`curl -X POST --data-binary @(\S+\.json) http://127\.0\.0\.1:8080/hooks/cooby/`).FindStringSubmatch(string(data))
+	require.NotNil(t, m, "the quick start's curl")
+	rs, err := loadRules([]string{example})
+	require.NoError(t, err)
+	payload, err := os.ReadFile("../../" + m[1])
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	var s dryrun.Session
+	reps := append([]*dryrun.Report{s.Run(rs, m[1], payload, dryrun.Options{Now: now})},
+		s.Finish(rs, dryrun.Options{Now: now.Add(time.Hour)})...) // its delayed checks too
+	n := 0
+	for _, rep := range reps[:1] {
+		for _, mt := range rep.Matched {
+			for _, a := range mt.Actions {
+				n++
+				require.Equal(t, "log", a.Kind, "%s %s would go to an unreachable example host", mt.Rule, engine.ActionLabel(a.Number-1, a.Name))
+			}
+		}
+	}
+	for _, rep := range reps[1:] {
+		if strings.HasPrefix(rep.Payload, "scheduled ") {
+			continue // the digest runs at 09:00 whatever is posted
+		}
+		for _, mt := range rep.Matched {
+			for _, a := range mt.Actions {
+				require.Equal(t, "log", a.Kind, "%s (delayed) would go to an unreachable example host", mt.Rule)
+			}
+		}
+	}
+	require.Positive(t, n, "the quick start's post makes a delivery to look at")
 }

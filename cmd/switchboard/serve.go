@@ -33,6 +33,7 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	rulesOpt := addRulesFlag(fs, "rules file or directory (repeatable); arguments are rules too [SWITCHBOARD_RULES, comma-separated]")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address [SWITCHBOARD_ADDR]")
 	adminAddr := fs.String("admin-addr", "", "private listen address of /api, /-/reload, /status and /metrics; --addr then serves only the hooks, /healthz and /readyz; default: --addr serves all [SWITCHBOARD_ADMIN_ADDR]")
+	consoleHosts := fs.String("console-host", "", "host names (comma-separated) the web console may be opened by, besides IP addresses, localhost and --addr's/--admin-addr's host; other Host headers are refused (DNS rebinding) [SWITCHBOARD_CONSOLE_HOST]")
 	egressAllow := fs.String("egress-allow", "", "networks actions may reach although private or local, comma-separated CIDRs or addresses (10.0.0.0/8,127.0.0.1); by default they are refused [SWITCHBOARD_EGRESS_ALLOW]")
 	data := fs.String("data", "./data", "data directory: the SQLite store and generated tokens [SWITCHBOARD_DATA]")
 	storeURL := fs.String("store", "", "PostgreSQL database shared by several instances (postgres://user@host:5432/db); default: SQLite in --data [SWITCHBOARD_STORE]")
@@ -97,8 +98,8 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	}
 	cfg := app.Config{
 		RetrySchedule: schedule,
-		EgressAllow:   allow,
-		Rules:         rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
+		EgressAllow:   allow, ConsoleHosts: splitList(*consoleHosts),
+		Rules: rules, Addr: *addr, AdminAddr: *adminAddr, Data: *data, Tokens: splitList(*tokens), AdminToken: *admin,
 		Store: *storeURL, Instance: *instance, LeaseTTL: *leaseTTL,
 		AllowOrigin: *origin, MaxBodyBytes: *maxBody, DiskBudget: *budget, CommitBatch: *commitBatch, DedupeWindow: *dedupeWindow, Retention: *retention, Workers: *workers,
 		PerDestination: *perDest, MaxAttempts: *maxAttempts, MaxAge: *maxAge, SendTimeout: *sendTimeout,
@@ -139,7 +140,9 @@ func runServe(ctx context.Context, s *stdio, args []string) int {
 	fmt.Fprintf(s.out, "Switchboard %s listening on %s\n", versionString(), base)
 	fmt.Fprintf(s.out, "Paste this URL into Cooby (both \"when receiving\" and \"when sending\"):\n  %s\n", a.IngestURL(base))
 	if admin := a.AdminAddr(); admin != nil {
-		fmt.Fprintf(s.out, "Admin API, /status and /metrics on http://%s (keep it private)\n", admin)
+		fmt.Fprintf(s.out, "Admin API, /status, /metrics and the web console on http://%s/ (keep it private)\n", admin)
+	} else {
+		fmt.Fprintf(s.out, "Web console on %s/ (log in with the admin token)\n", base)
 	}
 	fmt.Fprintf(s.out, "(Expose it over HTTPS through a reverse proxy; see README.) Admin token: %s/admin-token\n", *data)
 

@@ -54,6 +54,13 @@ func printStatus(s *stdio, st app.StatusReport) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", label, f)
 	}
+	for i, f := range r.Named {
+		label := ""
+		if i == 0 {
+			label = "named files"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, f)
+	}
 	fmt.Fprintf(tw, "rules\t%d rules, %d destinations, %d tests\n", r.Rules, r.Destinations, r.Tests)
 	fmt.Fprintf(tw, "loaded\t%s\n", stamp(r.LastGood))
 	outcome := "ok"

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard-dev/switchboard/engine"
+	"github.com/switchboard-dev/switchboard/internal/console"
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/dryrun"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
@@ -29,6 +30,7 @@ import (
 //	GET  /metrics, /status                          operations (admin side)
 //	POST /-/reload                                  reload the rules (admin)
 //	/api/...                                        deliveries, replay, quarantine, dry-run, diff (admin)
+//	/, /login, /events, ...                         the web console (admin; see internal/console)
 //
 // Without an admin address both handlers are one mux that serves it all
 // (one listener). With one, public serves only the hooks, /healthz and
@@ -63,6 +65,9 @@ func (a *App) routes() (public, admin http.Handler) {
 	adm.HandleFunc("POST /api/quarantine/{id}/replay", a.admin(a.replayQuarantine))
 	adm.HandleFunc("POST /api/dryrun", a.admin(a.postDryrun))
 	adm.HandleFunc("POST /api/diff", a.admin(a.postDiff))
+	for _, p := range console.Paths {
+		adm.Handle(p, a.console)
+	}
 	return pub, adm
 }
 
@@ -215,7 +220,7 @@ func (a *App) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	ds, err := a.store.ListDeliveries(r.Context(), f)
+	ds, err := a.Deliveries(r.Context(), f)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
@@ -227,14 +232,55 @@ func (a *App) listDeliveries(w http.ResponseWriter, r *http.Request) {
 			ID: d.ID, EventID: d.EventID, Rule: d.Rule, Version: d.RulesetVersion, Action: d.Action + 1,
 			ActionName: actionName(rs, d.RulesetVersion, d.Rule, d.Action), Kind: d.Kind,
 			Destination: d.Destination, State: d.State, Attempts: d.Attempts, NextAt: d.NextAttemptAt,
-			LastStatus: d.LastStatus, LastError: rs.Redact(d.LastError), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+			LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 		}
 		if json.Valid(d.Request) {
-			v.Request = json.RawMessage(rs.Redact(string(d.Request)))
+			v.Request = json.RawMessage(d.Request)
 		}
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// Deliveries lists the deliveries f selects, newest first, with secrets
+// redacted from their requests and errors (a request that is not JSON is
+// left out). GET /api/deliveries and the console call it.
+func (a *App) Deliveries(ctx context.Context, f store.Filter) ([]store.Delivery, error) {
+	ds, err := a.store.ListDeliveries(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	rs := a.Rules()
+	for i := range ds {
+		ds[i].LastError = rs.RedactError(ds[i].LastError)
+		if json.Valid(ds[i].Request) {
+			ds[i].Request = []byte(rs.Redact(string(ds[i].Request)))
+		} else {
+			ds[i].Request = nil
+		}
+		ds[i].IdempotencyKey = ""
+	}
+	return ds, nil
+}
+
+// Replay requeues one dead or done delivery and wakes the workers.
+func (a *App) Replay(ctx context.Context, id int64) error {
+	if err := a.store.Requeue(ctx, id); err != nil {
+		return err
+	}
+	a.deliverer.Wake()
+	return nil
+}
+
+// ReplayDead requeues the dead letters f selects and wakes the workers.
+func (a *App) ReplayDead(ctx context.Context, f store.Filter) (int, error) {
+	f.State = store.StateDead
+	n, err := a.store.RequeueDead(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	a.deliverer.Wake()
+	return n, nil
 }
 
 // actionName is the name: of a rule's action (by index from 0) in the
@@ -264,7 +310,7 @@ func (a *App) replayDelivery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	if err := a.store.Requeue(r.Context(), id); err != nil {
+	if err := a.Replay(r.Context(), id); err != nil {
 		status := http.StatusInternalServerError
 		if errors.Is(err, store.ErrNotFound) {
 			status = http.StatusNotFound
@@ -272,7 +318,6 @@ func (a *App) replayDelivery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err)
 		return
 	}
-	a.deliverer.Wake()
 	writeJSON(w, http.StatusOK, map[string]int{"requeued": 1})
 }
 
@@ -282,13 +327,11 @@ func (a *App) replayDead(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	f.State = store.StateDead
-	n, err := a.store.RequeueDead(r.Context(), f)
+	n, err := a.ReplayDead(r.Context(), f)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	a.deliverer.Wake()
 	writeJSON(w, http.StatusOK, map[string]int{"requeued": n})
 }
 
@@ -364,7 +407,28 @@ func (a *App) postDryrun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, dryrun.Run(a.Rules(), "request", body, opts))
+	rep, err := a.DryRun(body, nil, opts)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// DryRun evaluates one payload with the running rules, or with files when
+// given (loaded as POST /api/diff loads them): the dry-run report, nothing
+// stored, nothing sent. POST /api/dryrun and the console's playground call
+// it.
+func (a *App) DryRun(body []byte, files []DiffFile, opts dryrun.Options) (*dryrun.Report, error) {
+	rs := a.Rules()
+	if len(files) > 0 {
+		checked, err := a.checkPosted(DiffRequest{Files: files})
+		if err != nil {
+			return nil, err
+		}
+		rs = checked.Rules
+	}
+	return dryrun.Run(rs, "request", body, opts), nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

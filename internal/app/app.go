@@ -35,6 +35,7 @@ type App struct {
 	alerter    *alert.Alerter
 	handler    http.Handler // the public listener's
 	adminH     http.Handler // the admin listener's (handler itself without one)
+	console    http.Handler // the web console (see newConsole)
 
 	listener      net.Listener
 	adminListener net.Listener // nil without Config.AdminAddr
@@ -133,6 +134,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		},
 	})
 	a.metrics.reg.MustRegister(newHealthCollector(a.deliverer.Health))
+	if a.console, err = a.newConsole(); err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	a.handler, a.adminH = a.routes()
 	return a, nil
 }

@@ -29,6 +29,11 @@ type Config struct {
 	// then serves only the hooks, /healthz and /readyz. Empty: Addr
 	// serves everything.
 	AdminAddr string
+	// ConsoleHosts are the host names (without port) the web console
+	// answers to besides IP addresses, localhost and the host names of
+	// Addr and AdminAddr: the names operators open it by. A request naming
+	// another host is refused (DNS rebinding).
+	ConsoleHosts []string
 	// Data is the data directory (the SQLite store and generated tokens);
 	// default ./data.
 	Data string

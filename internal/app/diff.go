@@ -110,9 +110,29 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("body: no rules files"))
 		return
 	}
-	// Posted rules read none of this machine's files: a tests: file, a
-	// payload or a list file they name is looked for among the posted
-	// files only.
+	rep, err := a.Diff(r.Context(), req, since, limit, maxEvents)
+	var le *loadError
+	switch {
+	case errors.As(err, &le):
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "the new rules do not load", "errors": errorLines(le.err)})
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, http.StatusOK, rep)
+	}
+}
+
+// loadError is posted rules that do not load.
+type loadError struct{ err error }
+
+func (e *loadError) Error() string { return "the new rules do not load: " + e.err.Error() }
+func (e *loadError) Unwrap() error { return e.err }
+
+// checkPosted validates posted rules as a reload would, failing tests
+// reported rather than refused. Posted rules read none of this machine's
+// files: a tests: file, a payload or a list file they name is looked for
+// among the posted files only. The error is a *loadError.
+func (a *App) checkPosted(req DiffRequest) (*Checked, error) {
 	srcs := make([]engine.Source, len(req.Files))
 	for i, f := range req.Files {
 		srcs[i] = engine.Source{Name: f.Name, Data: []byte(f.Content)}
@@ -121,14 +141,24 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 	for i, f := range req.Named {
 		named[i] = engine.Source{Name: f.Name, Data: []byte(f.Content)}
 	}
-	// The same validation as a reload's; failing tests are reported, not
-	// refused, so that their diff can still be seen.
 	o := a.checkOptions()
 	o.AllowFailingTests = true
 	checked, err := Check(reload.Posted(srcs, named), o)
 	if err != nil {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "the new rules do not load", "errors": errorLines(err)})
-		return
+		return nil, &loadError{err}
+	}
+	return checked, nil
+}
+
+// Diff replays the stored events received in the last since through the
+// running rules and the posted ones and reports, per event, the actions
+// added, removed or rendered differently (at most limit events listed,
+// maxEvents replayed). Nothing is stored or sent. Rules that do not load
+// give a *loadError. POST /api/diff and the console's rules page call it.
+func (a *App) Diff(ctx context.Context, req DiffRequest, since time.Duration, limit, maxEvents int) (*DiffReport, error) {
+	checked, err := a.checkPosted(req)
+	if err != nil {
+		return nil, err
 	}
 	next := checked.Rules
 	running := a.Rules()
@@ -138,7 +168,7 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 		rep.TestFailures = append(rep.TestFailures, e.Error())
 	}
 	var oldSim, newSim engine.Sim // each rule set keeps its own conversation state
-	err = a.eachEventSince(r.Context(), from, func(e store.Event) bool {
+	err = a.eachEventSince(ctx, from, func(e store.Event) bool {
 		if rep.Events == maxEvents {
 			rep.Truncated = true
 			return false
@@ -155,10 +185,9 @@ func (a *App) postDiff(w http.ResponseWriter, r *http.Request) {
 		return true
 	})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, rep)
+	return rep, nil
 }
 
 // eachEventSince calls fn with every stored event received at or after

@@ -195,6 +195,10 @@ func TestDiffPostedRulesReadNoServerFile(t *testing.T) {
 	for _, posted := range []string{
 		"rules: []\ntests: " + secretFile + "\n",
 		"rules: [{name: r, when: 'true', actions: [{log: {message: x}}]}]\ntests: [{name: t, payload: " + secretFile + ", expect: [r]}]\n",
+		// A list file, and a key file a destination's sender would read.
+		"lists: {vip: {file: " + secretFile + "}}\nrules: [{name: r, when: 'sender.phone in lists.vip', actions: [{log: {message: x}}]}]\n",
+		"destinations: {sheet: {kind: sheets, credentials_file: " + secretFile + ", spreadsheet_id: 1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms, range: A1}}\n" +
+			"rules: [{name: r, when: 'true', actions: [{sheets: {destination: sheet, cells: [x]}}]}]\n",
 	} {
 		status, body := svc.diff(t, "", app.DiffFile{Name: "new.yaml", Content: posted})
 		require.Equal(t, http.StatusUnprocessableEntity, status, string(body))

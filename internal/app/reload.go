@@ -25,8 +25,12 @@ type ReloadStatus struct {
 	Errors   []string  `json:"errors,omitempty"`
 	// Version (a content hash), Files, Rules, Destinations and Tests
 	// describe the running rules; LastGood is when they were loaded.
-	Version      string    `json:"version"`
-	Files        []string  `json:"files"`
+	Version string   `json:"version"`
+	Files   []string `json:"files"`
+	// Named are the files the running rules name (a tests: file, test
+	// payloads, list files, key files): read with them, part of their
+	// checksum, watched like them.
+	Named        []string  `json:"named_files,omitempty"`
 	Rules        int       `json:"rules"`
 	Destinations int       `json:"destinations"`
 	Tests        int       `json:"tests"`
@@ -84,12 +88,16 @@ func (a *App) reloadNow(_ context.Context, cause string) (*reload.Snapshot, erro
 	if err == nil {
 		act, err = a.loadActive(snap)
 	}
-	a.record(cause, time.Since(start), act, err)
+	var named []string
+	if snap != nil {
+		named = snap.Named()
+	}
+	a.record(cause, time.Since(start), act, named, err)
 	return snap, err
 }
 
 // record publishes a load's outcome: the swap, /status, metrics and logs.
-func (a *App) record(cause string, took time.Duration, act *active, err error) {
+func (a *App) record(cause string, took time.Duration, act *active, named []string, err error) {
 	now := time.Now().UTC()
 	st := a.Status()
 	st.At, st.Cause, st.Duration = now, cause, Duration(took)
@@ -115,7 +123,7 @@ func (a *App) record(cause string, took time.Duration, act *active, err error) {
 	prev := a.active.Swap(act)
 	rs := act.rules
 	st = ReloadStatus{
-		OK: true, At: now, Cause: cause, Duration: Duration(took), Version: rs.Version, Files: rs.Files,
+		OK: true, At: now, Cause: cause, Duration: Duration(took), Version: rs.Version, Files: rs.Files, Named: named,
 		Rules: len(rs.Rules), Destinations: len(rs.Destinations), Tests: len(rs.Tests), LastGood: now,
 		Reloads: st.Reloads + 1, Failures: st.Failures,
 	}

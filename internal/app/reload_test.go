@@ -192,3 +192,19 @@ func TestFailingTestsGateReload(t *testing.T) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestReloadOnListFileEdit: editing only a list file the rules name, in
+// another directory, reloads the rules (the file is watched and part of
+// the checksum) and the new list is in force.
+func TestReloadOnListFileEdit(t *testing.T) {
+	list := filepath.Join(t.TempDir(), "vip.txt")
+	require.NoError(t, os.WriteFile(list, []byte("+44 7700 900999\n"), 0o644))
+	rules := "lists:\n  vip: {file: " + list + "}\nrules:\n  - name: vip\n    when: phone(sender.phone) in lists.vip\n    actions: [{log: {message: vip}}]\n"
+	svc := start(t, rules, watched)
+	before, v1 := svc.reloads(t), svc.app.Rules().Version
+	saveByRename(t, list, "+44 7700 900999\n+44 7700 900123\n")
+	waitFor(t, func() bool { return svc.app.Rules().Version != v1 })
+	time.Sleep(3 * testDebounce)
+	require.Equal(t, before+1, svc.reloads(t))
+	require.Equal(t, []string{list}, svc.status(t).Rules.Named, "/status lists the files the rules name")
+}

@@ -3,8 +3,10 @@ package app
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/actions"
@@ -89,7 +91,8 @@ func Check(snap *reload.Snapshot, o CheckOptions) (*Checked, error) {
 			c.senders[senderKey{kind, ""}] = s
 		}
 	}
-	for name, dest := range rs.Destinations {
+	for _, name := range slices.Sorted(maps.Keys(rs.Destinations)) { // problems in a stable order
+		dest := rs.Destinations[name]
 		d, ok := rs.Kind(dest.Kind).(actions.Deliverer)
 		if !ok {
 			continue

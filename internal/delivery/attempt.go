@@ -129,13 +129,20 @@ func (d *Deliverer) admit(log *slog.Logger, j store.Job) (probe, ok bool) {
 	if wait.IsZero() {
 		return probe, true
 	}
-	r := store.Result{Outcome: store.OutcomeRetry, Snooze: true, At: now, RetryAt: wait,
+	// Parked: released at once when a probe succeeds (see release).
+	pol := d.policy(j.Destination)
+	if park := now.Add(parkFor); wait.Before(park) {
+		wait = park
+	}
+	r := store.Result{Outcome: store.OutcomeRetry, Snooze: true, At: now, RetryAt: pol.bound(j, wait),
 		Error: fmt.Sprintf("the destination failed %d times in a row and is paused; waiting for a probe to succeed", pauseAfter)}
-	if pol := d.policy(j.Destination); pol.expired(j, now) {
+	if pol.expired(j, now) {
 		r = store.Result{Outcome: store.OutcomeDead, At: now,
 			Error: fmt.Sprintf("gave up %s after the job was enqueued: the destination was paused, failing", pol.maxAge)}
+		d.finish(log, j, r, 0)
+		return false, false
 	}
-	d.finish(log, j, r, 0)
+	d.outcomes <- outcome{log: log, job: j, result: r, parked: true}
 	return false, false
 }
 
@@ -296,6 +303,8 @@ type outcome struct {
 	job     store.Job
 	result  store.Result
 	latency time.Duration
+	// parked: the job waits for its paused destination (see admit).
+	parked bool
 }
 
 // finish hands r over to be recorded (see record), waiting while the
@@ -335,12 +344,24 @@ func (d *Deliverer) record() {
 		ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 		errs, err := d.opt.Outbox.FinishMany(ctx, items)
 		cancel()
+		var recovered map[string]bool
 		for i, o := range batch {
 			e := err
 			if e == nil && i < len(errs) {
 				e = errs[i]
 			}
 			d.report(o, e)
+			if o.parked && !d.health.paused(o.job.Destination) {
+				if recovered == nil {
+					recovered = map[string]bool{}
+				}
+				recovered[o.job.Destination] = true
+			}
+		}
+		// A job parked while its destination recovered (its outcome was
+		// recorded after the release) is released too, not left waiting.
+		for dest := range recovered {
+			d.release(d.opt.Logger.With("dest", dest), dest, d.opt.Now())
 		}
 	}
 }

@@ -12,8 +12,8 @@ import (
 // Destination health: a destination whose attempts keep failing is
 // paused, so that an outage does not spend every waiting delivery's
 // attempts (and make dead letters of them). While it is paused one
-// delivery at a time probes it, on a growing interval; the others wait
-// without spending an attempt. The first probe that succeeds resumes it
+// delivery at a time probes it, on a growing interval (1 s to 15 s); the
+// others wait (parked for up to parkFor) without spending an attempt. The first probe that succeeds resumes it
 // and releases every delivery waiting for it at once.
 
 const (
@@ -24,7 +24,13 @@ const (
 	// them, the next probe is when the failed attempt's own retry is due
 	// (its backoff).
 	minProbe = time.Second
-	maxProbe = time.Minute
+	maxProbe = 15 * time.Second
+	// parkFor is how long a delivery to a paused destination waits before
+	// it looks again (a probe's success releases it at once): long, so that
+	// the deliveries piling up in an outage are not rewritten at every
+	// probe; bounded, since the pause lives in memory and a restart forgets
+	// it.
+	parkFor = 5 * time.Minute
 )
 
 // Releaser is implemented by outboxes that can make every waiting job of a
@@ -241,6 +247,14 @@ func (h *health) refresh(ctx context.Context) error {
 	h.seen = m
 	h.mu.Unlock()
 	return nil
+}
+
+// paused reports whether dest is paused.
+func (h *health) paused(dest string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := h.m[dest]
+	return d != nil && d.paused
 }
 
 // failures is how many attempts to dest failed in a row.

@@ -43,6 +43,7 @@ type Report struct {
 	Misses  []Miss            `json:"not_matched,omitempty"`
 
 	formatted [][]string // readable form of each action, by match
+	atGiven   bool       // At is Options.Now (--at)
 }
 
 // Matched is one rule that matched, with its rendered actions.
@@ -109,6 +110,7 @@ func (s *Session) Run(rs *engine.RuleSet, name string, raw []byte, opts Options)
 		return rep
 	}
 	now := opts.Now
+	rep.atGiven = !now.IsZero()
 	if now.IsZero() {
 		now, rep.AtPayload = ev.Time, !ev.Time.IsZero()
 		if now.IsZero() {
@@ -262,8 +264,13 @@ func FormatWire(k actions.Kind, wire any, data []byte) string {
 // WriteText prints the report for people.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "== %s\n", r.Payload)
-	if r.AtPayload {
+	switch {
+	case r.AtPayload:
 		fmt.Fprintf(w, "evaluated at %s, the payload's own time (--at sets another)\n", r.At.Format(time.RFC3339))
+	case r.atGiven:
+		fmt.Fprintf(w, "evaluated at %s (--at)\n", r.At.Format(time.RFC3339))
+	case !r.At.IsZero():
+		fmt.Fprintf(w, "evaluated at %s, the current time (the payload has no timestamp)\n", r.At.Format(time.RFC3339))
 	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "error: %s\n\n", r.Error)

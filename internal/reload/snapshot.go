@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/switchboard-dev/switchboard/engine"
@@ -98,7 +99,8 @@ func (s *Snapshot) ReadFile(name string) ([]byte, error) {
 }
 
 // Sum is a SHA-256 of every rules file's name and content and of every
-// named file read so far (a file that could not be read counts as such).
+// named file read so far, by name (a file that could not be read counts as
+// such).
 // Symlinks are followed: a Kubernetes `..data` swap changes it even
 // though no event names the file.
 func (s *Snapshot) Sum() string {
@@ -108,7 +110,9 @@ func (s *Snapshot) Sum() string {
 		h.Write(src.Data)
 	}
 	s.mu.Lock()
-	for _, f := range s.named {
+	// By name, not in the order read: senders are built in no set order.
+	named := slices.SortedFunc(slices.Values(s.named), func(a, b namedFile) int { return strings.Compare(a.name, b.name) })
+	for _, f := range named {
 		if f.err != nil {
 			fmt.Fprintf(h, "named\x00%s\x00unreadable\x00", f.name)
 			continue

@@ -100,3 +100,24 @@ func TestNamedFilesAreReadOnceAndHashed(t *testing.T) {
 	_, err = posted.ReadFile(list)
 	require.ErrorContains(t, err, "rules sent to the service cannot name files")
 }
+
+// TestSumIgnoresReadOrder: the same files named in another order (senders
+// are built in no set order) are the same content.
+func TestSumIgnoresReadOrder(t *testing.T) {
+	dir := t.TempDir()
+	rules, a, b := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.txt")
+	write(t, rules, "rules: []\n")
+	write(t, a, "a")
+	write(t, b, "b")
+	sum := func(order ...string) string {
+		snap, err := reload.Read(rules)
+		require.NoError(t, err)
+		for _, f := range order {
+			_, err := snap.ReadFile(f)
+			require.NoError(t, err)
+		}
+		return snap.Sum()
+	}
+	require.Equal(t, sum(a, b), sum(b, a))
+	require.NotEqual(t, sum(a, b), sum(a))
+}

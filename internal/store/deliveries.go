@@ -395,8 +395,9 @@ func (f Filter) where() (string, []any, error) {
 		default:
 			return "", nil, fmt.Errorf("unknown state %q", f.State)
 		}
-		conds = append(conds, "state = ?")
-		args = append(args, f.State)
+		// A literal (one of the constants above), so that the partial
+		// indexes of dead letters apply.
+		conds = append(conds, "state = '"+f.State+"'")
 	}
 	for _, c := range []struct {
 		col, val string

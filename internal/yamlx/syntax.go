@@ -20,8 +20,9 @@ func refineSyntax(data []byte, e *diag.Error) *diag.Error {
 	lines := strings.Split(string(data), "\n")
 	from := max(e.Line, 1)
 	tabs := strings.Contains(e.Msg, "tab character") || strings.Contains(e.Msg, "cannot start any token")
-	inBlock := -1         // indentation of the key of a block scalar (| or >) being skipped
-	var quote *diag.Error // the first string not closed on its line
+	inBlock := -1            // indentation of the key of a block scalar (| or >) being skipped
+	var quote *diag.Error    // the first string not closed on its line
+	var blankTab *diag.Error // the first line holding only blanks, a tab among them
 	for i, line := range lines {
 		indent := len(line) - len(strings.TrimLeft(line, " "))
 		if inBlock >= 0 {
@@ -39,6 +40,9 @@ func refineSyntax(data []byte, e *diag.Error) *diag.Error {
 		// A tab in the indentation: the parser reports the line before.
 		if col := tabIndent(line); col > 0 && tabs {
 			return &diag.Error{Line: i + 1, Column: col, Msg: "yaml syntax: a tab is used for indentation; YAML indents with spaces only"}
+		}
+		if col := strings.IndexByte(line, '\t'); tabs && blankTab == nil && col >= 0 && strings.TrimSpace(line) == "" {
+			blankTab = &diag.Error{Line: i + 1, Column: col + 1, Msg: "yaml syntax: a tab on an otherwise blank line; YAML indents with spaces only: delete it"}
 		}
 		value, vcol := lineValue(line)
 		if strings.HasPrefix(value, "|") || strings.HasPrefix(value, ">") {
@@ -70,6 +74,9 @@ func refineSyntax(data []byte, e *diag.Error) *diag.Error {
 				return &diag.Error{Line: i + 1, Column: vcol + at, Msg: "yaml syntax: \": \" inside an unquoted value starts a new key; quote the whole value: " + quoted}
 			}
 		}
+	}
+	if blankTab != nil {
+		return blankTab
 	}
 	if quote != nil {
 		return quote
