@@ -293,7 +293,23 @@ func (a *App) Run(ctx context.Context) error {
 func (a *App) pruneDedupeKeys(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
+	if _, shared := a.store.(interface{ Holds() bool }); shared {
+		// Let the instances settle who evaluates (and so prunes) first.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * a.cfg.LeaseTTL):
+		}
+	}
 	for {
+		if !a.housekeeper() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				continue
+			}
+		}
 		if n, err := a.store.Prune(ctx, time.Now().Add(-a.cfg.DedupeWindow)); err != nil && ctx.Err() == nil {
 			a.log.Warn("pruning dedupe keys failed", "err", err)
 		} else if n > 0 {
@@ -308,6 +324,14 @@ func (a *App) pruneDedupeKeys(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// housekeeper reports whether this instance prunes: on a store of its
+// own always; on a shared one only the evaluator does (one pass at a time,
+// rather than every instance deleting the same rows at once).
+func (a *App) housekeeper() bool {
+	h, ok := a.store.(interface{ Holds() bool })
+	return !ok || h.Holds()
 }
 
 // retain runs one retention pass and reports it.
