@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/switchboard-dev/switchboard/actions"
 )
 
 // Errors and warnings of a load quote configuration values, and a value
@@ -28,7 +29,7 @@ func scrubError(msg string, secrets map[string]string) string {
 			continue
 		}
 		if len(v) < minRedacted {
-			msg = replaceAlone(msg, v)
+			msg = actions.MaskWord(msg, v)
 			continue
 		}
 		forms := []string{v, strings.Trim(strconv.Quote(v), `"`)}
@@ -95,28 +96,3 @@ func dropContinuation(s string) string {
 	}
 	return s
 }
-
-// replaceAlone replaces the occurrences of w in s that no letter or digit
-// adjoins with ***: a secret "x" is hidden in `got "x"` but "text" stays.
-func replaceAlone(s, w string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, w)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		end := i + len(w)
-		before, _ := utf8.DecodeLastRuneInString(s[:i])
-		after, _ := utf8.DecodeRuneInString(s[end:])
-		b.WriteString(s[:i])
-		if (i == 0 || !isWordRune(before)) && (end == len(s) || !isWordRune(after)) {
-			b.WriteString(masked)
-		} else {
-			b.WriteString(w)
-		}
-		s = s[end:]
-	}
-}
-
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

@@ -214,36 +214,10 @@ func scrub(s string, secrets []string) string {
 		s = strings.NewReplacer(pairs...).Replace(s)
 	}
 	for _, v := range short {
-		s = replaceWord(s, v)
+		s = actions.MaskWord(s, v)
 	}
 	return s
 }
 
 // minAnywhere is the shortest secret scrubbed wherever it appears.
 const minAnywhere = 4
-
-// replaceWord replaces the occurrences of w in s that no letter or digit
-// adjoins with ***.
-func replaceWord(s, w string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, w)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		end := i + len(w)
-		before, _ := utf8.DecodeLastRuneInString(s[:i])
-		after, _ := utf8.DecodeRuneInString(s[end:])
-		alone := (i == 0 || !isWordRune(before)) && (end == len(s) || !isWordRune(after))
-		b.WriteString(s[:i])
-		if alone {
-			b.WriteString("***")
-		} else {
-			b.WriteString(w)
-		}
-		s = s[end:]
-	}
-}
-
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
