@@ -210,30 +210,24 @@ func (k *defined[D, M, W]) TestRequest(dest any, o TestOptions) (Request, error)
 	if k.spec.Test == nil {
 		return Request{}, fmt.Errorf("%s destinations cannot send a test message", k.spec.Name)
 	}
-	d, ok := dest.(D)
-	if !ok || isNil(d) {
-		return Request{}, fmt.Errorf("%s: a test needs a destination", k.spec.Name)
-	}
-	m, err := k.spec.Test(d, o)
-	if err != nil {
-		return Request{}, err
-	}
-	body, err := JSON(m)
-	if err != nil {
-		return Request{}, fmt.Errorf("%s: %w", k.spec.Name, err)
-	}
-	return Request{Kind: k.spec.Name, Body: body}, nil
+	return k.request(dest, "a test", func(d D) (M, error) { return k.spec.Test(d, o) })
 }
 
 func (k *defined[D, M, W]) NoticeRequest(dest any, n Notice) (Request, error) {
 	if k.spec.Notice == nil {
 		return k.TestRequest(dest, TestOptions{Text: n.Subject + "\n\n" + n.Text})
 	}
+	return k.request(dest, "a notice", func(d D) (M, error) { return k.spec.Notice(d, n) })
+}
+
+// request is the Request of a message the service writes itself (a test
+// message, a notice) through destination dest; what names it in errors.
+func (k *defined[D, M, W]) request(dest any, what string, build func(D) (M, error)) (Request, error) {
 	d, ok := dest.(D)
 	if !ok || isNil(d) {
-		return Request{}, fmt.Errorf("%s: a notice needs a destination", k.spec.Name)
+		return Request{}, fmt.Errorf("%s: %s needs a destination", k.spec.Name, what)
 	}
-	m, err := k.spec.Notice(d, n)
+	m, err := build(d)
 	if err != nil {
 		return Request{}, err
 	}
