@@ -265,7 +265,7 @@ CREATE INDEX jobs_dead_destination ON jobs (destination) WHERE state = 'dead';
 	// with the id so that a filtered list reads newest first and stops at a
 	// page. Matches are found by rule, attempts by time (the outcomes
 	// chart), dead letters newest first. PostgreSQL: the same columns as
-	// STORED generated columns (pgstore's migrations/002_console.sql).
+	// columns filled by a trigger (pgstore's migrations/002_console.sql).
 	`
 ALTER TABLE events ADD COLUMN chat_id TEXT GENERATED ALWAYS AS
 	(CASE WHEN json_valid(body) THEN json_extract(body, '$.chat_id') END) VIRTUAL;

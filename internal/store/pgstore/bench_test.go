@@ -14,7 +14,7 @@ import (
 )
 
 // BenchmarkAppendCooby measures durable parallel Appends of a real Cooby
-// payload with the console's generated columns and indexes (migration 2)
+// payload with the console's columns, their trigger and indexes (migration 2)
 // and, as the baseline in the same run, with them dropped: the ingest cost
 // of the console's filters on PostgreSQL.
 //

@@ -30,6 +30,10 @@ func TestConsoleColumns_NeverRefuseAnAppend(t *testing.T) {
 		{"not JSON", "{{{", ""},
 		{"empty", "", ""},
 		{"a JSON array", `[1,2]`, ""},
+		{"a JSON string", `"chat_id"`, ""},
+		{"a JSON number", `42`, ""},
+		{"JSON null", `null`, ""},
+		{"a message that is not an object", `{"chat_id":"c2","message":"hi"}`, "c2"},
 		{"a number as chat id", `{"chat_id":42}`, "42"},
 		{"valid", `{"chat_id":"c1","message":{"type":"chat","text":"hé"}}`, "c1"},
 	} {
