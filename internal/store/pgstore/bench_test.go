@@ -36,7 +36,7 @@ func BenchmarkAppendCooby(b *testing.B) {
 			}
 			defer s.Close()
 			if tc.drop {
-				if _, err := s.Pool().Exec(ctx, `ALTER TABLE events DROP COLUMN chat_id, DROP COLUMN chat_title,
+				if _, err := s.Pool().Exec(ctx, `DROP TRIGGER events_fields ON events; ALTER TABLE events DROP COLUMN chat_id, DROP COLUMN chat_title,
 					DROP COLUMN direction, DROP COLUMN msg_type, DROP COLUMN msg_text`); err != nil {
 					b.Fatal(err)
 				}

@@ -11,7 +11,7 @@
 -- body (as SQLite's json_valid guard does): an Append is never refused
 -- because of them. The trigger parses each body once (five generated
 -- columns over a safe function parsed it five times: about 9,500 Appends
--- a second against 12,000 with the trigger, 17,500 without the columns,
+-- a second against 12,800 with the trigger, 18,600 without the columns,
 -- BenchmarkAppendCooby on 2 cores). It runs for every insert, COPY
 -- (switchboard migrate) included, and fills the stored events below.
 ALTER TABLE events
