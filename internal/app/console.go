@@ -18,18 +18,13 @@ import (
 )
 
 // newConsole builds the web console over the functions the admin API
-// calls (consoleBackend), for the admin listener.
-//
-// The console's own reads (event filters, chart counts) are implemented by
-// the SQLite store only so far; with another store (--store postgres://)
-// its pages answer 501 and say so.
+// calls (consoleBackend), for the admin listener. Both stores (SQLite and
+// --store postgres://) implement its reads (console.Store); a store that
+// does not is refused at start with a clear error.
 func (a *App) newConsole() (http.Handler, error) {
 	st, ok := a.store.(console.Store)
 	if !ok {
-		a.log.Warn("the web console is not available with this store yet: it needs the SQLite store's console reads (internal/store/console.go)")
-		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "The web console is not available with the PostgreSQL store yet (it reads the SQLite store's console queries); use the admin API.", http.StatusNotImplemented)
-		}), nil
+		return nil, errors.New("starting the web console: this store does not implement the console's reads (internal/console.Store)")
 	}
 	return console.New(console.Options{
 		Backend: consoleBackend{a},

@@ -264,8 +264,8 @@ CREATE INDEX jobs_dead_destination ON jobs (destination) WHERE state = 'dead';
 	// copy of them is written; a body that is not JSON gives NULLs), indexed
 	// with the id so that a filtered list reads newest first and stops at a
 	// page. Matches are found by rule, attempts by time (the outcomes
-	// chart), dead letters newest first. Postgres: the same columns as STORED generated columns over
-	// body::jsonb.
+	// chart), dead letters newest first. PostgreSQL: the same columns as
+	// columns filled by a trigger (pgstore's migrations/002_console.sql).
 	`
 ALTER TABLE events ADD COLUMN chat_id TEXT GENERATED ALWAYS AS
 	(CASE WHEN json_valid(body) THEN json_extract(body, '$.chat_id') END) VIRTUAL;

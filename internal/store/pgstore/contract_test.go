@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/console"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/internal/store/pgstore"
 	"github.com/switchboard-dev/switchboard/internal/store/pgstore/pgtest"
@@ -34,3 +35,18 @@ func TestContract(t *testing.T) {
 		return s
 	})
 }
+
+// TestConsoleContract runs the console's reads against the PostgreSQL
+// store.
+func TestConsoleContract(t *testing.T) {
+	storetest.RunConsole(t, func(t *testing.T, now func() time.Time) storetest.ConsoleStore {
+		s := open(t, pgstore.Options{Instance: "a", Now: now})
+		if ok, err := s.TryLease(context.Background(), time.Minute); err != nil || !ok {
+			t.Fatalf("take the lease: %v %v", ok, err)
+		}
+		return s
+	})
+}
+
+// The console serves from the PostgreSQL store.
+var _ console.Store = (*pgstore.Store)(nil)
