@@ -193,14 +193,23 @@ func (s *Store) FirstJobAt(ctx context.Context, t time.Time) (int64, error) {
 	if !lo.Valid {
 		return 1, nil
 	}
-	at := ms(t)
-	// Invariant: every job below lo is older than t; the answer is in
-	// [lo, hi+1].
-	l, h := lo.Int64, hi.Int64+1
+	return FirstIDAt(lo.Int64, hi.Int64, ms(t), func(mid int64) (id, created int64, err error) {
+		err = s.rdb.QueryRowContext(ctx, `SELECT id, created_at FROM jobs WHERE id >= ? ORDER BY id LIMIT 1`, mid).Scan(&id, &created)
+		return id, created, err
+	})
+}
+
+// FirstIDAt is the search of FirstJobAt, for every store: the first id in
+// [lo, hi] whose row was created at or after at (in ms), or hi+1, given
+// next(mid), the first row with an id of at least mid and its creation
+// time. Ids grow with creation time, so it is a binary search.
+func FirstIDAt(lo, hi, at int64, next func(mid int64) (id, created int64, err error)) (int64, error) {
+	// Invariant: every row below l is older than at; the answer is in
+	// [l, h].
+	l, h := lo, hi+1
 	for l < h {
 		mid := l + (h-l)/2
-		var id, created int64
-		err := s.rdb.QueryRowContext(ctx, `SELECT id, created_at FROM jobs WHERE id >= ? ORDER BY id LIMIT 1`, mid).Scan(&id, &created)
+		id, created, err := next(mid)
 		if err != nil {
 			return 0, fmt.Errorf("find the deliveries of a time: %w", err)
 		}

@@ -183,22 +183,8 @@ func (s *Store) FirstJobAt(ctx context.Context, t time.Time) (int64, error) {
 	if lo == nil {
 		return 1, nil
 	}
-	at := ms(t)
-	// Invariant: every job below l is older than t; the answer is in
-	// [l, h].
-	l, h := *lo, *hi+1
-	for l < h {
-		mid := l + (h-l)/2
-		var id, created int64
-		err := s.pool.QueryRow(ctx, `SELECT id, created_at FROM jobs WHERE id >= $1 ORDER BY id LIMIT 1`, mid).Scan(&id, &created)
-		if err != nil {
-			return 0, fmt.Errorf("find the deliveries of a time: %w", err)
-		}
-		if created >= at {
-			h = min(mid, id)
-		} else {
-			l = id + 1
-		}
-	}
-	return l, nil
+	return store.FirstIDAt(*lo, *hi, ms(t), func(mid int64) (id, created int64, err error) {
+		err = s.pool.QueryRow(ctx, `SELECT id, created_at FROM jobs WHERE id >= $1 ORDER BY id LIMIT 1`, mid).Scan(&id, &created)
+		return id, created, err
+	})
 }
